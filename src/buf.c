@@ -1,0 +1,140 @@
+/* SPDX-License-Identifier: MIT */
+/* Bounded growing buffer. */
+
+#include <stdio.h>
+
+#include "buf.h"
+#include "mem.h"
+
+void buf_init(struct buf *b, size_t max) {
+        *b = (struct buf) { .max = max ?: SIZE_MAX / 2 };
+}
+
+void buf_done(struct buf *b) {
+        mem_free(b->data);
+        b->data = NULL;
+        b->len = b->allocated = 0;
+}
+
+void buf_done_secret(struct buf *b) {
+        explicit_wipe(b->data, b->allocated);
+        buf_done(b);
+}
+
+void buf_clear(struct buf *b) {
+        b->len = 0;
+        if (b->data)
+                b->data[0] = 0;
+}
+
+static int buf_reserve(struct buf *b, size_t n) {
+        size_t need;
+
+        if (n > b->max - b->len)
+                return -E2BIG;
+        need = b->len + n + 1;
+        if (need <= b->allocated)
+                return 0;
+        return GREEDY_REALLOC(b->data, b->allocated, need);
+}
+
+int buf_append(struct buf *b, const void *p, size_t n) {
+        int r;
+
+        r = buf_reserve(b, n);
+        if (r < 0)
+                return r;
+        if (n > 0)
+                memcpy(b->data + b->len, p, n);
+        b->len += n;
+        b->data[b->len] = 0;
+        return 0;
+}
+
+int buf_puts(struct buf *b, const char *s) {
+        return buf_append(b, s, strlen(s));
+}
+
+int buf_putc(struct buf *b, char c) {
+        return buf_append(b, &c, 1);
+}
+
+int buf_vprintf(struct buf *b, const char *format, va_list ap) {
+        va_list aq;
+        int n, r;
+
+        va_copy(aq, ap);
+        n = vsnprintf(NULL, 0, format, aq);
+        va_end(aq);
+        if (n < 0)
+                return -EINVAL;
+        r = buf_reserve(b, (size_t) n);
+        if (r < 0)
+                return r;
+        vsnprintf(b->data + b->len, (size_t) n + 1, format, ap);
+        b->len += (size_t) n;
+        return 0;
+}
+
+int buf_printf(struct buf *b, const char *format, ...) {
+        va_list ap;
+        int r;
+
+        va_start(ap, format);
+        r = buf_vprintf(b, format, ap);
+        va_end(ap);
+        return r;
+}
+
+int buf_put_json_string(struct buf *b, const char *s) {
+        size_t saved = b->len;
+        int r;
+
+        r = buf_putc(b, '"');
+        for (const unsigned char *p = (const unsigned char *) s; r >= 0 && *p; p++) {
+                switch (*p) {
+                case '"':
+                        r = buf_puts(b, "\\\"");
+                        break;
+                case '\\':
+                        r = buf_puts(b, "\\\\");
+                        break;
+                case '\n':
+                        r = buf_puts(b, "\\n");
+                        break;
+                case '\r':
+                        r = buf_puts(b, "\\r");
+                        break;
+                case '\t':
+                        r = buf_puts(b, "\\t");
+                        break;
+                default:
+                        if (*p < 0x20 || *p == 0x7f)
+                                r = buf_printf(b, "\\u%04x", *p);
+                        else
+                                r = buf_putc(b, (char) *p);
+                }
+        }
+        if (r >= 0)
+                r = buf_putc(b, '"');
+        if (r < 0) {
+                b->len = saved;
+                if (b->data)
+                        b->data[saved] = 0;
+        }
+        return r;
+}
+
+const char *buf_str(const struct buf *b) {
+        return b->data ?: "";
+}
+
+char *buf_steal(struct buf *b) {
+        char *d = b->data;
+
+        if (!d)
+                d = mem_strdup("");
+        b->data = NULL;
+        b->len = b->allocated = 0;
+        return d;
+}

@@ -1,0 +1,169 @@
+/* SPDX-License-Identifier: MIT */
+/* Open-addressing hash map with linear probing and tombstones. */
+
+#include <ctype.h>
+
+#include "hashmap.h"
+#include "mem.h"
+
+struct entry {
+        char *key; /* owned; NULL = empty slot */
+        void *value;
+        bool deleted; /* tombstone: key is NULL and the slot was used */
+};
+
+struct hashmap {
+        struct entry *entries; /* owned */
+        size_t n_buckets;
+        size_t n_items;
+        size_t n_used; /* items + tombstones */
+        bool case_insensitive;
+        hashmap_free_fn free_value;
+};
+
+static uint64_t hash_string(const char *s, bool fold) {
+        uint64_t h = 1469598103934665603ULL; /* FNV-1a */
+
+        for (; *s; s++) {
+                unsigned char c = (unsigned char) *s;
+                h ^= fold ? (unsigned char) tolower(c) : c;
+                h *= 1099511628211ULL;
+        }
+        return h;
+}
+
+static bool key_eq(const struct hashmap *h, const char *a, const char *b) {
+        return h->case_insensitive ? strcasecmp(a, b) == 0 : strcmp(a, b) == 0;
+}
+
+struct hashmap *hashmap_new(bool case_insensitive, hashmap_free_fn free_value) {
+        struct hashmap *h = new0(struct hashmap, 1);
+
+        if (!h)
+                return NULL;
+        h->case_insensitive = case_insensitive;
+        h->free_value = free_value;
+        return h;
+}
+
+struct hashmap *hashmap_free(struct hashmap *h) {
+        if (!h)
+                return NULL;
+        for (size_t i = 0; i < h->n_buckets; i++)
+                if (h->entries[i].key) {
+                        mem_free(h->entries[i].key);
+                        if (h->free_value)
+                                h->free_value(h->entries[i].value);
+                }
+        mem_free(h->entries);
+        mem_free(h);
+        return NULL;
+}
+
+static struct entry *find(const struct hashmap *h, const char *key) {
+        size_t i;
+
+        if (h->n_buckets == 0)
+                return NULL;
+        i = hash_string(key, h->case_insensitive) & (h->n_buckets - 1);
+        for (size_t probes = 0; probes < h->n_buckets; probes++) {
+                struct entry *e = &h->entries[i];
+
+                if (!e->key && !e->deleted)
+                        return NULL;
+                if (e->key && key_eq(h, e->key, key))
+                        return e;
+                i = (i + 1) & (h->n_buckets - 1);
+        }
+        return NULL;
+}
+
+static int resize(struct hashmap *h, size_t n_buckets) {
+        struct entry *old = h->entries, *e;
+        size_t old_n = h->n_buckets;
+
+        e = new0(struct entry, n_buckets);
+        if (!e)
+                return -ENOMEM;
+        h->entries = e;
+        h->n_buckets = n_buckets;
+        h->n_used = h->n_items;
+        for (size_t i = 0; i < old_n; i++) {
+                size_t j;
+
+                if (!old[i].key)
+                        continue;
+                j = hash_string(old[i].key, h->case_insensitive) & (n_buckets - 1);
+                while (e[j].key)
+                        j = (j + 1) & (n_buckets - 1);
+                e[j].key = old[i].key;
+                e[j].value = old[i].value;
+        }
+        mem_free(old);
+        return 0;
+}
+
+int hashmap_put(struct hashmap *h, const char *key, void *value) {
+        size_t i;
+        char *k;
+        int r;
+
+        if (find(h, key))
+                return -EEXIST;
+        if ((h->n_used + 1) * 4 >= h->n_buckets * 3) {
+                size_t n = h->n_buckets ? h->n_buckets : 16;
+
+                while ((h->n_items + 1) * 2 >= n)
+                        n *= 2;
+                r = resize(h, n);
+                if (r < 0)
+                        return r;
+        }
+        k = mem_strdup(key);
+        if (!k)
+                return -ENOMEM;
+        i = hash_string(key, h->case_insensitive) & (h->n_buckets - 1);
+        while (h->entries[i].key)
+                i = (i + 1) & (h->n_buckets - 1);
+        if (!h->entries[i].deleted)
+                h->n_used++;
+        h->entries[i] = (struct entry) { .key = k, .value = value };
+        h->n_items++;
+        return 0;
+}
+
+void *hashmap_get(const struct hashmap *h, const char *key) {
+        struct entry *e = find(h, key);
+
+        return e ? e->value : NULL;
+}
+
+void *hashmap_remove(struct hashmap *h, const char *key) {
+        struct entry *e = find(h, key);
+        void *v;
+
+        if (!e)
+                return NULL;
+        v = e->value;
+        mem_free(e->key);
+        *e = (struct entry) { .deleted = true };
+        h->n_items--;
+        return v;
+}
+
+size_t hashmap_size(const struct hashmap *h) {
+        return h ? h->n_items : 0;
+}
+
+bool hashmap_iterate(const struct hashmap *h, size_t *state, const char **ret_key, void **ret_value) {
+        if (!h)
+                return false;
+        for (; *state < h->n_buckets; (*state)++)
+                if (h->entries[*state].key) {
+                        *ret_key = h->entries[*state].key;
+                        *ret_value = h->entries[*state].value;
+                        (*state)++;
+                        return true;
+                }
+        return false;
+}

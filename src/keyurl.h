@@ -1,0 +1,52 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+/* Key identifiers: https://{vault}.vault.azure.net/keys/{name}[/{version}] and the
+ * Managed HSM form https://{hsm}.managedhsm.azure.net/keys/{name}[/{version}], in every
+ * cloud. Pure. The key URL comes from a cluster that anyone with write access to it
+ * could set, and cmkd sends a Key Vault token to its host: callers must check that
+ * .suffix belongs to the configured cloud before any request (keyurl_suffix_allowed). */
+
+#include "macro.h"
+
+enum key_store {
+        KEY_STORE_VAULT,
+        KEY_STORE_MANAGED_HSM,
+        _KEY_STORE_MAX,
+        _KEY_STORE_INVALID = -EINVAL,
+};
+
+#define KEYURL_HOST_MAX 256
+#define KEYURL_NAME_MAX 128
+#define KEYURL_VERSION_MAX 64
+#define KEYURL_MAX 512
+
+struct keyurl {
+        enum key_store store;
+        char host[KEYURL_HOST_MAX];            /* lowercase, without port: "myvault.vault.azure.net" */
+        char store_name[64];                   /* lowercase vault or HSM name: "myvault" */
+        const char *suffix;                    /* static: "vault.azure.net", "managedhsm.azure.net", ... */
+        char name[KEYURL_NAME_MAX];            /* key name as written */
+        char version[KEYURL_VERSION_MAX];      /* "" when versionless */
+};
+
+/* Parses url. Accepts an explicit ":443", one trailing "/", any case in scheme and host.
+ * Rejects other ports, user info, queries, fragments, unknown DNS suffixes, and names or
+ * versions of the wrong shape. Returns 0 or -EINVAL. */
+int keyurl_parse(const char *url, struct keyurl *ret);
+
+static inline bool keyurl_is_versioned(const struct keyurl *k) {
+        return k->version[0] != 0;
+}
+
+/* "https://{host}/keys/{name}" into buf (KEYURL_MAX). Returns buf. */
+char *keyurl_format_versionless(const struct keyurl *k, char *buf, size_t len);
+/* "https://{host}/keys/{name}/{version}". Returns buf. */
+char *keyurl_format_version(const struct keyurl *k, const char *version, char *buf, size_t len);
+/* Identity of the key for de-duplication: "{host}/keys/{lowercase name}". Returns buf. */
+char *keyurl_key_id(const struct keyurl *k, char *buf, size_t len);
+
+/* True if suffix is one of the key store suffixes given (NULL-terminated list). */
+bool keyurl_suffix_allowed(const struct keyurl *k, char *const *allowed_suffixes);
+
+const char *key_store_to_string(enum key_store s);

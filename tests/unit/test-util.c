@@ -1,0 +1,90 @@
+/* SPDX-License-Identifier: MIT */
+/* buf, strv, hashmap and the allocation-failure hook. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <cmocka.h>
+
+#include "buf.h"
+#include "hashmap.h"
+#include "mem.h"
+#include "strv.h"
+
+static void test_buf(void **state) {
+        struct buf b;
+
+        buf_init(&b, 8);
+        assert_string_equal(buf_str(&b), "");
+        assert_int_equal(buf_puts(&b, "abcd"), 0);
+        assert_int_equal(buf_printf(&b, "%d", 123), 0);
+        assert_string_equal(buf_str(&b), "abcd123");
+        assert_int_equal(buf_puts(&b, "xy"), -E2BIG);
+        assert_string_equal(buf_str(&b), "abcd123");
+        assert_int_equal(buf_putc(&b, 'z'), 0);
+        assert_int_equal(buf_putc(&b, 'z'), -E2BIG);
+        buf_clear(&b);
+        assert_int_equal(buf_put_json_string(&b, "a\"\n"), 0);
+        assert_string_equal(buf_str(&b), "\"a\\\"\\n\"");
+        buf_done(&b);
+}
+
+static void test_strv(void **state) {
+        _cleanup_strv_free_ char **l = NULL;
+
+        assert_int_equal(strv_split("  a b,,c ", " ,", &l), 0);
+        assert_int_equal(strv_length(l), 3);
+        assert_string_equal(l[2], "c");
+        assert_true(strv_contains(l, "b"));
+        assert_false(strv_contains(l, "B"));
+        assert_true(strv_contains_case(l, "B"));
+}
+
+static void test_hashmap(void **state) {
+        struct hashmap *h = hashmap_new(true, mem_free);
+        const char *k;
+        char key[32], *v;
+        size_t n = 0;
+
+        assert_non_null(h);
+        for (int i = 0; i < 1000; i++) {
+                snprintf(key, sizeof key, "Key%d", i);
+                assert_int_equal(hashmap_put(h, key, mem_strdup(key)), 0);
+        }
+        assert_int_equal(hashmap_put(h, "KEY5", NULL), -EEXIST);
+        assert_string_equal(hashmap_get(h, "key999"), "Key999");
+        v = hashmap_remove(h, "KEY5");
+        assert_string_equal(v, "Key5");
+        mem_free(v);
+        assert_null(hashmap_get(h, "key5"));
+        assert_int_equal(hashmap_size(h), 999);
+        HASHMAP_FOREACH(k, v, h)
+                n++;
+        assert_int_equal(n, 999);
+        hashmap_free(h);
+}
+
+static void test_mem_fail(void **state) {
+        char *p;
+
+        mem_fail_at(2, false);
+        p = mem_strdup("x");
+        assert_non_null(p);
+        mem_free(p);
+        assert_null(mem_strdup("y"));
+        assert_true(mem_failure_injected());
+        p = mem_strdup("z");
+        assert_non_null(p);
+        mem_free(p);
+        mem_fail_at(0, false);
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_buf),
+                cmocka_unit_test(test_strv),
+                cmocka_unit_test(test_hashmap),
+                cmocka_unit_test(test_mem_fail),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
