@@ -153,15 +153,17 @@ static void test_statusf(void **state) {
 static void test_abstract_socket(void **state) {
         struct sockaddr_un sa = { .sun_family = AF_UNIX };
         char name[64], env[80], buf[64];
-        int fd;
+        socklen_t len;
         ssize_t n;
+        int fd;
 
         /* "@name" is an abstract-namespace address, as systemd may hand out. */
         snprintf(name, sizeof name, "cmkd-test-notify-%d", (int) getpid());
         memcpy(sa.sun_path + 1, name, strlen(name));
         fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
         assert_true(fd >= 0);
-        assert_int_equal(bind(fd, (struct sockaddr *) &sa, offsetof(struct sockaddr_un, sun_path) + 1 + strlen(name)), 0);
+        len = offsetof(struct sockaddr_un, sun_path) + 1 + strlen(name);
+        assert_int_equal(bind(fd, (struct sockaddr *) &sa, len), 0);
         snprintf(env, sizeof env, "@%s", name);
         assert_int_equal(setenv("NOTIFY_SOCKET", env, 1), 0);
 
