@@ -1,0 +1,336 @@
+# SPDX-License-Identifier: MIT
+"""Issue 7: the daemon's sd_notify protocol, as systemd would see it, against the twin.
+
+  make check-notify                 (CMKD=/path/to/cmkd for another binary)
+
+No systemd is started: notifylib.NotifySocket plays the service manager. What is proved:
+  - READY=1 comes once the config is loaded and before the first Azure request (its
+    kernel send time is earlier than the twin's record of the first request), and also
+    when Azure cannot be reached at all;
+  - WATCHDOG=1 about every WatchdogSec/2 (median interval, wide tolerance), and none when
+    WATCHDOG_PID names another process;
+  - SIGHUP: RELOADING=1 with MONOTONIC_USEC= (CLOCK_MONOTONIC at the send) then READY=1,
+    and the new config is in force afterwards;
+  - a bad config on SIGHUP: RELOADING=1 then READY=1, the reason on stderr, and the old
+    config still in force (see test_bad_reload_keeps_old_config for how that is seen);
+  - SIGTERM: STOPPING=1 and exit status 0 within 5 s;
+  - every message comes from the main process (NotifyAccess=main).
+
+Every wait is bounded and ends early if cmkd exits; a binary that never sends READY=1
+fails the first test after READY_TIMEOUT and every later one at once, each saying why.
+"""
+
+import os
+import re
+import shutil
+import signal
+import sys
+import tempfile
+import time
+import unittest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(ROOT, "tests", "twin"))
+
+from notifylib import Daemon, NotifyError, NotifySocket, check_monotonic_usec  # noqa: E402
+
+try:
+    import twinlib  # noqa: E402
+    _TWIN_IMPORT_ERROR = None
+except ImportError as e:
+    twinlib = None
+    _TWIN_IMPORT_ERROR = e
+
+CMKD = os.environ.get("CMKD") or os.path.join(ROOT, "build", "cmkd")
+
+# What these tests assume of the twin and of cmkd.conf, in one place.
+SCENARIO = "healthy"                # a small fleet with customer-managed keys, all fine
+SCENARIO_SLOW_TOKEN = "slow-token"  # the same, with latency on the token endpoints
+KEY_POLL = ("Daemon", "PollIntervalSec")
+KEY_STATE = ("Daemon", "StateDirectory")
+KEY_EXCLUDE = ("Discovery", "Exclude")
+BAD_KEY = ("Daemon", "BogusReloadTestKey")  # unknown keys are errors
+POLL_FAST = "1s"
+POLL_SLOW = "1h"
+
+READY_TIMEOUT = 15       # start-up until READY=1; config loading only, so generous
+STOP_TIMEOUT = 5         # issue 7: exit 0 within 5 s of SIGTERM
+AZURE_TIMEOUT = 30       # until the twin sees a given kind of request
+WATCHDOG_USEC = 2000000  # pings expected about every second
+WATCHDOG_PINGS = 7       # six intervals for the median
+
+_first_ready_failure = None
+
+
+def setUpModule():
+    problems = []
+    if not (os.path.isfile(CMKD) and os.access(CMKD, os.X_OK)):
+        problems.append("CMKD=%s is not an executable file: run 'make' or set CMKD" % CMKD)
+    if twinlib is None:
+        problems.append("the twin is missing: tests/twin/twinlib.py (branch twin) could not be "
+                        "imported: %s" % _TWIN_IMPORT_ERROR)
+    if problems:
+        raise RuntimeError("test_notify cannot run:\n  " + "\n  ".join(problems))
+
+
+def ini_set(text, section, key, value):
+    """Sets key=value in [section] of INI text: replaces an existing assignment (and drops
+    repeats), or adds it at the end of the section, or adds the section. value None
+    removes the key."""
+    lines = text.splitlines()
+    out, current, done, last_in_section = [], None, False, None
+    assign = re.compile(r"\s*" + re.escape(key) + r"\s*=")
+    for line in lines:
+        m = re.match(r"\s*\[([^\]]+)\]\s*$", line)
+        if m:
+            current = m.group(1).strip()
+        elif current == section and assign.match(line):
+            if value is not None and not done:
+                out.append("%s=%s" % (key, value))
+                done = True
+            continue
+        out.append(line)
+        if current == section and line.strip():
+            last_in_section = len(out)
+    if value is not None and not done:
+        if last_in_section is None:
+            out += ["", "[%s]" % section, "%s=%s" % (key, value)]
+        else:
+            out.insert(last_in_section, "%s=%s" % (key, value))
+    return "\n".join(out) + "\n"
+
+
+# The twin's request log: a list of dicts with at least "seq", "method", "host", "path"
+# (the path may carry the query) and "time" (time.time() at receipt) or "monotonic"
+# (time.monotonic() at receipt).
+def _field(entry, *names):
+    for name in names:
+        if name in entry:
+            return entry[name]
+    raise AssertionError("twin log entry without %s: %r (adjust test_notify.py to the twin's log format)"
+                         % ("/".join(names), entry))
+
+
+def entry_monotonic_usec(entry):
+    """When the twin received the request, on CLOCK_MONOTONIC in microseconds."""
+    if "monotonic" in entry:
+        return int(entry["monotonic"] * 1e6)
+    wall = _field(entry, "time")
+    return int(wall * 1e6) - (time.clock_gettime_ns(time.CLOCK_REALTIME)
+                              - time.clock_gettime_ns(time.CLOCK_MONOTONIC)) // 1000
+
+
+def is_key_vault(entry):
+    host = str(_field(entry, "host")).split(":")[0].lower()
+    return host.endswith(".vault.azure.net") or host.endswith(".managedhsm.azure.net")
+
+
+def is_cluster_list(entry):
+    path = str(_field(entry, "path")).split("?")[0].rstrip("/").lower()
+    return _field(entry, "method") == "GET" and path.endswith("/providers/microsoft.documentdb/mongoclusters")
+
+
+class NotifyTest(unittest.TestCase):
+    def setUp(self):
+        if _first_ready_failure is not None:
+            self.fail("not waiting again: an earlier test got no READY=1 from %s:\n%s"
+                      % (CMKD, _first_ready_failure))
+        self.tmp = tempfile.mkdtemp(prefix="cmkd-test-notify-")
+        self.addCleanup(shutil.rmtree, self.tmp, True)
+        self.notify = NotifySocket()
+        self.addCleanup(self.notify.close)
+        self.daemon = None
+
+    def tearDown(self):
+        if self.daemon is not None:
+            self.daemon.check_senders()
+
+    # --- helpers -------------------------------------------------------------------
+
+    def start_twin(self, scenario):
+        twin = twinlib.Twin(scenario)
+        twin.__enter__()
+        self.addCleanup(twin.__exit__, None, None, None)
+        return twin
+
+    def config_text(self, twin, poll=POLL_FAST, exclude=None):
+        text = twin.cmkd_config()
+        text = ini_set(text, *KEY_STATE, os.path.join(self.tmp, "state"))
+        text = ini_set(text, *KEY_POLL, poll)
+        text = ini_set(text, *KEY_EXCLUDE, exclude)
+        return text
+
+    def write_config(self, text, name="cmkd.conf"):
+        path = os.path.join(self.tmp, name)
+        fd = os.open(path + ".tmp", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+        os.replace(path + ".tmp", path)
+        return path
+
+    def start(self, config, **kw):
+        self.daemon = Daemon([CMKD, "-c", config], self.notify, **kw)
+        self.addCleanup(self.daemon.kill)
+        return self.daemon
+
+    def wait_ready(self, since=0):
+        global _first_ready_failure
+        try:
+            return self.notify.wait_for("READY=1", READY_TIMEOUT, since=since, daemon=self.daemon)
+        except NotifyError as e:
+            if since == 0:
+                _first_ready_failure = str(e)
+            raise
+
+    def wait_twin(self, twin, what, predicate, since_seq=None, count=1, timeout=AZURE_TIMEOUT):
+        """Waits until `count` log entries (after since_seq) satisfy predicate."""
+        deadline = time.monotonic() + timeout
+        while True:
+            entries = [e for e in twin.log() if since_seq is None or _field(e, "seq") > since_seq]
+            hits = [e for e in entries if predicate(e)]
+            if len(hits) >= count:
+                return hits
+            if self.daemon.poll() is not None or time.monotonic() > deadline:
+                self.fail("waited for %d %s in the twin's log, saw %d (of %d requests).\n%s"
+                          % (count, what, len(hits), len(entries), self.notify.describe(0, self.daemon)))
+            time.sleep(0.1)
+
+    def wait_stderr(self, offset, needle, timeout=5):
+        """Waits until stderr after offset contains needle; returns that part of stderr."""
+        deadline = time.monotonic() + timeout
+        while True:
+            text = self.daemon.stderr_since(offset)
+            if needle in text:
+                return text
+            if self.daemon.poll() is not None or time.monotonic() > deadline:
+                self.fail("%r not on stderr within %gs.\n%s" % (needle, timeout, self.daemon.describe()))
+            time.sleep(0.1)
+
+    @staticmethod
+    def last_seq(twin):
+        return max((_field(e, "seq") for e in twin.log()), default=-1)
+
+    def reload(self, config_path, text):
+        """Writes the new config, sends SIGHUP, and returns (RELOADING msg, READY msg,
+        stderr offset before the signal)."""
+        self.write_config(text, os.path.basename(config_path))
+        since, err_offset = self.notify.count(), self.daemon.stderr_size()
+        self.daemon.signal(signal.SIGHUP)
+        reloading = self.notify.wait_for("RELOADING=1", READY_TIMEOUT, since=since, daemon=self.daemon)
+        ready = self.notify.wait_for("READY=1", READY_TIMEOUT, since=reloading.seq + 1, daemon=self.daemon)
+        check_monotonic_usec(reloading, tolerance_usec=5000000)
+        # Nothing may claim readiness between the two.
+        between = [m for m in self.notify.messages(reloading.seq + 1) if m.seq < ready.seq and m.has("READY")]
+        self.assertEqual(between, [], "READY between RELOADING=1 and the final READY=1")
+        return reloading, ready, err_offset
+
+    # --- tests ---------------------------------------------------------------------
+
+    def test_ready_before_first_azure_request(self):
+        twin = self.start_twin(SCENARIO_SLOW_TOKEN)
+        self.start(self.write_config(self.config_text(twin)))
+        ready = self.wait_ready()
+        first = min(self.wait_twin(twin, "request", lambda e: True), key=entry_monotonic_usec)
+        first_usec = entry_monotonic_usec(first)
+        self.assertLess(ready.sent_usec, first_usec,
+                        "READY=1 was sent %.3fs after the twin received cmkd's first request %r: READY "
+                        "must not wait for Azure.\n%s" % ((ready.sent_usec - first_usec) / 1e6, first,
+                                                           self.notify.describe(0, self.daemon)))
+        earlier = [m for m in self.notify.messages() if m.seq < ready.seq and (m.has("STOPPING") or m.has("RELOADING"))]
+        self.assertEqual(earlier, [], "STOPPING/RELOADING before the first READY=1")
+
+    def test_ready_when_azure_is_down(self):
+        # The twin's addresses, with nobody listening any more: an Azure outage.
+        twin = twinlib.Twin(SCENARIO)
+        with twin:
+            text = self.config_text(twin)
+        self.start(self.write_config(text))
+        self.wait_ready()
+        # Still up a little later, with its first sweep failed.
+        time.sleep(2)
+        self.assertIsNone(self.daemon.poll(), "cmkd exited with Azure down.\n" + self.daemon.describe())
+        self.daemon.signal(signal.SIGTERM)
+        self.notify.wait_for("STOPPING=1", STOP_TIMEOUT, daemon=self.daemon)
+        self.assertEqual(self.daemon.wait(STOP_TIMEOUT), 0, self.daemon.describe())
+
+    def test_watchdog_pings_at_half_period(self):
+        twin = self.start_twin(SCENARIO)
+        self.start(self.write_config(self.config_text(twin)), watchdog_usec=WATCHDOG_USEC, watchdog_pid="self")
+        ready = self.wait_ready()
+        self.notify.wait_for("WATCHDOG=1", WATCHDOG_PINGS * WATCHDOG_USEC / 1e6 + 10, since=ready.seq,
+                             daemon=self.daemon, count=WATCHDOG_PINGS)
+        intervals = self.notify.watchdog_intervals(ready.seq)
+        median = self.notify.median_watchdog_interval(ready.seq)
+        half = WATCHDOG_USEC / 2e6
+        self.assertTrue(0.5 * half <= median <= 1.5 * half,
+                        "median interval between WATCHDOG=1 is %.3fs, expected about %.3fs (WATCHDOG_USEC=%d); "
+                        "intervals: %s" % (median, half, WATCHDOG_USEC, ["%.3f" % i for i in intervals]))
+
+    def test_watchdog_not_ours(self):
+        # WATCHDOG_PID names another process (pid 1 is never cmkd): no pings.
+        twin = self.start_twin(SCENARIO)
+        self.start(self.write_config(self.config_text(twin)), watchdog_usec=WATCHDOG_USEC, watchdog_pid=1)
+        ready = self.wait_ready()
+        time.sleep(1.5 * WATCHDOG_USEC / 1e6)
+        pings = [m for m in self.notify.messages(ready.seq) if m.has("WATCHDOG")]
+        self.assertEqual(pings, [], "WATCHDOG=1 sent although WATCHDOG_PID=1")
+
+    def test_reload_sequence(self):
+        twin = self.start_twin(SCENARIO)
+        config = self.write_config(self.config_text(twin, exclude="*"))
+        self.start(config)
+        self.wait_ready()
+        # Every cluster excluded: listings, but no key is read.
+        self.wait_twin(twin, "cluster listings", is_cluster_list, count=2)
+        self.assertFalse(any(is_key_vault(e) for e in twin.log()), "a key was read with every cluster excluded")
+
+        seq = self.last_seq(twin)
+        self.reload(config, self.config_text(twin))
+        # The new config is in force: keys are read now.
+        self.wait_twin(twin, "Key Vault requests after the reload", is_key_vault, since_seq=seq)
+        self.assertIsNone(self.daemon.poll())
+
+    def test_bad_reload_keeps_old_config(self):
+        # How the old config is seen to stay: it excludes every cluster, so cmkd lists
+        # clusters but reads no key. The bad config would have cmkd read keys (no
+        # exclusion) but carries an unknown key. After the rejected reload, two more
+        # listings with no key read show the old config at work; a good reload of the
+        # same config without the unknown key then does make cmkd read keys, which shows
+        # the observation would have caught it.
+        twin = self.start_twin(SCENARIO)
+        config = self.write_config(self.config_text(twin, exclude="*"))
+        self.start(config)
+        self.wait_ready()
+
+        bad = ini_set(self.config_text(twin), *BAD_KEY, "yes")
+        seq = self.last_seq(twin)
+        _, _, err_offset = self.reload(config, bad)
+        reason = self.wait_stderr(err_offset, BAD_KEY[1])
+        self.assertIn(os.path.basename(config), reason, "the rejected reload's reason does not name the file")
+        self.assertIsNone(self.daemon.poll(), "cmkd exited on a bad reload.\n" + self.daemon.describe())
+
+        self.wait_twin(twin, "cluster listings after the bad reload", is_cluster_list, since_seq=seq, count=2)
+        read = [e for e in twin.log() if _field(e, "seq") > seq and is_key_vault(e)]
+        self.assertEqual(read, [], "keys were read after the bad reload: the rejected config is in force")
+
+        seq = self.last_seq(twin)
+        self.reload(config, self.config_text(twin))
+        self.wait_twin(twin, "Key Vault requests after the good reload", is_key_vault, since_seq=seq)
+
+    def test_sigterm_stops_cleanly(self):
+        # The slow token endpoint keeps the first request in flight at SIGTERM.
+        twin = self.start_twin(SCENARIO_SLOW_TOKEN)
+        self.start(self.write_config(self.config_text(twin)))
+        ready = self.wait_ready()
+        start = time.monotonic()
+        self.daemon.signal(signal.SIGTERM)
+        stopping = self.notify.wait_for("STOPPING=1", STOP_TIMEOUT, since=ready.seq, daemon=self.daemon)
+        status = self.daemon.wait(max(0.1, STOP_TIMEOUT - (time.monotonic() - start)))
+        self.assertEqual(status, 0, "cmkd exited with status %s on SIGTERM.\n%s" % (status, self.daemon.describe()))
+        self.assertGreater(stopping.seq, ready.seq)
+
+
+if __name__ == "__main__":
+    unittest.main()
