@@ -38,7 +38,7 @@ LIB_OBJ := $(filter-out $(BUILD)/obj/main.o,$(OBJ))
 UNIT_SRC := $(wildcard tests/unit/test-*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/unit/%)
 
-.PHONY: all deps check unit check-integration install demo clean
+.PHONY: all deps check unit check-integration check-conf fuzz-build-conf fuzz-smoke-conf install demo clean
 
 all: $(BUILD)/cmkd
 
@@ -68,6 +68,14 @@ $(BUILD)/obj $(BUILD)/unit:
 unit: $(UNIT_BIN)
 	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; $$t; done
 
+# Config cases: tests/conf/NAME.conf against NAME.expected (see tests/conf/README).
+$(BUILD)/conf-check: tests/conf/conf-check.c $(BUILD)/libcmkd.a | $(BUILD)/obj
+	@echo '  CCLD    $@'
+	@$(CC) $(CFLAGS) -Isrc -MMD -MP -o $@ $< $(BUILD)/libcmkd.a $(LDFLAGS) $(PKG_LIBS)
+
+check-conf: $(BUILD)/conf-check
+	$(PYTHON) tests/conf/run.py -- $(abspath $(BUILD)/conf-check)
+
 check-integration: $(BUILD)/cmkd
 	CMKD=$(abspath $(BUILD)/cmkd) $(PYTHON) -m unittest discover -s tests/integration -p 'test_*.py'
 
@@ -81,4 +89,4 @@ install: $(BUILD)/cmkd
 clean:
 	rm -rf build build-*
 
--include $(OBJ:.o=.d) $(UNIT_BIN:=.d)
+-include $(OBJ:.o=.d) $(UNIT_BIN:=.d) $(BUILD)/conf-check.d

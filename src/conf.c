@@ -1903,7 +1903,7 @@ int conf_load(const char *path, struct conf **ret, char ***ret_errors) {
         if (len > CONF_FILE_SIZE_MAX) {
                 char what[128];
 
-                snprintf(what, sizeof what, "refusing to read it: more than the %d bytes allowed", CONF_FILE_SIZE_MAX);
+                snprintf(what, sizeof what, "is more than the %d bytes allowed", CONF_FILE_SIZE_MAX);
                 return file_error(-EFBIG, path, what, ret_errors);
         }
         text[len] = 0;
