@@ -46,10 +46,13 @@ struct conf_parse_state {
         const char *path;
         struct conf *conf; /* being built; owned by the caller of parse_text() */
 
-        /* The line reader. libinih's own handler gets no line number in Debian's build and
-         * cuts long lines into pieces, so every physical line goes through line_reader()
-         * first: it counts lines, enforces systemd syntax and CONF_LINE_MAX, tracks the
-         * section, and hands libinih only well-formed KEY=VALUE lines. */
+        /* The line reader. libinih's handler gets no line number in Debian's build, long
+         * lines come out cut into pieces (each parsed as a line of its own), section names
+         * are cut at 49 bytes, and "name: value" and indented continuation lines are
+         * accepted; so every physical line goes through line_reader() first: it counts
+         * lines, enforces systemd syntax and CONF_LINE_MAX, tracks the section itself, and
+         * hands libinih only well-formed KEY=VALUE lines. The handler runs before the next
+         * line is read, so st->line is the handler's line. */
         const char *text;
         size_t len, pos;
         unsigned line;
@@ -256,21 +259,18 @@ static bool absolute_path_valid(const char *s) {
 /* Splits on whitespace; "double" or 'single' quotes keep spaces inside one word. */
 static int split_words(const char *s, char ***ret, const char **ret_why) {
         _cleanup_strv_free_ char **l = new0(char *, 1);
+        _cleanup_free_ char *w = mem_malloc(strlen(s) + 1); /* scratch for one word at a time */
         int r;
 
-        if (!l)
+        if (!l || !w)
                 return -ENOMEM;
         for (const char *p = s;;) {
-                _cleanup_free_ char *w = NULL;
                 size_t n = 0;
 
                 while (*p == ' ' || *p == '\t')
                         p++;
                 if (!*p)
                         break;
-                w = mem_malloc(strlen(p) + 1);
-                if (!w)
-                        return -ENOMEM;
                 while (*p && *p != ' ' && *p != '\t') {
                         if (*p == '"' || *p == '\'') {
                                 const char *end = strchr(p + 1, *p);
@@ -290,7 +290,7 @@ static int split_words(const char *s, char ***ret, const char **ret_why) {
                         *ret_why = "empty word";
                         return -EINVAL;
                 }
-                r = strv_consume(&l, TAKE_PTR(w));
+                r = strv_extend(&l, w);
                 if (r < 0)
                         return r;
         }
@@ -299,12 +299,16 @@ static int split_words(const char *s, char ***ret, const char **ret_why) {
 }
 
 /* Appends each word of value after check_fn (which may rewrite it in place), skipping
- * words already present (case-insensitively when 'fold'). An empty value empties the list. */
+ * words already present (case-insensitively when 'fold') unless 'keep_duplicates'. An
+ * empty value empties the list. At most CONF_LIST_MAX entries: the cap also keeps a
+ * huge file from taking quadratic time. On -ENOMEM the list may hold some of the new
+ * words; the whole load fails then anyway. */
 typedef bool (*word_check_fn)(char *w, const char **ret_why);
 
-static int parse_word_list(const char *value, char ***list, word_check_fn check, bool fold,
-                           const char **ret_why) {
-        _cleanup_strv_free_ char **words = NULL, **l = NULL;
+static int append_words(const char *value, char ***list, word_check_fn check, bool fold, bool keep_duplicates,
+                        const char **ret_why) {
+        _cleanup_strv_free_ char **words = NULL;
+        size_t n = strv_length(*list);
         int r;
 
         if (isempty(value)) {
@@ -317,20 +321,30 @@ static int parse_word_list(const char *value, char ***list, word_check_fn check,
         STRV_FOREACH(w, words)
                 if (check && !check(*w, ret_why))
                         return -EINVAL;
-        /* Build the new list aside, so a failure leaves *list as it was. */
-        l = *list ? strv_copy(*list) : new0(char *, 1);
-        if (!l)
-                return -ENOMEM;
-        STRV_FOREACH(w, words) {
-                if (fold ? strv_contains_case(l, *w) : strv_contains(l, *w))
+        /* Count first, so that a list is never left half extended by a refused value. */
+        for (size_t i = 0, added = 0; words[i]; i++) {
+                bool dup = !keep_duplicates && (fold ? strv_contains_case(*list, words[i]) : strv_contains(*list, words[i]));
+
+                for (size_t j = 0; !dup && !keep_duplicates && j < i; j++)
+                        dup = fold ? strcasecmp(words[i], words[j]) == 0 : streq(words[i], words[j]);
+                if (!dup && n + ++added > CONF_LIST_MAX) {
+                        *ret_why = "too many entries (at most 1024)";
+                        return -ERANGE;
+                }
+        }
+        for (size_t i = 0; words[i]; i++) {
+                if (!keep_duplicates && (fold ? strv_contains_case(*list, words[i]) : strv_contains(*list, words[i])))
                         continue;
-                r = strv_extend(&l, *w);
+                r = strv_extend(list, words[i]);
                 if (r < 0)
                         return r;
         }
-        strv_free(*list);
-        *list = TAKE_PTR(l);
         return 0;
+}
+
+static int parse_word_list(const char *value, char ***list, word_check_fn check, bool fold,
+                           const char **ret_why) {
+        return append_words(value, list, check, fold, false, ret_why);
 }
 
 /* ---- parsers ----------------------------------------------------------------------- */
@@ -602,31 +616,8 @@ static bool check_connect_to(char *w, const char **why) {
 
 static int parse_connect_to(struct conf_parse_state *st, const struct conf_key *k, const char *v, void *f,
                             const char **why) {
-        /* Order matters to curl (first match wins) and duplicates are harmless: keep all. */
-        _cleanup_strv_free_ char **words = NULL, **l = NULL;
-        int r;
-
-        if (isempty(v)) {
-                *FIELD(char **, f) = strv_free(*FIELD(char **, f));
-                return 0;
-        }
-        r = split_words(v, &words, why);
-        if (r < 0)
-                return r;
-        STRV_FOREACH(w, words)
-                if (!check_connect_to(*w, why))
-                        return -EINVAL;
-        l = *FIELD(char **, f) ? strv_copy(*FIELD(char **, f)) : new0(char *, 1);
-        if (!l)
-                return -ENOMEM;
-        STRV_FOREACH(w, words) {
-                r = strv_extend(&l, *w);
-                if (r < 0)
-                        return r;
-        }
-        strv_free(*FIELD(char **, f));
-        *FIELD(char **, f) = TAKE_PTR(l);
-        return 0;
+        /* Order matters to curl (first match wins) and repeats are harmless: keep all. */
+        return append_words(v, FIELD(char **, f), check_connect_to, false, true, why);
 }
 
 enum url_flags {
@@ -944,7 +935,33 @@ static char **format_string(const struct conf_key *k, const void *f) {
         return strv_new1(mem_strdup(strempty(*(char *const *) f)));
 }
 
-/* One element per entry; quoted when it holds a blank. */
+/* Quotes a word so that split_words() gives it back: runs without '"' go in double
+ * quotes, each '"' in single quotes. Plain words stay as they are. */
+static char *quote_word(const char *w) {
+        char *s, *o;
+
+        if (!strpbrk(w, " \t\"'"))
+                return mem_strdup(w);
+        s = o = mem_malloc(strlen(w) * 3 + 3);
+        if (!s)
+                return NULL;
+        for (const char *p = w; *p;) {
+                if (*p == '"') {
+                        memcpy(o, "'\"'", 3);
+                        o += 3;
+                        p++;
+                        continue;
+                }
+                *o++ = '"';
+                while (*p && *p != '"')
+                        *o++ = *p++;
+                *o++ = '"';
+        }
+        *o = 0;
+        return s;
+}
+
+/* One element per entry. */
 static char **format_list(const struct conf_key *k, const void *f) {
         char *const *l = *(char **const *) f;
         _cleanup_strv_free_ char **out = new0(char *, 1);
@@ -953,16 +970,9 @@ static char **format_list(const struct conf_key *k, const void *f) {
                 return NULL;
         if (strv_length(l) == 0)
                 return strv_extend(&out, "") < 0 ? NULL : TAKE_PTR(out);
-        STRV_FOREACH(s, l) {
-                char *e;
-
-                if (strpbrk(*s, " \t\"'"))
-                        e = strchr(*s, '"') ? str_printf("'%s'", *s) : str_printf("\"%s\"", *s);
-                else
-                        e = mem_strdup(*s);
-                if (strv_consume(&out, e) < 0)
+        STRV_FOREACH(s, l)
+                if (strv_consume(&out, quote_word(*s)) < 0)
                         return NULL;
-        }
         return TAKE_PTR(out);
 }
 
@@ -1211,9 +1221,14 @@ static const char *section_shown(struct conf_parse_state *st, char *buf, size_t 
 
 static void value_error(struct conf_parse_state *st, unsigned line, const char *section, const struct conf_key *k,
                         const char *value, const char *why) {
-        _cleanup_free_ char *accepted = conf_key_accepted(k);
+        _cleanup_free_ char *accepted = NULL;
         size_t n = strlen(value);
 
+        if (st->n_errors >= CONF_ERRORS_MAX) {
+                st->n_dropped++;
+                return;
+        }
+        accepted = conf_key_accepted(k);
         if (!accepted) {
                 st->oom = true;
                 return;

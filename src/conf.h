@@ -2,8 +2,11 @@
 #pragma once
 
 /* The configuration: /etc/cmkd/cmkd.conf, systemd-style INI read with libinih into a
- * validated struct conf. Parsing is pure but for reading the file. A new conf is built
- * whole and validated before it replaces the old one (start-up and SIGHUP). */
+ * validated struct conf. Parsing reads only the file and two environment variables
+ * ($STATE_DIRECTORY, $AZURE_FEDERATED_TOKEN_FILE). A new conf is built whole and
+ * validated before it replaces the old one (start-up and SIGHUP). Not thread-safe: it sets
+ * libinih's global options for the duration of a parse. Every key, its type, default and
+ * range: the key table (conf_keys()) and conf/cmkd.conf, which test-conf keeps equal. */
 
 #include <stdio.h>
 #include <sys/stat.h>
@@ -22,6 +25,8 @@
 #define CONF_ERRORS_MAX 100
 /* [Policy:MATCH] sections. */
 #define CONF_OVERRIDES_MAX 256
+/* Entries of one list key (Subscriptions=, Include=, ConnectTo=, ...). */
+#define CONF_LIST_MAX 1024
 
 enum auth_method {
         AUTH_MANAGED_IDENTITY,
@@ -61,32 +66,34 @@ enum policy_key {
  * with '/') a glob on the ARM id, compared case-insensitively. Later sections win. */
 struct policy_override {
         char *match;
-        unsigned set; /* enum policy_key bits */
-        struct policy_conf policy;
+        unsigned set;              /* enum policy_key bits */
+        struct policy_conf policy; /* only the fields named in 'set' mean anything */
 };
 
+/* Every string and strv here is owned by the conf (conf_free()). An empty list is NULL
+ * or an empty strv: use strv_length(). */
 struct conf {
         char *path; /* the file it came from, or the name given to conf_load_string() */
 
         /* [Azure] */
-        struct cloud cloud;
+        struct cloud cloud;         /* the Cloud= preset with the endpoint overrides applied */
         enum auth_method auth;
-        char *tenant_id;
-        char *client_id;            /* UAMI client id for IMDS, or the app id */
+        char *tenant_id;            /* lowercase GUID or NULL */
+        char *client_id;            /* lowercase GUID or NULL: UAMI client id for IMDS, or the app id */
         char *client_secret_file;   /* path; a relative name is looked up in $CREDENTIALS_DIRECTORY */
         char *federated_token_file; /* default: $AZURE_FEDERATED_TOKEN_FILE */
-        char **subscriptions;       /* strv; empty = every subscription visible */
+        char **subscriptions;       /* strv of lowercase GUIDs; empty = every subscription visible */
         char **resource_groups;     /* strv; empty = all */
         char **vault_subscriptions; /* strv; where to look up vaults; empty = subscriptions */
 
         /* [Discovery] */
-        char **include;      /* name globs; empty = all */
+        char **include;      /* name globs ('/...': ARM id globs); empty = all */
         char **exclude;      /* name globs */
-        char **include_tags; /* "name=glob" */
+        char **include_tags; /* "name=glob" or "name"; empty = no tag needed */
         char **exclude_tags;
 
         /* [Network] */
-        char *ca_file;
+        char *ca_file;     /* NULL = the system's CA bundle */
         char **connect_to; /* curl CURLOPT_CONNECT_TO entries, in order */
         unsigned max_concurrent_requests;
         usec_t request_timeout_usec;
@@ -94,10 +101,10 @@ struct conf {
 
         /* [Daemon] */
         usec_t poll_interval_usec;
-        char *state_directory;
+        char *state_directory; /* default /var/lib/cmkd, or $STATE_DIRECTORY's first entry */
         enum run_mode mode;
         usec_t cache_ttl_usec; /* vaults, identities, role assignments, rotation policies */
-        int log_level;
+        int log_level;         /* LOG_ERR ... LOG_DEBUG, for log_set_max_level() */
 
         /* [Policy] */
         struct policy_conf policy;
@@ -113,7 +120,7 @@ struct conf {
         usec_t repeat_interval_usec;
 
         /* [Report] */
-        char *report_directory;
+        char *report_directory; /* default: state_directory + "/reports" */
         struct report_schedule report_schedule;
         unsigned report_keep; /* reports of each format kept; 0 = keep all */
 

@@ -864,6 +864,26 @@ static void test_change_window_limit(void **state) {
                                     "resets\n");
 }
 
+static void test_list_limit(void **state) {
+        _cleanup_free_ char *text = mem_malloc(16 * (CONF_LIST_MAX + 8)), *errors = NULL;
+        _cleanup_(conf_freep) struct conf *c = NULL;
+        size_t used = (size_t) sprintf(text, "[Discovery]\n");
+
+        assert_non_null(text);
+        /* 1024 entries over several lines, with repeats that do not count. */
+        for (unsigned i = 0; i < CONF_LIST_MAX; i++)
+                used += (size_t) sprintf(text + used, "%sx%u%s", i % 8 == 0 ? "Include=" : " ", i,
+                                         i % 8 == 7 ? " x0\n" : "");
+        c = load_ok(text);
+        assert_int_equal(strv_length(c->include), CONF_LIST_MAX);
+        /* One more is refused whole: the list is not left half extended. */
+        sprintf(text + used, "Include=x0 new1 new2\n");
+        errors = load_errors(text);
+        assert_string_equal(errors, "t.conf:130: [Discovery] Include=x0 new1 new2: too many entries (at most 1024); "
+                                    "accepted: globs separated by spaces (fnmatch, case-insensitive; '/...' matches "
+                                    "the ARM id); empty resets\n");
+}
+
 static void test_cloud_presets(void **state) {
         static const struct {
                 const char *name, *arm, *audience, *authority, *vault, *vault_aud, *hsm, *hsm_aud;
@@ -1416,6 +1436,7 @@ int main(void) {
                 cmocka_unit_test_setup(test_error_cap, setup),
                 cmocka_unit_test_setup(test_lists, setup),
                 cmocka_unit_test_setup(test_change_window_limit, setup),
+                cmocka_unit_test_setup(test_list_limit, setup),
                 cmocka_unit_test_setup(test_cloud_presets, setup),
                 cmocka_unit_test_setup(test_policy_for, setup),
                 cmocka_unit_test_setup(test_cluster_selected, setup),
