@@ -11,10 +11,10 @@
 
 #define MIN_PER_DAY 1440u
 #define SEC_PER_DAY 86400u
-#define ALL_DAYS 0x7fu
+#define ALL_DAYS    0x7fu
 
 static const char *const day_abbr[7] = { "Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun" };
-static const char *const day_full[7] = { "Monday", "Tuesday", "Wednesday", "Thursday",
+static const char *const day_full[7] = { "Monday", "Tuesday",  "Wednesday", "Thursday",
                                          "Friday", "Saturday", "Sunday" };
 
 /* 1970-01-01 was a Thursday: day 0 has weekday index 3 (Monday = 0). */
@@ -240,8 +240,8 @@ char *change_window_format(const struct change_window *w, char *buf, size_t len)
                 format_days(w->days & ALL_DAYS, buf, len, &used);
                 append(buf, len, &used, " ");
         }
-        append(buf, len, &used, "%02u:%02u-%02u:%02u", w->start_min / 60, w->start_min % 60,
-               w->end_min / 60, w->end_min % 60);
+        append(buf, len, &used, "%02u:%02u-%02u:%02u", w->start_min / 60, w->start_min % 60, w->end_min / 60,
+               w->end_min % 60);
         return buf;
 }
 

@@ -103,15 +103,15 @@ int cloud_copy(const struct cloud *from, struct cloud *ret) {
         struct cloud c = {};
         bool oom = false;
 
-#define DUP(f)                                          \
-        do {                                            \
-                if (from->f && !(c.f = mem_strdup(from->f))) \
-                        oom = true;                     \
+#define DUP(f)                                                                                              \
+        do {                                                                                                \
+                if (from->f && !(c.f = mem_strdup(from->f)))                                                \
+                        oom = true;                                                                         \
         } while (0)
-#define DUPV(f)                                          \
-        do {                                             \
-                if (from->f && !(c.f = strv_copy(from->f))) \
-                        oom = true;                      \
+#define DUPV(f)                                                                                             \
+        do {                                                                                                \
+                if (from->f && !(c.f = strv_copy(from->f)))                                                 \
+                        oom = true;                                                                         \
         } while (0)
         DUP(name);
         DUP(arm_endpoint);
@@ -144,5 +144,5 @@ void cloud_done(struct cloud *c) {
         strv_free(c->hsm_suffixes);
         mem_free(c->hsm_audience);
         mem_free(c->imds_endpoint);
-        *c = (struct cloud) {};
+        *c = (struct cloud){};
 }

@@ -13,15 +13,15 @@
  * audience + "/.default"). This follows what each service's token issuer is asked for in
  * the reference (§2, §6.1, §6.4). */
 struct cloud {
-        char *name;             /* "AzurePublicCloud", "AzureChinaCloud", "AzureUSGovernment" */
-        char *arm_endpoint;     /* "https://management.azure.com" */
-        char *arm_audience;     /* "https://management.azure.com/" (IMDS resource; scope adds ".default") */
-        char *authority_host;   /* "https://login.microsoftonline.com" */
-        char **vault_suffixes;  /* strv: "vault.azure.net" */
-        char *vault_audience;   /* "https://vault.azure.net" */
-        char **hsm_suffixes;    /* strv: "managedhsm.azure.net" */
-        char *hsm_audience;     /* "https://managedhsm.azure.net" */
-        char *imds_endpoint;    /* "http://169.254.169.254" */
+        char *name;            /* "AzurePublicCloud", "AzureChinaCloud", "AzureUSGovernment" */
+        char *arm_endpoint;    /* "https://management.azure.com" */
+        char *arm_audience;    /* "https://management.azure.com/" (IMDS resource; scope adds ".default") */
+        char *authority_host;  /* "https://login.microsoftonline.com" */
+        char **vault_suffixes; /* strv: "vault.azure.net" */
+        char *vault_audience;  /* "https://vault.azure.net" */
+        char **hsm_suffixes;   /* strv: "managedhsm.azure.net" */
+        char *hsm_audience;    /* "https://managedhsm.azure.net" */
+        char *imds_endpoint;   /* "http://169.254.169.254" */
 };
 
 /* Fills *ret with a copy of the preset called name (case-insensitive; "AzureCloud" is

@@ -25,7 +25,7 @@
 
 /* Values longer than this are shortened in error messages. */
 #define VALUE_SHOWN_MAX 120
-#define KEYS_MAX 96
+#define KEYS_MAX        96
 
 /* Line numbers of the keys an override section sets, by enum policy_key bit index. */
 #define POLICY_KEYS 7
@@ -57,8 +57,8 @@ struct conf_parse_state {
         size_t len, pos;
         unsigned line;
         enum section_kind section_kind;
-        const char *section;  /* static name of a plain section */
-        size_t override;      /* index for SECTION_OVERRIDE */
+        const char *section; /* static name of a plain section */
+        size_t override;     /* index for SECTION_OVERRIDE */
 
         struct cloud cloud_override; /* [Azure] Cloud= and endpoint keys as written; NULL = preset */
         unsigned key_line[KEYS_MAX]; /* line a key was last set on in a plain section; 0 = never */
@@ -104,7 +104,7 @@ static const char *const update_target_table[_UPDATE_TARGET_MAX] = {
 };
 
 static const char *const log_level_table[] = {
-        [LOG_EMERG] = "emerg", [LOG_ALERT] = "alert",   [LOG_CRIT] = "crit", [LOG_ERR] = "err",
+        [LOG_EMERG] = "emerg",     [LOG_ALERT] = "alert",   [LOG_CRIT] = "crit", [LOG_ERR] = "err",
         [LOG_WARNING] = "warning", [LOG_NOTICE] = "notice", [LOG_INFO] = "info", [LOG_DEBUG] = "debug",
 };
 
@@ -305,8 +305,8 @@ static int split_words(const char *s, char ***ret, const char **ret_why) {
  * words; the whole load fails then anyway. */
 typedef bool (*word_check_fn)(char *w, const char **ret_why);
 
-static int append_words(const char *value, char ***list, word_check_fn check, bool fold, bool keep_duplicates,
-                        const char **ret_why) {
+static int append_words(const char *value, char ***list, word_check_fn check, bool fold,
+                        bool keep_duplicates, const char **ret_why) {
         _cleanup_strv_free_ char **words = NULL;
         size_t n = strv_length(*list);
         int r;
@@ -323,7 +323,8 @@ static int append_words(const char *value, char ***list, word_check_fn check, bo
                         return -EINVAL;
         /* Count first, so that a list is never left half extended by a refused value. */
         for (size_t i = 0, added = 0; words[i]; i++) {
-                bool dup = !keep_duplicates && (fold ? strv_contains_case(*list, words[i]) : strv_contains(*list, words[i]));
+                bool dup = !keep_duplicates &&
+                           (fold ? strv_contains_case(*list, words[i]) : strv_contains(*list, words[i]));
 
                 for (size_t j = 0; !dup && !keep_duplicates && j < i; j++)
                         dup = fold ? strcasecmp(words[i], words[j]) == 0 : streq(words[i], words[j]);
@@ -333,7 +334,8 @@ static int append_words(const char *value, char ***list, word_check_fn check, bo
                 }
         }
         for (size_t i = 0; words[i]; i++) {
-                if (!keep_duplicates && (fold ? strv_contains_case(*list, words[i]) : strv_contains(*list, words[i])))
+                if (!keep_duplicates &&
+                    (fold ? strv_contains_case(*list, words[i]) : strv_contains(*list, words[i])))
                         continue;
                 r = strv_extend(list, words[i]);
                 if (r < 0)
@@ -366,7 +368,8 @@ static int set_string(char **field, const char *value) {
 
 static int parse_bool(struct conf_parse_state *st, const struct conf_key *k, const char *v, void *f,
                       const char **why) {
-        static const char *const yes[] = { "yes", "true", "on", "1" }, *const no[] = { "no", "false", "off", "0" };
+        static const char *const yes[] = { "yes", "true", "on", "1" }, *const no[] = { "no", "false", "off",
+                                                                                       "0" };
 
         for (size_t i = 0; i < ELEMENTSOF(yes); i++) {
                 if (strcasecmp(v, yes[i]) == 0) {
@@ -427,16 +430,16 @@ static int parse_span(struct conf_parse_state *st, const struct conf_key *k, con
         return 0;
 }
 
-#define DEFINE_ENUM_PARSER(name, table, type)                                                       \
-        static int parse_##name(struct conf_parse_state *st, const struct conf_key *k, const char *v, \
-                                void *f, const char **why) {                                       \
-                int i = table_lookup(table, ELEMENTSOF(table), v);                                 \
-                if (i < 0) {                                                                       \
-                        *why = "unknown value";                                                    \
-                        return -EINVAL;                                                            \
-                }                                                                                  \
-                *FIELD(type, f) = (type) i;                                                        \
-                return 0;                                                                          \
+#define DEFINE_ENUM_PARSER(name, table, type)                                                               \
+        static int parse_##name(struct conf_parse_state *st, const struct conf_key *k, const char *v,       \
+                                void *f, const char **why) {                                                \
+                int i = table_lookup(table, ELEMENTSOF(table), v);                                          \
+                if (i < 0) {                                                                                \
+                        *why = "unknown value";                                                             \
+                        return -EINVAL;                                                                     \
+                }                                                                                           \
+                *FIELD(type, f) = (type) i;                                                                 \
+                return 0;                                                                                   \
         }
 
 DEFINE_ENUM_PARSER(auth, auth_method_table, enum auth_method)
@@ -747,8 +750,8 @@ static bool check_hsm_suffix(char *w, const char **why) {
         return check_suffix(w, KEY_STORE_MANAGED_HSM, why);
 }
 
-static int parse_vault_suffixes(struct conf_parse_state *st, const struct conf_key *k, const char *v, void *f,
-                                const char **why) {
+static int parse_vault_suffixes(struct conf_parse_state *st, const struct conf_key *k, const char *v,
+                                void *f, const char **why) {
         return parse_word_list(v, FIELD(char **, f), check_vault_suffix, true, why);
 }
 
@@ -850,7 +853,7 @@ static char *span_format(char *buf, size_t len, usec_t t) {
                 const char *suffix;
                 usec_t usec;
         } units[] = {
-                { "d", USEC_PER_DAY }, { "h", USEC_PER_HOUR }, { "min", USEC_PER_MINUTE },
+                { "d", USEC_PER_DAY }, { "h", USEC_PER_HOUR },  { "min", USEC_PER_MINUTE },
                 { "s", USEC_PER_SEC }, { "ms", USEC_PER_MSEC }, { "us", 1 },
         };
         size_t used = 0;
@@ -976,10 +979,10 @@ static char **format_list(const struct conf_key *k, const void *f) {
         return TAKE_PTR(out);
 }
 
-#define DEFINE_ENUM_FORMATTER(name, table, type)                                               \
-        static char **format_##name(const struct conf_key *k, const void *f) {                   \
-                return strv_new1(mem_strdup(strempty(                                            \
-                        table_name(table, ELEMENTSOF(table), (int) *(const type *) f))));         \
+#define DEFINE_ENUM_FORMATTER(name, table, type)                                                            \
+        static char **format_##name(const struct conf_key *k, const void *f) {                              \
+                return strv_new1(mem_strdup(                                                                \
+                        strempty(table_name(table, ELEMENTSOF(table), (int) *(const type *) f))));          \
         }
 
 DEFINE_ENUM_FORMATTER(auth, auth_method_table, enum auth_method)
@@ -997,7 +1000,8 @@ static char **format_schedule(const struct conf_key *k, const void *f) {
 
 /* The field of ChangeWindow= is the array; the count follows it in struct conf. */
 static char **format_change_windows(const struct conf_key *k, const void *f) {
-        const struct conf *c = (const struct conf *) ((const char *) f - offsetof(struct conf, change_windows));
+        const struct conf *c =
+                (const struct conf *) ((const char *) f - offsetof(struct conf, change_windows));
         _cleanup_strv_free_ char **out = new0(char *, 1);
         char buf[64];
 
@@ -1013,17 +1017,17 @@ static char **format_change_windows(const struct conf_key *k, const void *f) {
 
 /* ---- the key table ----------------------------------------------------------------- */
 
-#define C(f) offsetof(struct conf, f)
-#define P(f) offsetof(struct policy_conf, f)
-#define CL(f) offsetof(struct cloud, f)
-#define SEC(n) ((usec_t) (n) * USEC_PER_SEC)
-#define DAYS(n) ((usec_t) (n) * USEC_PER_DAY)
+#define C(f)     offsetof(struct conf, f)
+#define P(f)     offsetof(struct policy_conf, f)
+#define CL(f)    offsetof(struct cloud, f)
+#define SEC(n)   ((usec_t) (n) *USEC_PER_SEC)
+#define DAYS(n)  ((usec_t) (n) *USEC_PER_DAY)
 #define YEARS(n) DAYS(365 * (n))
 
-#define ACCEPT_BOOL "yes, no, true, false, on, off, 1, 0"
-#define ACCEPT_PATH "an absolute path, or empty"
+#define ACCEPT_BOOL  "yes, no, true, false, on, off, 1, 0"
+#define ACCEPT_PATH  "an absolute path, or empty"
 #define ACCEPT_GLOBS "globs separated by spaces (fnmatch, case-insensitive; '/...' matches the ARM id)"
-#define ACCEPT_TAGS "NAME=GLOB or NAME (has the tag), separated by spaces; quote values with spaces"
+#define ACCEPT_TAGS  "NAME=GLOB or NAME (has the tag), separated by spaces; quote values with spaces"
 
 static const struct conf_key keys[] = {
         /* [Azure] */
@@ -1035,12 +1039,12 @@ static const struct conf_key keys[] = {
           "a GUID (00000000-0000-0000-0000-000000000000), or empty", 0, 0 },
         { "Azure", "ClientId", parse_guid, format_string, C(client_id), "", 0, 0, "GUID",
           "a GUID, or empty (managed identity: the system-assigned one)", 0, 0 },
-        { "Azure", "ClientSecretFile", parse_secret_path, format_string, C(client_secret_file), "", 0, 0, "path",
-          "an absolute path or a systemd credential name ([A-Za-z0-9_.:@-]), or empty", 0, 0 },
-        { "Azure", "FederatedTokenFile", parse_path, format_string, C(federated_token_file), "", 0, 0, "path",
-          ACCEPT_PATH " ($AZURE_FEDERATED_TOKEN_FILE)", 0, 0 },
-        { "Azure", "Subscriptions", parse_guid_list, format_list, C(subscriptions), "", 0, 0, "list of GUIDs",
-          "subscription GUIDs separated by spaces; empty resets", 0 | CONF_KEY_LIST, 0 },
+        { "Azure", "ClientSecretFile", parse_secret_path, format_string, C(client_secret_file), "", 0, 0,
+          "path", "an absolute path or a systemd credential name ([A-Za-z0-9_.:@-]), or empty", 0, 0 },
+        { "Azure", "FederatedTokenFile", parse_path, format_string, C(federated_token_file), "", 0, 0,
+          "path", ACCEPT_PATH " ($AZURE_FEDERATED_TOKEN_FILE)", 0, 0 },
+        { "Azure", "Subscriptions", parse_guid_list, format_list, C(subscriptions), "", 0, 0,
+          "list of GUIDs", "subscription GUIDs separated by spaces; empty resets", CONF_KEY_LIST, 0 },
         { "Azure", "ResourceGroups", parse_rg_list, format_list, C(resource_groups), "", 0, 0,
           "list of names", "resource group names separated by spaces; empty resets", CONF_KEY_LIST, 0 },
         { "Azure", "VaultSubscriptions", parse_guid_list, format_list, C(vault_subscriptions), "", 0, 0,
@@ -1052,7 +1056,8 @@ static const struct conf_key keys[] = {
         { "Azure", "AuthorityHost", parse_https_url, format_string, CL(authority_host), "", 0, 0, "URL",
           "an https:// URL, or empty for the cloud's", CONF_KEY_CLOUD, 0 },
         { "Azure", "KeyVaultSuffix", parse_vault_suffixes, format_list, CL(vault_suffixes), "", 0, 0,
-          "list of DNS suffixes", "Key Vault DNS suffixes (vault.azure.net, ...) separated by spaces; empty resets",
+          "list of DNS suffixes",
+          "Key Vault DNS suffixes (vault.azure.net, ...) separated by spaces; empty resets",
           CONF_KEY_CLOUD | CONF_KEY_LIST, 0 },
         { "Azure", "KeyVaultAudience", parse_https_url, format_string, CL(vault_audience), "", 0, 0, "URL",
           "an https:// URL, or empty for the cloud's", CONF_KEY_CLOUD, 0 },
@@ -1070,10 +1075,10 @@ static const struct conf_key keys[] = {
           ACCEPT_GLOBS "; empty resets", CONF_KEY_LIST, 0 },
         { "Discovery", "Exclude", parse_glob_list, format_list, C(exclude), "", 0, 0, "list of globs",
           ACCEPT_GLOBS "; empty resets", CONF_KEY_LIST, 0 },
-        { "Discovery", "IncludeTag", parse_tag_list, format_list, C(include_tags), "", 0, 0, "list of tag patterns",
-          ACCEPT_TAGS "; empty resets", CONF_KEY_LIST, 0 },
-        { "Discovery", "ExcludeTag", parse_tag_list, format_list, C(exclude_tags), "", 0, 0, "list of tag patterns",
-          ACCEPT_TAGS "; empty resets", CONF_KEY_LIST, 0 },
+        { "Discovery", "IncludeTag", parse_tag_list, format_list, C(include_tags), "", 0, 0,
+          "list of tag patterns", ACCEPT_TAGS "; empty resets", CONF_KEY_LIST, 0 },
+        { "Discovery", "ExcludeTag", parse_tag_list, format_list, C(exclude_tags), "", 0, 0,
+          "list of tag patterns", ACCEPT_TAGS "; empty resets", CONF_KEY_LIST, 0 },
 
         /* [Network] */
         { "Network", "CAFile", parse_path, format_string, C(ca_file), "", 0, 0, "path",
@@ -1082,11 +1087,12 @@ static const struct conf_key keys[] = {
           "HOST:PORT:CONNECT-TO-HOST:CONNECT-TO-PORT entries (curl --connect-to) separated by spaces; "
           "empty resets",
           CONF_KEY_LIST, 0 },
-        { "Network", "MaxConcurrentRequests", parse_uint, format_uint, C(max_concurrent_requests), "16", 1, 256,
-          "integer", NULL, 0, 0 },
+        { "Network", "MaxConcurrentRequests", parse_uint, format_uint, C(max_concurrent_requests), "16", 1,
+          256, "integer", NULL, 0, 0 },
         { "Network", "RequestTimeoutSec", parse_span, format_span, C(request_timeout_usec), "30s", SEC(1),
           SEC(600), "time span", NULL, 0, 0 },
-        { "Network", "MaxRetries", parse_uint, format_uint, C(max_retries), "4", 0, 10, "integer", NULL, 0, 0 },
+        { "Network", "MaxRetries", parse_uint, format_uint, C(max_retries), "4", 0, 10, "integer", NULL, 0,
+          0 },
 
         /* [Daemon] */
         { "Daemon", "PollIntervalSec", parse_span, format_span, C(poll_interval_usec), "5min", SEC(10),
@@ -1101,8 +1107,8 @@ static const struct conf_key keys[] = {
           "emerg, alert, crit, err, warning, notice, info, debug (or 0-7)", 0, 0 },
 
         /* [Policy]; the per-cluster keys may also appear in [Policy:MATCH]. */
-        { "Policy", "StaleVersion", parse_stale_version, format_stale_version, P(stale_version), "alert", 0, 0,
-          "enum", "update, alert, ignore", CONF_KEY_PER_CLUSTER, POLICY_KEY_STALE_VERSION },
+        { "Policy", "StaleVersion", parse_stale_version, format_stale_version, P(stale_version), "alert", 0,
+          0, "enum", "update, alert, ignore", CONF_KEY_PER_CLUSTER, POLICY_KEY_STALE_VERSION },
         { "Policy", "UpdateTarget", parse_update_target, format_update_target, P(update_target), "latest", 0,
           0, "enum", "latest, versionless", CONF_KEY_PER_CLUSTER, POLICY_KEY_UPDATE_TARGET },
         { "Policy", "UpdateMethod", parse_update_method, format_update_method, C(update_method), "put", 0, 0,
@@ -1124,8 +1130,8 @@ static const struct conf_key keys[] = {
           "[DAYS] HH:MM-HH:MM in UTC, e.g. \"Mon..Fri 22:00-06:00\" or \"Sat,Sun 00:00-24:00\"; repeat for "
           "more (at most 16); empty resets",
           CONF_KEY_LIST, 0 },
-        { "Policy", "VersionDisableGraceSec", parse_span, format_span, C(version_grace_usec), "2h", 0, DAYS(30),
-          "time span", NULL, 0, 0 },
+        { "Policy", "VersionDisableGraceSec", parse_span, format_span, C(version_grace_usec), "2h", 0,
+          DAYS(30), "time span", NULL, 0, 0 },
 
         /* [Alerts] */
         { "Alerts", "RepeatIntervalSec", parse_span, format_span, C(repeat_interval_usec), "4h", SEC(60),
@@ -1146,8 +1152,8 @@ static const struct conf_key keys[] = {
 
 _Static_assert(ELEMENTSOF(keys) <= KEYS_MAX, "KEYS_MAX too small");
 
-static const char *const sections[] = { "Azure", "Discovery", "Network", "Daemon", "Policy", "Alerts", "Report",
-                                        "Metrics" };
+static const char *const sections[] = { "Azure",  "Discovery", "Network", "Daemon",
+                                        "Policy", "Alerts",    "Report",  "Metrics" };
 
 const struct conf_key *conf_keys(size_t *ret_n) {
         *ret_n = ELEMENTSOF(keys);
@@ -1219,8 +1225,8 @@ static const char *section_shown(struct conf_parse_state *st, char *buf, size_t 
         return buf;
 }
 
-static void value_error(struct conf_parse_state *st, unsigned line, const char *section, const struct conf_key *k,
-                        const char *value, const char *why) {
+static void value_error(struct conf_parse_state *st, unsigned line, const char *section,
+                        const struct conf_key *k, const char *value, const char *why) {
         _cleanup_free_ char *accepted = NULL;
         size_t n = strlen(value);
 
@@ -1262,7 +1268,8 @@ static void enter_section(struct conf_parse_state *st, const char *name) {
 
                 if (!glob_valid(match)) {
                         add_error(st, st->line,
-                                  "[%s]: \"%s\" is not a valid pattern; accepted: [Policy:GLOB], a glob on the "
+                                  "[%s]: \"%s\" is not a valid pattern; accepted: [Policy:GLOB], a glob on "
+                                  "the "
                                   "cluster name, or on the ARM id when it starts with '/'",
                                   name, match);
                         return;
@@ -1270,7 +1277,8 @@ static void enter_section(struct conf_parse_state *st, const char *name) {
                 for (size_t i = 0; i < c->n_overrides; i++)
                         if (strcasecmp(c->overrides[i].match, match) == 0) {
                                 add_error(st, st->line,
-                                          "[%s]: duplicate section (first on line %u); merge the two: their order "
+                                          "[%s]: duplicate section (first on line %u); merge the two: their "
+                                          "order "
                                           "would decide which one wins",
                                           name, st->override_lines[i].header);
                                 return;
@@ -1281,17 +1289,18 @@ static void enter_section(struct conf_parse_state *st, const char *name) {
                         return;
                 }
                 if (GREEDY_REALLOC(c->overrides, st->n_overrides_allocated, c->n_overrides + 1) < 0 ||
-                    GREEDY_REALLOC(st->override_lines, st->n_override_lines_allocated, c->n_overrides + 1) < 0) {
+                    GREEDY_REALLOC(st->override_lines, st->n_override_lines_allocated, c->n_overrides + 1) <
+                            0) {
                         st->oom = true;
                         return;
                 }
                 o = &c->overrides[c->n_overrides];
-                *o = (struct policy_override) { .match = mem_strdup(match), .policy = c->policy };
+                *o = (struct policy_override){ .match = mem_strdup(match), .policy = c->policy };
                 if (!o->match) {
                         st->oom = true;
                         return;
                 }
-                st->override_lines[c->n_overrides] = (struct override_lines) { .header = st->line };
+                st->override_lines[c->n_overrides] = (struct override_lines){ .header = st->line };
                 st->override = c->n_overrides++;
                 st->section_kind = SECTION_OVERRIDE;
                 return;
@@ -1299,7 +1308,8 @@ static void enter_section(struct conf_parse_state *st, const char *name) {
 
         for (size_t i = 0; i < ELEMENTSOF(sections); i++)
                 if (strcasecmp(name, sections[i]) == 0) {
-                        add_error(st, st->line, "[%s]: unknown section; did you mean [%s]? (names are case-sensitive)",
+                        add_error(st, st->line,
+                                  "[%s]: unknown section; did you mean [%s]? (names are case-sensitive)",
                                   name, sections[i]);
                         return;
                 }
@@ -1329,7 +1339,8 @@ static char *line_reader(char *buf, int num, void *stream) {
                         n -= 3;
                 }
                 if (n > CONF_LINE_MAX) {
-                        add_error(st, st->line, "line is longer than %d bytes (%zu); not read", CONF_LINE_MAX, n);
+                        add_error(st, st->line, "line is longer than %d bytes (%zu); not read",
+                                  CONF_LINE_MAX, n);
                         continue;
                 }
                 while (n > 0 && is_blank(line[n - 1]))
@@ -1338,7 +1349,8 @@ static char *line_reader(char *buf, int num, void *stream) {
                         line++, n--;
                 if (n + 2 > (size_t) num) {
                         /* libinih did not take our ini_max_line: refuse rather than truncate. */
-                        add_error(st, st->line, "line is longer than libinih's buffer (%d bytes); not read", num);
+                        add_error(st, st->line, "line is longer than libinih's buffer (%d bytes); not read",
+                                  num);
                         continue;
                 }
                 for (size_t i = 0; i < n; i++)
@@ -1355,7 +1367,8 @@ static char *line_reader(char *buf, int num, void *stream) {
                         _cleanup_free_ char *name = NULL;
 
                         if (line[n - 1] != ']' || n < 3) {
-                                add_error(st, st->line, "%.*s: bad section header; accepted: [NAME] alone on its line",
+                                add_error(st, st->line,
+                                          "%.*s: bad section header; accepted: [NAME] alone on its line",
                                           (int) MIN(n, (size_t) VALUE_SHOWN_MAX), line);
                                 st->section_kind = SECTION_SKIP;
                                 continue;
@@ -1371,8 +1384,9 @@ static char *line_reader(char *buf, int num, void *stream) {
 
                 eq = memchr(line, '=', n);
                 if (!eq) {
-                        add_error(st, st->line, "\"%.*s%s\": not a KEY=VALUE line", (int) MIN(n, (size_t) VALUE_SHOWN_MAX),
-                                  line, n > VALUE_SHOWN_MAX ? "..." : "");
+                        add_error(st, st->line, "\"%.*s%s\": not a KEY=VALUE line",
+                                  (int) MIN(n, (size_t) VALUE_SHOWN_MAX), line,
+                                  n > VALUE_SHOWN_MAX ? "..." : "");
                         continue;
                 }
                 /* Key names are CamelCase words; this also keeps libinih from splitting at a
@@ -1383,12 +1397,14 @@ static char *line_reader(char *buf, int num, void *stream) {
                 while (p < eq && is_blank(*p))
                         p++;
                 if (p != eq || eq == line) {
-                        add_error(st, st->line, "\"%.*s\": not a key name; accepted: KEY=VALUE with a CamelCase KEY",
+                        add_error(st, st->line,
+                                  "\"%.*s\": not a key name; accepted: KEY=VALUE with a CamelCase KEY",
                                   (int) MIN((size_t) (eq - line), (size_t) VALUE_SHOWN_MAX), line);
                         continue;
                 }
                 if (st->section_kind == SECTION_NONE) {
-                        add_error(st, st->line, "%.*s: key outside of any section; put it under its [Section]",
+                        add_error(st, st->line,
+                                  "%.*s: key outside of any section; put it under its [Section]",
                                   (int) (eq - line), line);
                         continue;
                 }
@@ -1402,23 +1418,26 @@ static char *line_reader(char *buf, int num, void *stream) {
         return NULL;
 }
 
-static void unknown_key(struct conf_parse_state *st, const char *section, const char *sec_name, const char *name) {
+static void unknown_key(struct conf_parse_state *st, const char *section, const char *sec_name,
+                        const char *name) {
         /* The value is not shown: an unknown key might be a secret put in the wrong place. */
         for (size_t i = 0; i < ELEMENTSOF(keys); i++)
                 if (streq(keys[i].section, sec_name) && strcasecmp(keys[i].key, name) == 0) {
-                        add_error(st, st->line, "%s %s=: unknown key; did you mean %s=? (names are case-sensitive)",
+                        add_error(st, st->line,
+                                  "%s %s=: unknown key; did you mean %s=? (names are case-sensitive)",
                                   section, name, keys[i].key);
                         return;
                 }
         for (size_t i = 0; i < ELEMENTSOF(keys); i++)
                 if (strcasecmp(keys[i].key, name) == 0) {
-                        add_error(st, st->line, "%s %s=: unknown key in this section; it belongs in [%s]", section,
-                                  name, keys[i].section);
+                        add_error(st, st->line, "%s %s=: unknown key in this section; it belongs in [%s]",
+                                  section, name, keys[i].section);
                         return;
                 }
         if (strcasestr(name, "secret") || strcasestr(name, "password"))
                 add_error(st, st->line,
-                          "%s %s=: unknown key; secrets never go in this file: use ClientSecretFile= (a file or a "
+                          "%s %s=: unknown key; secrets never go in this file: use ClientSecretFile= (a "
+                          "file or a "
                           "systemd credential)",
                           section, name);
         else
@@ -1451,11 +1470,13 @@ static int key_handler(void *user, const char *ini_section, const char *name, co
                         return 1;
                 }
                 if (!(k->flags & CONF_KEY_PER_CLUSTER)) {
-                        add_error(st, st->line,
-                                  "%s %s=%.*s: applies to every cluster, so it belongs in [Policy]; accepted here: "
-                                  "StaleVersion=, UpdateTarget=, KeyExpiryWarningSec=, KeyExpiryCriticalSec=, "
-                                  "MaxKeyAgeSec=, RequireRotationPolicy=, ClockSkewSec=",
-                                  shown, name, VALUE_SHOWN_MAX, value);
+                        add_error(
+                                st, st->line,
+                                "%s %s=%.*s: applies to every cluster, so it belongs in [Policy]; accepted "
+                                "here: "
+                                "StaleVersion=, UpdateTarget=, KeyExpiryWarningSec=, KeyExpiryCriticalSec=, "
+                                "MaxKeyAgeSec=, RequireRotationPolicy=, ClockSkewSec=",
+                                shown, name, VALUE_SHOWN_MAX, value);
                         return 1;
                 }
                 if (isempty(value)) {
@@ -1511,19 +1532,19 @@ static void build_cloud(struct conf_parse_state *st) {
                 st->oom = true; /* the name was checked when parsed */
                 return;
         }
-#define OVERRIDE(f)                        \
-        do {                               \
-                if (o->f) {                \
-                        mem_free(c.f);     \
-                        c.f = TAKE_PTR(o->f); \
-                }                          \
+#define OVERRIDE(f)                                                                                         \
+        do {                                                                                                \
+                if (o->f) {                                                                                 \
+                        mem_free(c.f);                                                                      \
+                        c.f = TAKE_PTR(o->f);                                                               \
+                }                                                                                           \
         } while (0)
-#define OVERRIDE_LIST(f)                   \
-        do {                               \
-                if (o->f) {                \
-                        strv_free(c.f);    \
-                        c.f = TAKE_PTR(o->f); \
-                }                          \
+#define OVERRIDE_LIST(f)                                                                                    \
+        do {                                                                                                \
+                if (o->f) {                                                                                 \
+                        strv_free(c.f);                                                                     \
+                        c.f = TAKE_PTR(o->f);                                                               \
+                }                                                                                           \
         } while (0)
         OVERRIDE(arm_endpoint);
         OVERRIDE(arm_audience);
@@ -1569,7 +1590,8 @@ static void apply_environment(struct conf_parse_state *st) {
                 if (r == -ENOMEM)
                         st->oom = true;
                 else if (r < 0)
-                        add_error(st, 0, "environment variable AZURE_FEDERATED_TOKEN_FILE=%s: not an absolute path",
+                        add_error(st, 0,
+                                  "environment variable AZURE_FEDERATED_TOKEN_FILE=%s: not an absolute path",
                                   e);
         }
         if (!c->report_directory) {
@@ -1586,11 +1608,11 @@ static void check_auth(struct conf_parse_state *st) {
         char missing[128] = "";
         unsigned line = line_of(st, "Azure", "Authentication");
 
-#define NEED(field, key)                                                             \
-        do {                                                                         \
-                if (!c->field)                                                       \
-                        snprintf(missing + strlen(missing), sizeof missing - strlen(missing), "%s%s", \
-                                 missing[0] ? ", " : "", key);                        \
+#define NEED(field, key)                                                                                    \
+        do {                                                                                                \
+                if (!c->field)                                                                              \
+                        snprintf(missing + strlen(missing), sizeof missing - strlen(missing), "%s%s",       \
+                                 missing[0] ? ", " : "", key);                                              \
         } while (0)
         switch (c->auth) {
         case AUTH_CLIENT_SECRET:
@@ -1599,7 +1621,8 @@ static void check_auth(struct conf_parse_state *st) {
                 NEED(client_secret_file, "ClientSecretFile=");
                 if (missing[0])
                         add_error(st, line,
-                                  "[Azure] Authentication=%s: needs TenantId=, ClientId= and ClientSecretFile=; "
+                                  "[Azure] Authentication=%s: needs TenantId=, ClientId= and "
+                                  "ClientSecretFile=; "
                                   "missing: %s",
                                   auth, missing);
                 break;
@@ -1609,7 +1632,8 @@ static void check_auth(struct conf_parse_state *st) {
                 NEED(federated_token_file, "FederatedTokenFile=");
                 if (missing[0])
                         add_error(st, line,
-                                  "[Azure] Authentication=%s: needs TenantId=, ClientId= and FederatedTokenFile= "
+                                  "[Azure] Authentication=%s: needs TenantId=, ClientId= and "
+                                  "FederatedTokenFile= "
                                   "(or $AZURE_FEDERATED_TOKEN_FILE); missing: %s",
                                   auth, missing);
                 break;
@@ -1624,7 +1648,8 @@ static void check_auth(struct conf_parse_state *st) {
                           c->client_secret_file, auth);
         if (c->auth != AUTH_WORKLOAD_IDENTITY && line_of(st, "Azure", "FederatedTokenFile") > 0)
                 add_error(st, line_of(st, "Azure", "FederatedTokenFile"),
-                          "[Azure] FederatedTokenFile=%s: only used with Authentication=workload-identity, not %s",
+                          "[Azure] FederatedTokenFile=%s: only used with Authentication=workload-identity, "
+                          "not %s",
                           c->federated_token_file, auth);
 }
 
@@ -1637,8 +1662,8 @@ static void check_expiry(struct conf_parse_state *st, const char *section, const
         span_format(w, sizeof w, p->key_expiry_warning_usec);
         span_format(cr, sizeof cr, p->key_expiry_critical_usec);
         add_error(st, critical_line ?: warning_line ?: fallback_line,
-                  "%s KeyExpiryCriticalSec=%s: longer than KeyExpiryWarningSec=%s; the critical threshold must not "
-                  "be longer than the warning one",
+                  "%s KeyExpiryCriticalSec=%s: longer than KeyExpiryWarningSec=%s; the critical threshold "
+                  "must not be longer than the warning one",
                   section, cr, w);
 }
 
@@ -1666,7 +1691,9 @@ static void check_conf(struct conf_parse_state *st) {
                              ol->key[policy_bit_index(POLICY_KEY_EXPIRY_CRITICAL)], ol->header);
         }
         if (c->request_timeout_usec >= c->poll_interval_usec)
-                add_error(st, line_of(st, "Network", "RequestTimeoutSec") ?: line_of(st, "Daemon", "PollIntervalSec"),
+                add_error(st,
+                          line_of(st, "Network", "RequestTimeoutSec")
+                                  ?: line_of(st, "Daemon", "PollIntervalSec"),
                           "[Network] RequestTimeoutSec=%s: must be shorter than [Daemon] PollIntervalSec=%s",
                           span_format(a, sizeof a, c->request_timeout_usec),
                           span_format(b, sizeof b, c->poll_interval_usec));
@@ -1742,7 +1769,8 @@ static int ini_parse_systemd(struct conf_parse_state *st) {
         return r;
 }
 
-static int parse_text(const char *text, size_t len, const char *name, struct conf **ret, char ***ret_errors) {
+static int parse_text(const char *text, size_t len, const char *name, struct conf **ret,
+                      char ***ret_errors) {
         _cleanup_(conf_freep) struct conf *c = NULL;
         struct conf_parse_state st = { .path = name, .text = text, .len = len };
         int r;
@@ -1771,8 +1799,8 @@ static int parse_text(const char *text, size_t len, const char *name, struct con
                 /* Cross-key checks run even after other errors, so one pass shows everything. */
                 if (!st.oom)
                         check_conf(&st);
-                if (st.n_dropped > 0 &&
-                    strv_consume(&st.errors, str_printf("%s: %zu more errors not shown", name, st.n_dropped)) < 0)
+                if (st.n_dropped > 0 && strv_consume(&st.errors, str_printf("%s: %zu more errors not shown",
+                                                                            name, st.n_dropped)) < 0)
                         st.oom = true;
                 r = st.oom ? -ENOMEM : st.n_errors > 0 ? -EINVAL : 0;
         }
@@ -1814,14 +1842,16 @@ int conf_check_stat(const struct stat *st, uid_t euid, char **ret_reason) {
                 reason = str_printf("is not a regular file (a device, FIFO or socket)");
         } else if (st->st_uid != 0 && st->st_uid != euid) {
                 r = -EPERM;
-                reason = str_printf("is owned by uid %u, neither root nor the running user (uid %u); fix with: "
-                                    "chown root",
-                                    (unsigned) st->st_uid, (unsigned) euid);
+                reason = str_printf(
+                        "is owned by uid %u, neither root nor the running user (uid %u); fix with: "
+                        "chown root",
+                        (unsigned) st->st_uid, (unsigned) euid);
         } else if (st->st_mode & (S_IWGRP | S_IWOTH)) {
                 r = -EPERM;
-                reason = str_printf("is writable by group or others (mode %04o), so others could change what "
-                                    "cmkd does; fix with: chmod go-w",
-                                    (unsigned) (st->st_mode & 07777));
+                reason =
+                        str_printf("is writable by group or others (mode %04o), so others could change what "
+                                   "cmkd does; fix with: chmod go-w",
+                                   (unsigned) (st->st_mode & 07777));
         } else if (st->st_size > CONF_FILE_SIZE_MAX) {
                 r = -EFBIG;
                 reason = str_printf("is %jd bytes, more than the %d allowed", (intmax_t) st->st_size,

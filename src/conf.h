@@ -17,7 +17,7 @@
 #include "model.h"
 #include "policy.h"
 
-#define CONF_PATH_DEFAULT "/etc/cmkd/cmkd.conf"
+#define CONF_PATH_DEFAULT  "/etc/cmkd/cmkd.conf"
 #define CONF_FILE_SIZE_MAX (1024 * 1024)
 /* Longest line, without its newline. Longer lines are an error, never truncated. */
 #define CONF_LINE_MAX 4096
@@ -76,7 +76,7 @@ struct conf {
         char *path; /* the file it came from, or the name given to conf_load_string() */
 
         /* [Azure] */
-        struct cloud cloud;         /* the Cloud= preset with the endpoint overrides applied */
+        struct cloud cloud; /* the Cloud= preset with the endpoint overrides applied */
         enum auth_method auth;
         char *tenant_id;            /* lowercase GUID or NULL */
         char *client_id;            /* lowercase GUID or NULL: UAMI client id for IMDS, or the app id */
@@ -111,8 +111,8 @@ struct conf {
         enum update_method update_method;
         unsigned max_updates_per_sweep; /* 0 = no update at all */
         struct change_window change_windows[CHANGE_WINDOWS_MAX];
-        size_t n_change_windows;     /* 0 = always */
-        usec_t version_grace_usec;   /* old version still current this recently: alert if disabled */
+        size_t n_change_windows;   /* 0 = always */
+        usec_t version_grace_usec; /* old version still current this recently: alert if disabled */
         struct policy_override *overrides;
         size_t n_overrides;
 
@@ -194,8 +194,8 @@ enum conf_key_flags {
 };
 
 struct conf_key {
-        const char *section;       /* "Azure", "Policy", ... */
-        const char *key;           /* "PollIntervalSec" */
+        const char *section; /* "Azure", "Policy", ... */
+        const char *key;     /* "PollIntervalSec" */
         conf_parse_fn parse;
         conf_format_fn format;
         size_t offset;             /* into struct conf, struct policy_conf or struct cloud (flags) */

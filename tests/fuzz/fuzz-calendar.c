@@ -24,8 +24,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         text[size - 8] = 0;
 
         if (change_window_parse(text, &w) == 0) {
-                assert(w.days != 0 && w.days <= 0x7f && w.start_min < 1440 && w.end_min >= 1 && w.end_min <= 1440 &&
-                       w.start_min != w.end_min);
+                assert(w.days != 0 && w.days <= 0x7f && w.start_min < 1440 && w.end_min >= 1 &&
+                       w.end_min <= 1440 && w.start_min != w.end_min);
                 change_window_format(&w, buf, sizeof buf);
                 assert(change_window_parse(buf, &w2) == 0);
                 assert(memcmp(&w, &w2, sizeof w) == 0);

@@ -22,7 +22,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
 
         keyurl_format_versionless(&k, buf, sizeof buf);
         assert(keyurl_parse(buf, &k2) == 0);
-        assert(streq(k.host, k2.host) && streq(k.name, k2.name) && !keyurl_is_versioned(&k2) && k.store == k2.store);
+        assert(streq(k.host, k2.host) && streq(k.name, k2.name) && !keyurl_is_versioned(&k2) &&
+               k.store == k2.store);
         if (keyurl_is_versioned(&k)) {
                 keyurl_format_version(&k, k.version, buf, sizeof buf);
                 assert(keyurl_parse(buf, &k2) == 0);

@@ -22,7 +22,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         if (timespan_parse(s, USEC_PER_SEC, &t) == 0 && t != USEC_INFINITY) {
                 timespan_format(buf, sizeof buf, t, 1);
                 if (timespan_parse(buf, USEC_PER_SEC, &u) != 0 || u != t) {
-                        fprintf(stderr, "timespan \"%s\" = %llu formats as \"%s\"\n", s, (unsigned long long) t, buf);
+                        fprintf(stderr, "timespan \"%s\" = %llu formats as \"%s\"\n", s,
+                                (unsigned long long) t, buf);
                         abort();
                 }
         }

@@ -6,6 +6,8 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
+
+/* cmocka needs the headers above first. */
 #include <cmocka.h>
 
 #include "calendar.h"
@@ -116,9 +118,17 @@ static void test_window_open(void **state) {
                 { { "Sun 23:00-01:00" }, "2024-01-08T01:00:00Z", false, "2024-01-14T23:00:00Z" },
                 { { "Sun 23:00-01:00" }, "2024-01-07T22:59:59Z", false, "2024-01-07T23:00:00Z" },
                 /* Several windows: the earliest opening wins. */
-                { { "Mon 10:00-11:00", "Wed 09:00-10:00" }, "2024-01-02T12:00:00Z", false, "2024-01-03T09:00:00Z" },
-                { { "Wed 09:00-10:00", "Mon 10:00-11:00" }, "2024-01-03T10:00:00Z", false, "2024-01-08T10:00:00Z" },
-                { { "Wed 09:00-10:00", "Mon 10:00-11:00", "Wed 09:30-12:00" }, "2024-01-03T10:00:00Z", true,
+                { { "Mon 10:00-11:00", "Wed 09:00-10:00" },
+                  "2024-01-02T12:00:00Z",
+                  false,
+                  "2024-01-03T09:00:00Z" },
+                { { "Wed 09:00-10:00", "Mon 10:00-11:00" },
+                  "2024-01-03T10:00:00Z",
+                  false,
+                  "2024-01-08T10:00:00Z" },
+                { { "Wed 09:00-10:00", "Mon 10:00-11:00", "Wed 09:30-12:00" },
+                  "2024-01-03T10:00:00Z",
+                  true,
                   "2024-01-03T10:00:00Z" },
                 /* Leap day 2024-02-29 is a Thursday; the window spills into March 1st. */
                 { { "Thu 23:00-01:00" }, "2024-02-29T23:30:00Z", true, "2024-02-29T23:30:00Z" },
@@ -141,7 +151,8 @@ static void test_window_open(void **state) {
                 for (; n < 3 && t[i].windows[n]; n++)
                         assert_int_equal(change_window_parse(t[i].windows[n], &w[n]), 0);
                 if (change_windows_open(w, n, now) != t[i].open)
-                        fail_msg("row %zu (%s at %s): open should be %d", i, t[i].windows[0], t[i].now, t[i].open);
+                        fail_msg("row %zu (%s at %s): open should be %d", i, t[i].windows[0], t[i].now,
+                                 t[i].open);
                 next = change_windows_next_open(w, n, now);
                 if (next != (t[i].next ? at(t[i].next) : USEC_INFINITY)) {
                         char buf[RFC3339_MAX];
@@ -184,7 +195,8 @@ static void model_mark(const struct change_window *w, bool minutes[10080]) {
 
                 if (!(w->days & (1u << d)))
                         continue;
-                len = w->end_min > w->start_min ? w->end_min - w->start_min : 1440 - w->start_min + w->end_min;
+                len = w->end_min > w->start_min ? w->end_min - w->start_min
+                                                : 1440 - w->start_min + w->end_min;
                 for (unsigned m = 0; m < len; m++)
                         minutes[(d * 1440 + w->start_min + m) % 10080] = true;
         }
@@ -209,8 +221,8 @@ static void test_window_exhaustive(void **state) {
 
                         /* Built as text, so that parsing is exercised too. */
                         snprintf(text, sizeof text, "%s %02u:%02u-%02u:%02u",
-                                 (const char *[]) { "Mon", "Tue..Thu", "Sat,Sun", "Fri..Mon", "Sun", "Mon..Sun",
-                                                    "Wed" }[lcg(&seed) % 7],
+                                 (const char *[]){ "Mon", "Tue..Thu", "Sat,Sun", "Fri..Mon", "Sun",
+                                                   "Mon..Sun", "Wed" }[lcg(&seed) % 7],
                                  lcg(&seed) % 24, lcg(&seed) % 60, lcg(&seed) % 25, lcg(&seed) % 60);
                         if (change_window_parse(text, &w[i]) < 0) {
                                 /* Equal ends or a bad 24:xx: try a plain one instead. */
@@ -223,7 +235,8 @@ static void test_window_exhaustive(void **state) {
                         usec_t want = USEC_INFINITY;
 
                         if (change_windows_open(w, n, now) != minutes[m])
-                                fail_msg("round %u minute %u: open %d, model %d", round, m, !minutes[m], minutes[m]);
+                                fail_msg("round %u minute %u: open %d, model %d", round, m, !minutes[m],
+                                         minutes[m]);
                         for (unsigned k = 0; k < 10080; k++)
                                 if (minutes[(m + k) % 10080]) {
                                         want = now + (usec_t) k * USEC_PER_MINUTE;
@@ -356,8 +369,9 @@ static bool schedule_fires(const struct report_schedule *s, unsigned minute_of_w
 }
 
 static void test_schedule_exhaustive(void **state) {
-        static const char *const schedules[] = { "hourly", "hourly :59", "daily 00:00", "daily 13:37",
-                                                 "weekly Mon 00:00", "weekly Sun 23:59", "weekly Thu 12:00" };
+        static const char *const schedules[] = { "hourly",          "hourly :59",       "daily 00:00",
+                                                 "daily 13:37",     "weekly Mon 00:00", "weekly Sun 23:59",
+                                                 "weekly Thu 12:00" };
         const usec_t start = at("2024-02-26T00:00:00Z"); /* a Monday; the week of a leap day */
 
         /* For every minute of two weeks, on the minute and half a minute later, next() is
@@ -383,9 +397,9 @@ static void test_schedule_exhaustive(void **state) {
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_window_parse),     cmocka_unit_test(test_window_open),
-                cmocka_unit_test(test_window_edges),     cmocka_unit_test(test_window_exhaustive),
-                cmocka_unit_test(test_schedule_parse),   cmocka_unit_test(test_schedule_next),
+                cmocka_unit_test(test_window_parse),        cmocka_unit_test(test_window_open),
+                cmocka_unit_test(test_window_edges),        cmocka_unit_test(test_window_exhaustive),
+                cmocka_unit_test(test_schedule_parse),      cmocka_unit_test(test_schedule_next),
                 cmocka_unit_test(test_schedule_exhaustive),
         };
 

@@ -12,14 +12,16 @@
 #include <sys/stat.h>
 #include <syslog.h>
 #include <unistd.h>
+
+/* cmocka needs the headers above first. */
 #include <cmocka.h>
 
 #include "conf.h"
 #include "mem.h"
 #include "strv.h"
 
-#define SUB1 "00000000-0000-0000-0000-000000000001"
-#define SUB2 "00000000-0000-0000-0000-000000000002"
+#define SUB1   "00000000-0000-0000-0000-000000000001"
+#define SUB2   "00000000-0000-0000-0000-000000000002"
 #define TENANT "72f988bf-86f1-41af-91ab-2d7cd011db47"
 
 static void clean_env(void) {
@@ -89,16 +91,17 @@ static void assert_strv_equal(char **a, char **b, const char *what) {
                 fail_msg("%s differs", what);
 }
 
-#define EQ_STR(f)                                               \
-        do {                                                    \
-                if (!streq_ptr(a->f, b->f))                     \
-                        fail_msg(#f ": \"%s\" != \"%s\"", strna(a->f), strna(b->f)); \
+#define EQ_STR(f)                                                                                           \
+        do {                                                                                                \
+                if (!streq_ptr(a->f, b->f))                                                                 \
+                        fail_msg(#f ": \"%s\" != \"%s\"", strna(a->f), strna(b->f));                        \
         } while (0)
 #define EQ_STRV(f) assert_strv_equal(a->f, b->f, #f)
-#define EQ_NUM(f)                                               \
-        do {                                                    \
-                if (a->f != b->f)                               \
-                        fail_msg(#f ": %llu != %llu", (unsigned long long) a->f, (unsigned long long) b->f); \
+#define EQ_NUM(f)                                                                                           \
+        do {                                                                                                \
+                if (a->f != b->f)                                                                           \
+                        fail_msg(#f ": %llu != %llu", (unsigned long long) a->f,                            \
+                                 (unsigned long long) b->f);                                                \
         } while (0)
 
 static void policy_equal(const struct policy_conf *a, const struct policy_conf *b) {
@@ -152,7 +155,8 @@ static void conf_equal(const struct conf *a, const struct conf *b) {
         EQ_NUM(update_method);
         EQ_NUM(max_updates_per_sweep);
         EQ_NUM(n_change_windows);
-        assert_memory_equal(a->change_windows, b->change_windows, sizeof(struct change_window) * a->n_change_windows);
+        assert_memory_equal(a->change_windows, b->change_windows,
+                            sizeof(struct change_window) * a->n_change_windows);
         EQ_NUM(version_grace_usec);
         EQ_NUM(n_overrides);
         for (size_t i = 0; i < a->n_overrides; i++) {
@@ -334,9 +338,10 @@ static void test_cmkd_conf(void **state) {
                         found++;
                         if (line < sec || (next_sec && line > next_sec))
                                 fail_msg("#%s= is not in [%s]", keys[i].key, keys[i].section);
-                        if (vlen != strlen(keys[i].default_value) || strncmp(value, keys[i].default_value, vlen))
-                                fail_msg("#%s=%.*s in conf/cmkd.conf, but its default is \"%s\"", keys[i].key,
-                                         (int) vlen, value, keys[i].default_value);
+                        if (vlen != strlen(keys[i].default_value) ||
+                            strncmp(value, keys[i].default_value, vlen))
+                                fail_msg("#%s=%.*s in conf/cmkd.conf, but its default is \"%s\"",
+                                         keys[i].key, (int) vlen, value, keys[i].default_value);
                         for (prev = line - 1; prev > text && prev[-1] != '\n'; prev--)
                                 ;
                         if (!startswith(prev, "# ") || prev[2] == '\n')
@@ -350,60 +355,60 @@ static void test_cmkd_conf(void **state) {
 /* ---- values -------------------------------------------------------------------------- */
 
 static void test_good_values(void **state) {
-        _cleanup_(conf_freep) struct conf *c = load_ok(
-                "[Azure]\n"
-                "Cloud=azurechinacloud\n"
-                "Authentication=Client-Secret\n"
-                "TenantId=72F988BF-86F1-41AF-91AB-2D7CD011DB47\n"
-                "ClientId=" SUB1 "\n"
-                "ClientSecretFile=azure-secret\n"
-                "Subscriptions=" SUB1 " " SUB2 "\n"
-                "ResourceGroups=rg-1 Prod.(x)\n"
-                "VaultSubscriptions=" SUB2 "\n"
-                "ResourceManagerEndpoint=HTTPS://Management.Example.COM:8443/base//\n"
-                "ResourceManagerAudience=https://management.example.com\n"
-                "AuthorityHost=https://[::1]:8443\n"
-                "KeyVaultSuffix=Vault.Azure.CN vault.azure.net\n"
-                "KeyVaultAudience=https://vault.example.com/\n"
-                "ManagedHsmSuffix=managedhsm.azure.cn\n"
-                "ManagedHsmAudience=https://hsm.example.com\n"
-                "IMDSEndpoint=http://127.0.0.1:8080/\n"
-                "[Discovery]\n"
-                "Include=prod-* \"with space\"\n"
-                "Exclude=*-test\n"
-                "IncludeTag=env=prod 'team=data platform' cmk\n"
-                "ExcludeTag=cmkd=off\n"
-                "[Network]\n"
-                "CAFile=/etc/ssl/test-ca.pem\n"
-                "ConnectTo=management.azure.com:443:127.0.0.1:8443 ::[::1]:9443 :443:localhost:\n"
-                "MaxConcurrentRequests=256\n"
-                "RequestTimeoutSec=1\n"
-                "MaxRetries=0\n"
-                "[Daemon]\n"
-                "PollIntervalSec=10s\n"
-                "StateDirectory=/srv/cmkd/\n"
-                "Mode=dry-run\n"
-                "CacheTTLSec=0\n"
-                "LogLevel=debug\n"
-                "[Policy]\n"
-                "StaleVersion=update\n"
-                "UpdateTarget=versionless\n"
-                "UpdateMethod=patch\n"
-                "KeyExpiryWarningSec=60d\n"
-                "KeyExpiryCriticalSec=14d\n"
-                "MaxKeyAgeSec=0\n"
-                "RequireRotationPolicy=on\n"
-                "ClockSkewSec=0\n"
-                "MaxUpdatesPerSweep=0\n"
-                "ChangeWindow=Mon..Fri 22:00-06:00\n"
-                "VersionDisableGraceSec=1d\n"
-                "[Alerts]\n"
-                "RepeatIntervalSec=1h 30min\n"
-                "[Report]\n"
-                "Schedule=weekly Tue 07:30\n"
-                "Keep=0\n"
-                "[Metrics]\n"
-                "TextfilePath=/var/lib/prometheus/node-exporter/cmkd.prom\n");
+        _cleanup_(conf_freep) struct conf *c =
+                load_ok("[Azure]\n"
+                        "Cloud=azurechinacloud\n"
+                        "Authentication=Client-Secret\n"
+                        "TenantId=72F988BF-86F1-41AF-91AB-2D7CD011DB47\n"
+                        "ClientId=" SUB1 "\n"
+                        "ClientSecretFile=azure-secret\n"
+                        "Subscriptions=" SUB1 " " SUB2 "\n"
+                        "ResourceGroups=rg-1 Prod.(x)\n"
+                        "VaultSubscriptions=" SUB2 "\n"
+                        "ResourceManagerEndpoint=HTTPS://Management.Example.COM:8443/base//\n"
+                        "ResourceManagerAudience=https://management.example.com\n"
+                        "AuthorityHost=https://[::1]:8443\n"
+                        "KeyVaultSuffix=Vault.Azure.CN vault.azure.net\n"
+                        "KeyVaultAudience=https://vault.example.com/\n"
+                        "ManagedHsmSuffix=managedhsm.azure.cn\n"
+                        "ManagedHsmAudience=https://hsm.example.com\n"
+                        "IMDSEndpoint=http://127.0.0.1:8080/\n"
+                        "[Discovery]\n"
+                        "Include=prod-* \"with space\"\n"
+                        "Exclude=*-test\n"
+                        "IncludeTag=env=prod 'team=data platform' cmk\n"
+                        "ExcludeTag=cmkd=off\n"
+                        "[Network]\n"
+                        "CAFile=/etc/ssl/test-ca.pem\n"
+                        "ConnectTo=management.azure.com:443:127.0.0.1:8443 ::[::1]:9443 :443:localhost:\n"
+                        "MaxConcurrentRequests=256\n"
+                        "RequestTimeoutSec=1\n"
+                        "MaxRetries=0\n"
+                        "[Daemon]\n"
+                        "PollIntervalSec=10s\n"
+                        "StateDirectory=/srv/cmkd/\n"
+                        "Mode=dry-run\n"
+                        "CacheTTLSec=0\n"
+                        "LogLevel=debug\n"
+                        "[Policy]\n"
+                        "StaleVersion=update\n"
+                        "UpdateTarget=versionless\n"
+                        "UpdateMethod=patch\n"
+                        "KeyExpiryWarningSec=60d\n"
+                        "KeyExpiryCriticalSec=14d\n"
+                        "MaxKeyAgeSec=0\n"
+                        "RequireRotationPolicy=on\n"
+                        "ClockSkewSec=0\n"
+                        "MaxUpdatesPerSweep=0\n"
+                        "ChangeWindow=Mon..Fri 22:00-06:00\n"
+                        "VersionDisableGraceSec=1d\n"
+                        "[Alerts]\n"
+                        "RepeatIntervalSec=1h 30min\n"
+                        "[Report]\n"
+                        "Schedule=weekly Tue 07:30\n"
+                        "Keep=0\n"
+                        "[Metrics]\n"
+                        "TextfilePath=/var/lib/prometheus/node-exporter/cmkd.prom\n");
         char buf[64];
 
         assert_string_equal(c->cloud.name, "AzureChinaCloud");
@@ -445,7 +450,8 @@ static void test_good_values(void **state) {
         assert_int_equal(c->policy.clock_skew_usec, 0);
         assert_int_equal(c->max_updates_per_sweep, 0);
         assert_int_equal(c->n_change_windows, 1);
-        assert_string_equal(change_window_format(&c->change_windows[0], buf, sizeof buf), "Mon..Fri 22:00-06:00");
+        assert_string_equal(change_window_format(&c->change_windows[0], buf, sizeof buf),
+                            "Mon..Fri 22:00-06:00");
         assert_int_equal(c->version_grace_usec, USEC_PER_DAY);
         assert_int_equal(c->repeat_interval_usec, 90 * USEC_PER_MINUTE);
         assert_int_equal(c->report_schedule.kind, SCHEDULE_WEEKLY);
@@ -454,8 +460,9 @@ static void test_good_values(void **state) {
 }
 
 static void test_booleans(void **state) {
-        static const char *const yes[] = { "yes", "YES", "true", "True", "on", "1" },
-                                 *const no[] = { "no", "No", "false", "FALSE", "off", "0" };
+        static const char *const yes[] = { "yes", "YES", "true", "True", "on", "1" }, *const no[] = {
+                "no", "No", "false", "FALSE", "off", "0"
+        };
 
         for (size_t i = 0; i < ELEMENTSOF(yes); i++) {
                 char text[128];
@@ -465,7 +472,8 @@ static void test_booleans(void **state) {
                 c = load_ok(text);
                 assert_true(c->policy.require_rotation_policy);
                 conf_free(c);
-                snprintf(text, sizeof text, "[Policy]\nRequireRotationPolicy=yes\nRequireRotationPolicy=%s\n", no[i]);
+                snprintf(text, sizeof text,
+                         "[Policy]\nRequireRotationPolicy=yes\nRequireRotationPolicy=%s\n", no[i]);
                 c = load_ok(text);
                 assert_false(c->policy.require_rotation_policy);
                 conf_free(c);
@@ -487,23 +495,27 @@ static void test_bad_values(void **state) {
                   "t.conf:2: [Azure] TenantId=contoso.onmicrosoft.com: not a GUID; accepted: a GUID "
                   "(00000000-0000-0000-0000-000000000000), or empty" },
                 { "[Azure]\nClientId=72f988bf-86f1-41af-91ab-2d7cd011db4\n",
-                  "t.conf:2: [Azure] ClientId=72f988bf-86f1-41af-91ab-2d7cd011db4: not a GUID; accepted: a GUID, or "
+                  "t.conf:2: [Azure] ClientId=72f988bf-86f1-41af-91ab-2d7cd011db4: not a GUID; accepted: a "
+                  "GUID, or "
                   "empty (managed identity: the system-assigned one)" },
                 { "[Azure]\nClientSecretFile=secrets/azure\n",
-                  "t.conf:2: [Azure] ClientSecretFile=secrets/azure: neither an absolute path nor a credential "
-                  "name; accepted: an absolute path or a systemd credential name ([A-Za-z0-9_.:@-]), or empty" },
-                { "[Azure]\nFederatedTokenFile=token\n",
-                  "t.conf:2: [Azure] FederatedTokenFile=token: not an absolute path; accepted: an absolute path, "
-                  "or empty ($AZURE_FEDERATED_TOKEN_FILE)" },
+                  "t.conf:2: [Azure] ClientSecretFile=secrets/azure: neither an absolute path nor a "
+                  "credential "
+                  "name; accepted: an absolute path or a systemd credential name ([A-Za-z0-9_.:@-]), or "
+                  "empty" },
+                { "[Azure]\nFederatedTokenFile=token\n", "t.conf:2: [Azure] FederatedTokenFile=token: not "
+                                                         "an absolute path; accepted: an absolute path, "
+                                                         "or empty ($AZURE_FEDERATED_TOKEN_FILE)" },
                 { "[Azure]\nSubscriptions=" SUB1 " my-subscription\n",
-                  "t.conf:2: [Azure] Subscriptions=" SUB1 " my-subscription: not a GUID; accepted: subscription "
+                  "t.conf:2: [Azure] Subscriptions=" SUB1
+                  " my-subscription: not a GUID; accepted: subscription "
                   "GUIDs separated by spaces; empty resets" },
-                { "[Azure]\nResourceGroups=rg.\n",
-                  "t.conf:2: [Azure] ResourceGroups=rg.: not a resource group name; accepted: resource group "
-                  "names separated by spaces; empty resets" },
-                { "[Azure]\nVaultSubscriptions=\"" SUB1 "\n",
-                  "t.conf:2: [Azure] VaultSubscriptions=\"" SUB1 ": unbalanced quote; accepted: subscription "
-                  "GUIDs separated by spaces; empty resets" },
+                { "[Azure]\nResourceGroups=rg.\n", "t.conf:2: [Azure] ResourceGroups=rg.: not a resource "
+                                                   "group name; accepted: resource group "
+                                                   "names separated by spaces; empty resets" },
+                { "[Azure]\nVaultSubscriptions=\"" SUB1 "\n", "t.conf:2: [Azure] VaultSubscriptions=\"" SUB1
+                                                              ": unbalanced quote; accepted: subscription "
+                                                              "GUIDs separated by spaces; empty resets" },
                 { "[Azure]\nResourceManagerEndpoint=http://management.azure.com\n",
                   "t.conf:2: [Azure] ResourceManagerEndpoint=http://management.azure.com: must start with "
                   "https://; accepted: an https:// URL, or empty for the cloud's" },
@@ -511,136 +523,160 @@ static void test_bad_values(void **state) {
                   "t.conf:2: [Azure] ResourceManagerAudience=https://management.azure.com/?x=1: a query or "
                   "fragment is not allowed; accepted: an https:// URL, or empty for the cloud's" },
                 { "[Azure]\nAuthorityHost=https://user@login.microsoftonline.com\n",
-                  "t.conf:2: [Azure] AuthorityHost=https://user@login.microsoftonline.com: user information is "
+                  "t.conf:2: [Azure] AuthorityHost=https://user@login.microsoftonline.com: user information "
+                  "is "
                   "not allowed; accepted: an https:// URL, or empty for the cloud's" },
                 { "[Azure]\nKeyVaultSuffix=vault.example.com\n",
-                  "t.conf:2: [Azure] KeyVaultSuffix=vault.example.com: not a Key Vault DNS suffix cmkd knows; "
-                  "accepted: Key Vault DNS suffixes (vault.azure.net, ...) separated by spaces; empty resets" },
+                  "t.conf:2: [Azure] KeyVaultSuffix=vault.example.com: not a Key Vault DNS suffix cmkd "
+                  "knows; "
+                  "accepted: Key Vault DNS suffixes (vault.azure.net, ...) separated by spaces; empty "
+                  "resets" },
                 { "[Azure]\nKeyVaultAudience=https://-bad.example\n",
-                  "t.conf:2: [Azure] KeyVaultAudience=https://-bad.example: bad host; accepted: an https:// URL, "
+                  "t.conf:2: [Azure] KeyVaultAudience=https://-bad.example: bad host; accepted: an https:// "
+                  "URL, "
                   "or empty for the cloud's" },
                 { "[Azure]\nManagedHsmSuffix=vault.azure.net\n",
-                  "t.conf:2: [Azure] ManagedHsmSuffix=vault.azure.net: not a Managed HSM DNS suffix cmkd knows; "
-                  "accepted: Managed HSM DNS suffixes (managedhsm.azure.net, ...) separated by spaces; empty "
+                  "t.conf:2: [Azure] ManagedHsmSuffix=vault.azure.net: not a Managed HSM DNS suffix cmkd "
+                  "knows; "
+                  "accepted: Managed HSM DNS suffixes (managedhsm.azure.net, ...) separated by spaces; "
+                  "empty "
                   "resets" },
                 { "[Azure]\nManagedHsmAudience=https://hsm.example:0\n",
-                  "t.conf:2: [Azure] ManagedHsmAudience=https://hsm.example:0: bad port (1-65535); accepted: an "
+                  "t.conf:2: [Azure] ManagedHsmAudience=https://hsm.example:0: bad port (1-65535); "
+                  "accepted: an "
                   "https:// URL, or empty for the cloud's" },
                 { "[Azure]\nIMDSEndpoint=https://169.254.169.254\n",
-                  "t.conf:2: [Azure] IMDSEndpoint=https://169.254.169.254: must start with http://; accepted: an "
+                  "t.conf:2: [Azure] IMDSEndpoint=https://169.254.169.254: must start with http://; "
+                  "accepted: an "
                   "http:// URL, or empty for http://169.254.169.254" },
-                { "[Discovery]\nInclude=prod-[ab\n",
-                  "t.conf:2: [Discovery] Include=prod-[ab: not a valid glob ('[' without ']' or a trailing '\\'); "
-                  "accepted: globs separated by spaces (fnmatch, case-insensitive; '/...' matches the ARM id); "
-                  "empty resets" },
-                { "[Discovery]\nExclude=test\\\n",
-                  "t.conf:2: [Discovery] Exclude=test\\: not a valid glob ('[' without ']' or a trailing '\\'); "
-                  "accepted: globs separated by spaces (fnmatch, case-insensitive; '/...' matches the ARM id); "
-                  "empty resets" },
+                { "[Discovery]\nInclude=prod-[ab\n", "t.conf:2: [Discovery] Include=prod-[ab: not a valid "
+                                                     "glob ('[' without ']' or a trailing '\\'); "
+                                                     "accepted: globs separated by spaces (fnmatch, "
+                                                     "case-insensitive; '/...' matches the ARM id); "
+                                                     "empty resets" },
+                { "[Discovery]\nExclude=test\\\n", "t.conf:2: [Discovery] Exclude=test\\: not a valid glob "
+                                                   "('[' without ']' or a trailing '\\'); "
+                                                   "accepted: globs separated by spaces (fnmatch, "
+                                                   "case-insensitive; '/...' matches the ARM id); "
+                                                   "empty resets" },
                 { "[Discovery]\nIncludeTag==prod\n",
-                  "t.conf:2: [Discovery] IncludeTag==prod: empty or over-long tag name; accepted: NAME=GLOB or "
+                  "t.conf:2: [Discovery] IncludeTag==prod: empty or over-long tag name; accepted: NAME=GLOB "
+                  "or "
                   "NAME (has the tag), separated by spaces; quote values with spaces; empty resets" },
-                { "[Discovery]\nExcludeTag=a/b=c\n",
-                  "t.conf:2: [Discovery] ExcludeTag=a/b=c: tag names cannot contain < > % & \\ ? /; accepted: "
-                  "NAME=GLOB or NAME (has the tag), separated by spaces; quote values with spaces; empty resets" },
-                { "[Network]\nCAFile=ca.pem\n",
-                  "t.conf:2: [Network] CAFile=ca.pem: not an absolute path; accepted: an absolute path, or empty "
-                  "(the system's CA bundle)" },
+                { "[Discovery]\nExcludeTag=a/b=c\n", "t.conf:2: [Discovery] ExcludeTag=a/b=c: tag names "
+                                                     "cannot contain < > % & \\ ? /; accepted: "
+                                                     "NAME=GLOB or NAME (has the tag), separated by spaces; "
+                                                     "quote values with spaces; empty resets" },
+                { "[Network]\nCAFile=ca.pem\n", "t.conf:2: [Network] CAFile=ca.pem: not an absolute path; "
+                                                "accepted: an absolute path, or empty "
+                                                "(the system's CA bundle)" },
                 { "[Network]\nConnectTo=management.azure.com:443:127.0.0.1\n",
-                  "t.conf:2: [Network] ConnectTo=management.azure.com:443:127.0.0.1: needs four ':'-separated "
+                  "t.conf:2: [Network] ConnectTo=management.azure.com:443:127.0.0.1: needs four "
+                  "':'-separated "
                   "fields; accepted: HOST:PORT:CONNECT-TO-HOST:CONNECT-TO-PORT entries (curl --connect-to) "
                   "separated by spaces; empty resets" },
                 { "[Network]\nConnectTo=a:443:b:70000\n",
                   "t.conf:2: [Network] ConnectTo=a:443:b:70000: bad port (1-65535); accepted: "
-                  "HOST:PORT:CONNECT-TO-HOST:CONNECT-TO-PORT entries (curl --connect-to) separated by spaces; "
+                  "HOST:PORT:CONNECT-TO-HOST:CONNECT-TO-PORT entries (curl --connect-to) separated by "
+                  "spaces; "
                   "empty resets" },
                 { "[Network]\nConnectTo=a_b:443:b:1\n",
                   "t.conf:2: [Network] ConnectTo=a_b:443:b:1: bad host name; accepted: "
-                  "HOST:PORT:CONNECT-TO-HOST:CONNECT-TO-PORT entries (curl --connect-to) separated by spaces; "
+                  "HOST:PORT:CONNECT-TO-HOST:CONNECT-TO-PORT entries (curl --connect-to) separated by "
+                  "spaces; "
                   "empty resets" },
                 { "[Network]\nConnectTo=a:443::\n",
                   "t.conf:2: [Network] ConnectTo=a:443::: connects to the same host and port: does nothing; "
-                  "accepted: HOST:PORT:CONNECT-TO-HOST:CONNECT-TO-PORT entries (curl --connect-to) separated by "
+                  "accepted: HOST:PORT:CONNECT-TO-HOST:CONNECT-TO-PORT entries (curl --connect-to) "
+                  "separated by "
                   "spaces; empty resets" },
-                { "[Network]\nMaxConcurrentRequests=0\n",
-                  "t.conf:2: [Network] MaxConcurrentRequests=0: out of range; accepted: an integer from 1 to 256" },
+                { "[Network]\nMaxConcurrentRequests=0\n", "t.conf:2: [Network] MaxConcurrentRequests=0: out "
+                                                          "of range; accepted: an integer from 1 to 256" },
                 { "[Network]\nMaxConcurrentRequests=257\n",
-                  "t.conf:2: [Network] MaxConcurrentRequests=257: out of range; accepted: an integer from 1 to 256" },
-                { "[Network]\nMaxConcurrentRequests=-1\n",
-                  "t.conf:2: [Network] MaxConcurrentRequests=-1: not a whole number; accepted: an integer from 1 "
+                  "t.conf:2: [Network] MaxConcurrentRequests=257: out of range; accepted: an integer from 1 "
                   "to 256" },
-                { "[Network]\nMaxRetries=4x\n",
-                  "t.conf:2: [Network] MaxRetries=4x: not a whole number; accepted: an integer from 0 to 10" },
+                { "[Network]\nMaxConcurrentRequests=-1\n", "t.conf:2: [Network] MaxConcurrentRequests=-1: "
+                                                           "not a whole number; accepted: an integer from 1 "
+                                                           "to 256" },
+                { "[Network]\nMaxRetries=4x\n", "t.conf:2: [Network] MaxRetries=4x: not a whole number; "
+                                                "accepted: an integer from 0 to 10" },
                 { "[Network]\nMaxRetries=99999999999999999999999\n",
-                  "t.conf:2: [Network] MaxRetries=99999999999999999999999: out of range; accepted: an integer "
+                  "t.conf:2: [Network] MaxRetries=99999999999999999999999: out of range; accepted: an "
+                  "integer "
                   "from 0 to 10" },
-                { "[Network]\nRequestTimeoutSec=0\n",
-                  "t.conf:2: [Network] RequestTimeoutSec=0: out of range; accepted: a time span from 1s to 10min "
-                  "(e.g. 30s, 5min, 1h, 7d)" },
-                { "[Daemon]\nPollIntervalSec=5 parsecs\n",
-                  "t.conf:2: [Daemon] PollIntervalSec=5 parsecs: not a time span; accepted: a time span from 10s "
-                  "to 1d (e.g. 30s, 5min, 1h, 7d)" },
-                { "[Daemon]\nPollIntervalSec=9s\n",
-                  "t.conf:2: [Daemon] PollIntervalSec=9s: out of range; accepted: a time span from 10s to 1d (e.g. "
-                  "30s, 5min, 1h, 7d)" },
-                { "[Daemon]\nPollIntervalSec=infinity\n",
-                  "t.conf:2: [Daemon] PollIntervalSec=infinity: out of range; accepted: a time span from 10s to 1d "
-                  "(e.g. 30s, 5min, 1h, 7d)" },
+                { "[Network]\nRequestTimeoutSec=0\n", "t.conf:2: [Network] RequestTimeoutSec=0: out of "
+                                                      "range; accepted: a time span from 1s to 10min "
+                                                      "(e.g. 30s, 5min, 1h, 7d)" },
+                { "[Daemon]\nPollIntervalSec=5 parsecs\n", "t.conf:2: [Daemon] PollIntervalSec=5 parsecs: "
+                                                           "not a time span; accepted: a time span from 10s "
+                                                           "to 1d (e.g. 30s, 5min, 1h, 7d)" },
+                { "[Daemon]\nPollIntervalSec=9s\n", "t.conf:2: [Daemon] PollIntervalSec=9s: out of range; "
+                                                    "accepted: a time span from 10s to 1d (e.g. "
+                                                    "30s, 5min, 1h, 7d)" },
+                { "[Daemon]\nPollIntervalSec=infinity\n", "t.conf:2: [Daemon] PollIntervalSec=infinity: out "
+                                                          "of range; accepted: a time span from 10s to 1d "
+                                                          "(e.g. 30s, 5min, 1h, 7d)" },
                 { "[Daemon]\nStateDirectory=var/lib/cmkd\n",
-                  "t.conf:2: [Daemon] StateDirectory=var/lib/cmkd: not an absolute path; accepted: an absolute "
+                  "t.conf:2: [Daemon] StateDirectory=var/lib/cmkd: not an absolute path; accepted: an "
+                  "absolute "
                   "path ($STATE_DIRECTORY when set by systemd)" },
-                { "[Daemon]\nMode=enforcing\n",
-                  "t.conf:2: [Daemon] Mode=enforcing: unknown value; accepted: enforce, alert-only, dry-run" },
-                { "[Daemon]\nCacheTTLSec=-1\n",
-                  "t.conf:2: [Daemon] CacheTTLSec=-1: not a time span; accepted: a time span from 0 to 1d (e.g. "
-                  "30s, 5min, 1h, 7d)" },
-                { "[Daemon]\nLogLevel=verbose\n",
-                  "t.conf:2: [Daemon] LogLevel=verbose: unknown log level; accepted: emerg, alert, crit, err, "
-                  "warning, notice, info, debug (or 0-7)" },
+                { "[Daemon]\nMode=enforcing\n", "t.conf:2: [Daemon] Mode=enforcing: unknown value; "
+                                                "accepted: enforce, alert-only, dry-run" },
+                { "[Daemon]\nCacheTTLSec=-1\n", "t.conf:2: [Daemon] CacheTTLSec=-1: not a time span; "
+                                                "accepted: a time span from 0 to 1d (e.g. "
+                                                "30s, 5min, 1h, 7d)" },
+                { "[Daemon]\nLogLevel=verbose\n", "t.conf:2: [Daemon] LogLevel=verbose: unknown log level; "
+                                                  "accepted: emerg, alert, crit, err, "
+                                                  "warning, notice, info, debug (or 0-7)" },
                 { "[Policy]\nStaleVersion=fix\n",
                   "t.conf:2: [Policy] StaleVersion=fix: unknown value; accepted: update, alert, ignore" },
                 { "[Policy]\nUpdateTarget=newest\n",
                   "t.conf:2: [Policy] UpdateTarget=newest: unknown value; accepted: latest, versionless" },
                 { "[Policy]\nUpdateMethod=post\n",
                   "t.conf:2: [Policy] UpdateMethod=post: unknown value; accepted: put, patch" },
-                { "[Policy]\nKeyExpiryWarningSec=11y\n",
-                  "t.conf:2: [Policy] KeyExpiryWarningSec=11y: out of range; accepted: a time span from 0 to 3650d "
-                  "(e.g. 30s, 5min, 1h, 7d)" },
+                { "[Policy]\nKeyExpiryWarningSec=11y\n", "t.conf:2: [Policy] KeyExpiryWarningSec=11y: out "
+                                                         "of range; accepted: a time span from 0 to 3650d "
+                                                         "(e.g. 30s, 5min, 1h, 7d)" },
                 { "[Policy]\nKeyExpiryCriticalSec=seven days\n",
-                  "t.conf:2: [Policy] KeyExpiryCriticalSec=seven days: not a time span; accepted: a time span from 0 "
+                  "t.conf:2: [Policy] KeyExpiryCriticalSec=seven days: not a time span; accepted: a time "
+                  "span from 0 "
                   "to 3650d (e.g. 30s, 5min, 1h, 7d)" },
                 { "[Policy]\nMaxKeyAgeSec=2 eons\n",
                   "t.conf:2: [Policy] MaxKeyAgeSec=2 eons: not a time span; accepted: a time span from 0 to "
                   "36500d (e.g. 30s, 5min, 1h, 7d)" },
                 { "[Policy]\nRequireRotationPolicy=maybe\n",
-                  "t.conf:2: [Policy] RequireRotationPolicy=maybe: not a boolean; accepted: yes, no, true, false, "
+                  "t.conf:2: [Policy] RequireRotationPolicy=maybe: not a boolean; accepted: yes, no, true, "
+                  "false, "
                   "on, off, 1, 0" },
-                { "[Policy]\nClockSkewSec=2h\n",
-                  "t.conf:2: [Policy] ClockSkewSec=2h: out of range; accepted: a time span from 0 to 1h (e.g. 30s, "
-                  "5min, 1h, 7d)" },
-                { "[Policy]\nMaxUpdatesPerSweep=10001\n",
-                  "t.conf:2: [Policy] MaxUpdatesPerSweep=10001: out of range; accepted: an integer from 0 to "
-                  "10000" },
+                { "[Policy]\nClockSkewSec=2h\n", "t.conf:2: [Policy] ClockSkewSec=2h: out of range; "
+                                                 "accepted: a time span from 0 to 1h (e.g. 30s, "
+                                                 "5min, 1h, 7d)" },
+                { "[Policy]\nMaxUpdatesPerSweep=10001\n", "t.conf:2: [Policy] MaxUpdatesPerSweep=10001: out "
+                                                          "of range; accepted: an integer from 0 to "
+                                                          "10000" },
                 { "[Policy]\nChangeWindow=Mon..Fri 22:00\n",
                   "t.conf:2: [Policy] ChangeWindow=Mon..Fri 22:00: not a change window; accepted: [DAYS] "
-                  "HH:MM-HH:MM in UTC, e.g. \"Mon..Fri 22:00-06:00\" or \"Sat,Sun 00:00-24:00\"; repeat for more "
+                  "HH:MM-HH:MM in UTC, e.g. \"Mon..Fri 22:00-06:00\" or \"Sat,Sun 00:00-24:00\"; repeat for "
+                  "more "
                   "(at most 16); empty resets" },
                 { "[Policy]\nVersionDisableGraceSec=31d\n",
-                  "t.conf:2: [Policy] VersionDisableGraceSec=31d: out of range; accepted: a time span from 0 to 30d "
+                  "t.conf:2: [Policy] VersionDisableGraceSec=31d: out of range; accepted: a time span from "
+                  "0 to 30d "
                   "(e.g. 30s, 5min, 1h, 7d)" },
-                { "[Alerts]\nRepeatIntervalSec=30s\n",
-                  "t.conf:2: [Alerts] RepeatIntervalSec=30s: out of range; accepted: a time span from 1min to 30d "
-                  "(e.g. 30s, 5min, 1h, 7d)" },
-                { "[Report]\nDirectory=reports\n",
-                  "t.conf:2: [Report] Directory=reports: not an absolute path; accepted: an absolute path, or "
-                  "empty for the reports/ directory in StateDirectory=" },
+                { "[Alerts]\nRepeatIntervalSec=30s\n", "t.conf:2: [Alerts] RepeatIntervalSec=30s: out of "
+                                                       "range; accepted: a time span from 1min to 30d "
+                                                       "(e.g. 30s, 5min, 1h, 7d)" },
+                { "[Report]\nDirectory=reports\n", "t.conf:2: [Report] Directory=reports: not an absolute "
+                                                   "path; accepted: an absolute path, or "
+                                                   "empty for the reports/ directory in StateDirectory=" },
                 { "[Report]\nSchedule=monthly\n",
                   "t.conf:2: [Report] Schedule=monthly: not a schedule; accepted: off, hourly [:MM], daily "
                   "[HH:MM], weekly [DAY] [HH:MM] (UTC)" },
-                { "[Report]\nKeep=100001\n",
-                  "t.conf:2: [Report] Keep=100001: out of range; accepted: an integer from 0 (keep all) to 100000" },
+                { "[Report]\nKeep=100001\n", "t.conf:2: [Report] Keep=100001: out of range; accepted: an "
+                                             "integer from 0 (keep all) to 100000" },
                 { "[Metrics]\nTextfilePath=/var/lib/prometheus/node-exporter/cmkd.txt\n",
-                  "t.conf:2: [Metrics] TextfilePath=/var/lib/prometheus/node-exporter/cmkd.txt: not an absolute "
+                  "t.conf:2: [Metrics] TextfilePath=/var/lib/prometheus/node-exporter/cmkd.txt: not an "
+                  "absolute "
                   "path ending in .prom; accepted: an absolute path ending in .prom, or empty (off)" },
         };
 
@@ -681,27 +717,31 @@ static void test_every_key_has_a_bad_value(void **state) {
 /* ---- errors: syntax, sections, keys, cross-key ------------------------------------------ */
 
 static void test_syntax_errors(void **state) {
-        expect_errors("Mode=enforce\n", "t.conf:1: Mode: key outside of any section; put it under its [Section]\n");
+        expect_errors("Mode=enforce\n",
+                      "t.conf:1: Mode: key outside of any section; put it under its [Section]\n");
         expect_errors("[Daemon]\nMode\n", "t.conf:2: \"Mode\": not a KEY=VALUE line\n");
         expect_errors("[Daemon]\nMode: enforce\n", "t.conf:2: \"Mode: enforce\": not a KEY=VALUE line\n");
         expect_errors("[Daemon]\nLog Level=info\n",
                       "t.conf:2: \"Log Level\": not a key name; accepted: KEY=VALUE with a CamelCase KEY\n");
-        expect_errors("[Daemon]\n=info\n", "t.conf:2: \"\": not a key name; accepted: KEY=VALUE with a CamelCase KEY\n");
+        expect_errors("[Daemon]\n=info\n",
+                      "t.conf:2: \"\": not a key name; accepted: KEY=VALUE with a CamelCase KEY\n");
         expect_errors("[Daemon\nMode=enforce\n",
                       "t.conf:1: [Daemon: bad section header; accepted: [NAME] alone on its line\n");
         expect_errors("[Daemon] # main\n",
                       "t.conf:1: [Daemon] # main: bad section header; accepted: [NAME] alone on its line\n");
         expect_errors("[]\n", "t.conf:1: []: bad section header; accepted: [NAME] alone on its line\n");
-        expect_errors("[Bogus]\nA=1\nB=2\n[Daemon]\nMode=x\n",
-                      "t.conf:1: [Bogus]: unknown section; accepted: [Azure], [Discovery], [Network], [Daemon], "
-                      "[Policy], [Policy:MATCH], [Alerts], [Report], [Metrics]\n"
-                      "t.conf:5: [Daemon] Mode=x: unknown value; accepted: enforce, alert-only, dry-run\n");
+        expect_errors(
+                "[Bogus]\nA=1\nB=2\n[Daemon]\nMode=x\n",
+                "t.conf:1: [Bogus]: unknown section; accepted: [Azure], [Discovery], [Network], [Daemon], "
+                "[Policy], [Policy:MATCH], [Alerts], [Report], [Metrics]\n"
+                "t.conf:5: [Daemon] Mode=x: unknown value; accepted: enforce, alert-only, dry-run\n");
         expect_errors("[daemon]\n", "t.conf:1: [daemon]: unknown section; did you mean [Daemon]? (names are "
                                     "case-sensitive)\n");
         expect_errors("[Daemon]\nPollInterval=5min\n", "t.conf:2: [Daemon] PollInterval=: unknown key\n");
-        expect_errors("[Daemon]\npollintervalsec=5min\n",
-                      "t.conf:2: [Daemon] pollintervalsec=: unknown key; did you mean PollIntervalSec=? (names "
-                      "are case-sensitive)\n");
+        expect_errors(
+                "[Daemon]\npollintervalsec=5min\n",
+                "t.conf:2: [Daemon] pollintervalsec=: unknown key; did you mean PollIntervalSec=? (names "
+                "are case-sensitive)\n");
         expect_errors("[Daemon]\nCAFile=/x\n",
                       "t.conf:2: [Daemon] CAFile=: unknown key in this section; it belongs in [Network]\n");
         /* The value of an unknown key is never shown: it may be a secret. */
@@ -712,28 +752,35 @@ static void test_syntax_errors(void **state) {
                       "t.conf:2: line contains a control character or NUL byte; not read\n");
         /* Inline comments are not comments (systemd): the value is refused whole. */
         expect_errors("[Daemon]\nMode=enforce # the default\n",
-                      "t.conf:2: [Daemon] Mode=enforce # the default: unknown value; accepted: enforce, alert-only, "
+                      "t.conf:2: [Daemon] Mode=enforce # the default: unknown value; accepted: enforce, "
+                      "alert-only, "
                       "dry-run\n");
         expect_errors("[Daemon]\nMode=enforce ; the default\n",
-                      "t.conf:2: [Daemon] Mode=enforce ; the default: unknown value; accepted: enforce, alert-only, "
+                      "t.conf:2: [Daemon] Mode=enforce ; the default: unknown value; accepted: enforce, "
+                      "alert-only, "
                       "dry-run\n");
 }
 
 static void test_override_errors(void **state) {
-        expect_errors("[Policy:prod-*]\nUpdateMethod=patch\n",
-                      "t.conf:2: [Policy:prod-*] UpdateMethod=patch: applies to every cluster, so it belongs in "
-                      "[Policy]; accepted here: StaleVersion=, UpdateTarget=, KeyExpiryWarningSec=, "
-                      "KeyExpiryCriticalSec=, MaxKeyAgeSec=, RequireRotationPolicy=, ClockSkewSec=\n");
+        expect_errors(
+                "[Policy:prod-*]\nUpdateMethod=patch\n",
+                "t.conf:2: [Policy:prod-*] UpdateMethod=patch: applies to every cluster, so it belongs in "
+                "[Policy]; accepted here: StaleVersion=, UpdateTarget=, KeyExpiryWarningSec=, "
+                "KeyExpiryCriticalSec=, MaxKeyAgeSec=, RequireRotationPolicy=, ClockSkewSec=\n");
         expect_errors("[Policy:a]\nStaleVersion=update\n[Policy:b]\n[Policy:A]\nStaleVersion=alert\n",
-                      "t.conf:4: [Policy:A]: duplicate section (first on line 1); merge the two: their order would "
+                      "t.conf:4: [Policy:A]: duplicate section (first on line 1); merge the two: their "
+                      "order would "
                       "decide which one wins\n");
-        expect_errors("[Policy:]\n", "t.conf:1: [Policy:]: \"\" is not a valid pattern; accepted: [Policy:GLOB], a "
-                                     "glob on the cluster name, or on the ARM id when it starts with '/'\n");
-        expect_errors("[Policy:prod-[a]\n", "t.conf:1: [Policy:prod-[a]: \"prod-[a\" is not a valid pattern; "
-                                            "accepted: [Policy:GLOB], a glob on the cluster name, or on the ARM id "
-                                            "when it starts with '/'\n");
+        expect_errors("[Policy:]\n",
+                      "t.conf:1: [Policy:]: \"\" is not a valid pattern; accepted: [Policy:GLOB], a "
+                      "glob on the cluster name, or on the ARM id when it starts with '/'\n");
+        expect_errors("[Policy:prod-[a]\n",
+                      "t.conf:1: [Policy:prod-[a]: \"prod-[a\" is not a valid pattern; "
+                      "accepted: [Policy:GLOB], a glob on the cluster name, or on the ARM id "
+                      "when it starts with '/'\n");
         expect_errors("[Policy:x]\nStaleVersion=sometimes\nFoo=1\n",
-                      "t.conf:2: [Policy:x] StaleVersion=sometimes: unknown value; accepted: update, alert, ignore\n"
+                      "t.conf:2: [Policy:x] StaleVersion=sometimes: unknown value; accepted: update, alert, "
+                      "ignore\n"
                       "t.conf:3: [Policy:x] Foo=: unknown key\n");
 }
 
@@ -745,7 +792,8 @@ static void test_override_section_limit(void **state) {
         for (unsigned i = 0; i <= CONF_OVERRIDES_MAX; i++)
                 used += (size_t) sprintf(text + used, "[Policy:c%u]\nStaleVersion=update\n", i);
         errors = load_errors(text);
-        assert_string_equal(errors, "t.conf:513: [Policy:c256]: too many [Policy:MATCH] sections (at most 256)\n");
+        assert_string_equal(errors,
+                            "t.conf:513: [Policy:c256]: too many [Policy:MATCH] sections (at most 256)\n");
 }
 
 static void test_cross_key_errors(void **state) {
@@ -762,15 +810,18 @@ static void test_cross_key_errors(void **state) {
         expect_errors("[Azure]\nFederatedTokenFile=/run/token\n",
                       "t.conf:2: [Azure] FederatedTokenFile=/run/token: only used with "
                       "Authentication=workload-identity, not managed-identity\n");
-        expect_errors("[Policy]\nKeyExpiryCriticalSec=40d\n",
-                      "t.conf:2: [Policy] KeyExpiryCriticalSec=40d: longer than KeyExpiryWarningSec=30d; the "
-                      "critical threshold must not be longer than the warning one\n");
+        expect_errors(
+                "[Policy]\nKeyExpiryCriticalSec=40d\n",
+                "t.conf:2: [Policy] KeyExpiryCriticalSec=40d: longer than KeyExpiryWarningSec=30d; the "
+                "critical threshold must not be longer than the warning one\n");
         expect_errors("[Policy]\nKeyExpiryWarningSec=1d\n",
-                      "t.conf:2: [Policy] KeyExpiryCriticalSec=7d: longer than KeyExpiryWarningSec=1d; the critical "
+                      "t.conf:2: [Policy] KeyExpiryCriticalSec=7d: longer than KeyExpiryWarningSec=1d; the "
+                      "critical "
                       "threshold must not be longer than the warning one\n");
-        expect_errors("[Policy:prod-*]\nKeyExpiryWarningSec=2d\n",
-                      "t.conf:2: [Policy:prod-*] KeyExpiryCriticalSec=7d: longer than KeyExpiryWarningSec=2d; the "
-                      "critical threshold must not be longer than the warning one\n");
+        expect_errors(
+                "[Policy:prod-*]\nKeyExpiryWarningSec=2d\n",
+                "t.conf:2: [Policy:prod-*] KeyExpiryCriticalSec=7d: longer than KeyExpiryWarningSec=2d; the "
+                "critical threshold must not be longer than the warning one\n");
         expect_errors("[Network]\nRequestTimeoutSec=5min\n",
                       "t.conf:2: [Network] RequestTimeoutSec=5min: must be shorter than [Daemon] "
                       "PollIntervalSec=5min\n");
@@ -809,29 +860,30 @@ static void test_error_cap(void **state) {
 /* ---- lists, repeated keys, empty assignments ---------------------------------------------- */
 
 static void test_lists(void **state) {
-        _cleanup_(conf_freep) struct conf *c = load_ok("[Azure]\n"
-                                                       "Subscriptions=" SUB1 "\n"
-                                                       "Subscriptions=" SUB2 " " SUB1 "\n" /* duplicate dropped */
-                                                       "ResourceGroups=a b\n"
-                                                       "ResourceGroups=\n" /* reset */
-                                                       "ResourceGroups=c\n"
-                                                       "VaultSubscriptions=" SUB1 "\n"
-                                                       "VaultSubscriptions=\n"
-                                                       "KeyVaultSuffix=vault.azure.cn\n"
-                                                       "KeyVaultSuffix=\n" /* back to the preset */
-                                                       "[Network]\n"
-                                                       "ConnectTo=a:1:b:2\n"
-                                                       "ConnectTo=a:1:b:2 c:3:d:4\n" /* order kept, repeats too */
-                                                       "[Policy]\n"
-                                                       "ChangeWindow=Mon 01:00-02:00\n"
-                                                       "ChangeWindow=\n"
-                                                       "ChangeWindow=Tue 01:00-02:00\n"
-                                                       "ChangeWindow=Wed 01:00-02:00\n"
-                                                       "[Daemon]\n"
-                                                       "Mode=dry-run\n"
-                                                       "Mode=alert-only\n" /* scalar: last wins */
-                                                       "PollIntervalSec=1h\n"
-                                                       "PollIntervalSec=\n" /* scalar: back to default */);
+        _cleanup_(conf_freep) struct conf *c =
+                load_ok("[Azure]\n"
+                        "Subscriptions=" SUB1 "\n"
+                        "Subscriptions=" SUB2 " " SUB1 "\n" /* duplicate dropped */
+                        "ResourceGroups=a b\n"
+                        "ResourceGroups=\n" /* reset */
+                        "ResourceGroups=c\n"
+                        "VaultSubscriptions=" SUB1 "\n"
+                        "VaultSubscriptions=\n"
+                        "KeyVaultSuffix=vault.azure.cn\n"
+                        "KeyVaultSuffix=\n" /* back to the preset */
+                        "[Network]\n"
+                        "ConnectTo=a:1:b:2\n"
+                        "ConnectTo=a:1:b:2 c:3:d:4\n" /* order kept, repeats too */
+                        "[Policy]\n"
+                        "ChangeWindow=Mon 01:00-02:00\n"
+                        "ChangeWindow=\n"
+                        "ChangeWindow=Tue 01:00-02:00\n"
+                        "ChangeWindow=Wed 01:00-02:00\n"
+                        "[Daemon]\n"
+                        "Mode=dry-run\n"
+                        "Mode=alert-only\n" /* scalar: last wins */
+                        "PollIntervalSec=1h\n"
+                        "PollIntervalSec=\n" /* scalar: back to default */);
 
         assert_int_equal(strv_length(c->subscriptions), 2);
         assert_string_equal(c->subscriptions[0], SUB1);
@@ -858,10 +910,11 @@ static void test_change_window_limit(void **state) {
         conf_free(load_ok(text));
         sprintf(text + used, "ChangeWindow=23:00-23:30\n");
         errors = load_errors(text);
-        assert_string_equal(errors, "t.conf:18: [Policy] ChangeWindow=23:00-23:30: too many change windows (at "
-                                    "most 16); accepted: [DAYS] HH:MM-HH:MM in UTC, e.g. \"Mon..Fri "
-                                    "22:00-06:00\" or \"Sat,Sun 00:00-24:00\"; repeat for more (at most 16); empty "
-                                    "resets\n");
+        assert_string_equal(errors,
+                            "t.conf:18: [Policy] ChangeWindow=23:00-23:30: too many change windows (at "
+                            "most 16); accepted: [DAYS] HH:MM-HH:MM in UTC, e.g. \"Mon..Fri "
+                            "22:00-06:00\" or \"Sat,Sun 00:00-24:00\"; repeat for more (at most 16); empty "
+                            "resets\n");
 }
 
 static void test_list_limit(void **state) {
@@ -879,9 +932,10 @@ static void test_list_limit(void **state) {
         /* One more is refused whole: the list is not left half extended. */
         sprintf(text + used, "Include=x0 new1 new2\n");
         errors = load_errors(text);
-        assert_string_equal(errors, "t.conf:130: [Discovery] Include=x0 new1 new2: too many entries (at most 1024); "
-                                    "accepted: globs separated by spaces (fnmatch, case-insensitive; '/...' matches "
-                                    "the ARM id); empty resets\n");
+        assert_string_equal(errors,
+                            "t.conf:130: [Discovery] Include=x0 new1 new2: too many entries (at most 1024); "
+                            "accepted: globs separated by spaces (fnmatch, case-insensitive; '/...' matches "
+                            "the ARM id); empty resets\n");
 }
 
 static void test_cloud_presets(void **state) {
@@ -891,13 +945,13 @@ static void test_cloud_presets(void **state) {
                 { "AzurePublicCloud", "https://management.azure.com", "https://management.azure.com/",
                   "https://login.microsoftonline.com", "vault.azure.net", "https://vault.azure.net",
                   "managedhsm.azure.net", "https://managedhsm.azure.net" },
-                { "AzureChinaCloud", "https://management.chinacloudapi.cn", "https://management.chinacloudapi.cn/",
-                  "https://login.chinacloudapi.cn", "vault.azure.cn", "https://vault.azure.cn",
-                  "managedhsm.azure.cn", "https://managedhsm.azure.cn" },
+                { "AzureChinaCloud", "https://management.chinacloudapi.cn",
+                  "https://management.chinacloudapi.cn/", "https://login.chinacloudapi.cn", "vault.azure.cn",
+                  "https://vault.azure.cn", "managedhsm.azure.cn", "https://managedhsm.azure.cn" },
                 { "AzureUSGovernment", "https://management.usgovcloudapi.net",
                   "https://management.usgovcloudapi.net/", "https://login.microsoftonline.us",
-                  "vault.usgovcloudapi.net", "https://vault.usgovcloudapi.net", "managedhsm.usgovcloudapi.net",
-                  "https://managedhsm.usgovcloudapi.net" },
+                  "vault.usgovcloudapi.net", "https://vault.usgovcloudapi.net",
+                  "managedhsm.usgovcloudapi.net", "https://managedhsm.usgovcloudapi.net" },
         };
         struct cloud c, copy;
 
@@ -920,8 +974,8 @@ static void test_cloud_presets(void **state) {
                 cloud_done(&copy);
 
                 /* Through the config, and the preset suffixes pass the config's own check. */
-                snprintf(text, sizeof text, "[Azure]\nCloud=%s\nKeyVaultSuffix=%s\nManagedHsmSuffix=%s\n", t[i].name,
-                         t[i].vault, t[i].hsm);
+                snprintf(text, sizeof text, "[Azure]\nCloud=%s\nKeyVaultSuffix=%s\nManagedHsmSuffix=%s\n",
+                         t[i].name, t[i].vault, t[i].hsm);
                 conf = load_ok(text);
                 cloud_equal(&conf->cloud, &c);
                 conf_free(conf);
@@ -955,10 +1009,13 @@ static void test_policy_for(void **state) {
                                                        "ClockSkewSec=1min\n"
                                                        "[Policy:tiny-*]\n"
                                                        "KeyExpiryWarningSec=10d\n");
-        struct cluster prod = { .name = (char *) "PROD-us-1", .id = (char *) "/subscriptions/" SUB1 "/x/PROD-us-1" },
-                       eu = { .name = (char *) "prod-eu-2", .id = (char *) "/subscriptions/" SUB1 "/x/prod-eu-2" },
+        struct cluster prod = { .name = (char *) "PROD-us-1",
+                                .id = (char *) "/subscriptions/" SUB1 "/x/PROD-us-1" },
+                       eu = { .name = (char *) "prod-eu-2",
+                              .id = (char *) "/subscriptions/" SUB1 "/x/prod-eu-2" },
                        sub2 = { .name = (char *) "dev", .id = (char *) "/SUBSCRIPTIONS/" SUB2 "/x/dev" },
-                       both = { .name = (char *) "tiny-1", .id = (char *) "/subscriptions/" SUB2 "/x/tiny-1" },
+                       both = { .name = (char *) "tiny-1",
+                                .id = (char *) "/subscriptions/" SUB2 "/x/tiny-1" },
                        noname = {};
         struct policy_conf p;
 
@@ -994,7 +1051,8 @@ static void test_policy_for(void **state) {
 }
 
 static void test_cluster_selected(void **state) {
-        struct cluster_tag tags[] = { { (char *) "Env", (char *) "Prod East" }, { (char *) "cmkd", (char *) "off" } };
+        struct cluster_tag tags[] = { { (char *) "Env", (char *) "Prod East" },
+                                      { (char *) "cmkd", (char *) "off" } };
         struct cluster a = { .name = (char *) "prod-1",
                              .id = (char *) "/subscriptions/" SUB1 "/resourceGroups/RG1/providers/x/prod-1",
                              .subscription = (char *) SUB1,
@@ -1042,20 +1100,22 @@ static void test_cluster_selected(void **state) {
 /* ---- lines: numbering, length, comments, BOM, CRLF ----------------------------------------- */
 
 static void test_line_numbers(void **state) {
-        expect_errors("\xef\xbb\xbf# comment\r\n"
-                      "; another\r\n"
-                      "\r\n"
-                      "   [Daemon]   \r\n"
-                      "\tMode = nope  \r\n"
-                      "  # indented comment\n"
-                      "    PollIntervalSec=1s\n"
-                      "[Policy]\n"
-                      "MaxUpdatesPerSweep=x",
-                      "t.conf:5: [Daemon] Mode=nope: unknown value; accepted: enforce, alert-only, dry-run\n"
-                      "t.conf:7: [Daemon] PollIntervalSec=1s: out of range; accepted: a time span from 10s to 1d "
-                      "(e.g. 30s, 5min, 1h, 7d)\n"
-                      "t.conf:9: [Policy] MaxUpdatesPerSweep=x: not a whole number; accepted: an integer from 0 to "
-                      "10000\n");
+        expect_errors(
+                "\xef\xbb\xbf# comment\r\n"
+                "; another\r\n"
+                "\r\n"
+                "   [Daemon]   \r\n"
+                "\tMode = nope  \r\n"
+                "  # indented comment\n"
+                "    PollIntervalSec=1s\n"
+                "[Policy]\n"
+                "MaxUpdatesPerSweep=x",
+                "t.conf:5: [Daemon] Mode=nope: unknown value; accepted: enforce, alert-only, dry-run\n"
+                "t.conf:7: [Daemon] PollIntervalSec=1s: out of range; accepted: a time span from 10s to 1d "
+                "(e.g. 30s, 5min, 1h, 7d)\n"
+                "t.conf:9: [Policy] MaxUpdatesPerSweep=x: not a whole number; accepted: an integer from 0 "
+                "to "
+                "10000\n");
         /* Indented lines are not continuations (Python's configparser style is off). */
         {
                 _cleanup_(conf_freep) struct conf *c = load_ok("[Daemon]\nMode=dry-run\n  LogLevel=debug\n");
@@ -1196,15 +1256,17 @@ static void test_files(void **state) {
 
         write_file("bad.conf", "[Daemon]\nMode=x\n", 0600);
         assert_int_equal(load_file(tmp_path("bad.conf"), &e), -EINVAL);
-        snprintf(want, sizeof want, "%s:2: [Daemon] Mode=x: unknown value; accepted: enforce, alert-only, dry-run",
+        snprintf(want, sizeof want,
+                 "%s:2: [Daemon] Mode=x: unknown value; accepted: enforce, alert-only, dry-run",
                  tmp_path("bad.conf"));
         assert_string_equal(e, want);
         e = drop(e);
 
         write_file("gw.conf", "", 0620);
         assert_int_equal(load_file(tmp_path("gw.conf"), &e), -EPERM);
-        snprintf(want, sizeof want, "%s: is writable by group or others (mode 0620), so others could change what "
-                                    "cmkd does; fix with: chmod go-w",
+        snprintf(want, sizeof want,
+                 "%s: is writable by group or others (mode 0620), so others could change what "
+                 "cmkd does; fix with: chmod go-w",
                  tmp_path("gw.conf"));
         assert_string_equal(e, want);
         e = drop(e);
@@ -1294,8 +1356,9 @@ static void test_check_stat(void **state) {
         assert_int_equal(conf_check_stat(&st, 1000, &reason), 0); /* the running user */
         st.st_uid = 1001;
         assert_int_equal(conf_check_stat(&st, 1000, &reason), -EPERM);
-        assert_string_equal(reason, "is owned by uid 1001, neither root nor the running user (uid 1000); fix with: "
-                                    "chown root");
+        assert_string_equal(reason,
+                            "is owned by uid 1001, neither root nor the running user (uid 1000); fix with: "
+                            "chown root");
         reason = drop(reason);
         st.st_uid = 0;
         st.st_mode = S_IFREG | 0666;
@@ -1384,7 +1447,9 @@ static void test_allocation_failures(void **state) {
 }
 
 static void test_dump_round_trip(void **state) {
-        static const char *const texts[] = { rich, "", "[Daemon]\nPollIntervalSec=23h 59min 59s 999ms 1us\nCacheTTLSec=1d\n" };
+        static const char *const texts[] = {
+                rich, "", "[Daemon]\nPollIntervalSec=23h 59min 59s 999ms 1us\nCacheTTLSec=1d\n"
+        };
 
         for (size_t i = 0; i < ELEMENTSOF(texts); i++) {
                 _cleanup_(conf_freep) struct conf *c = load_ok(texts[i]), *again = NULL;
