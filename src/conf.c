@@ -1823,6 +1823,8 @@ static int parse_text(const char *text, size_t len, const char *name, struct con
 }
 
 int conf_load_string(const char *text, const char *name, struct conf **ret, char ***ret_errors) {
+        if (ret_errors)
+                *ret_errors = NULL;
         return parse_text(text, strlen(text), name, ret, ret_errors);
 }
 
@@ -1885,7 +1887,11 @@ int conf_load(const char *path, struct conf **ret, char ***ret_errors) {
         struct stat st;
         int fd, r;
 
-        /* O_NONBLOCK: opening a FIFO must not hang; fstat() then refuses it. */
+        if (ret_errors)
+                *ret_errors = NULL;
+        /* O_NONBLOCK: opening a FIFO must not hang; fstat() then refuses it. Symlinks are
+         * followed on purpose: some deployments (NixOS, config management) link /etc files
+         * elsewhere, and what matters is who can change the file that is read. */
         fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
         if (fd < 0) {
                 char what[256];

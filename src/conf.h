@@ -128,10 +128,11 @@ struct conf {
         char *metrics_file; /* Prometheus textfile; NULL = none */
 };
 
-/* Reads and validates path. On success *ret is a new conf (owned by the caller) and
- * *ret_errors (if given) is set to NULL. On failure *ret is untouched, *ret_errors (if
- * given) gets a new strv (caller frees) of every problem found, one line each, naming
- * the file, line, section, key, value and what is accepted, and the return value is:
+/* Reads and validates path. *ret_errors (if given) is set to NULL first. On success *ret
+ * is a new conf (owned by the caller). On failure *ret is untouched and, unless the
+ * failure is -ENOMEM, *ret_errors (if given) gets a new strv (caller frees) of every
+ * problem found, one line each, naming the file, line, section, key, value and what is
+ * accepted (format: tests/conf/README). The return value is:
  *   -EINVAL  the content is invalid, or path is a directory, device, FIFO or socket;
  *   -EPERM   the file is writable by group or others, or owned by neither root nor the
  *            running user (the reason is in *ret_errors);
