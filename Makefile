@@ -38,7 +38,9 @@ LIB_OBJ := $(filter-out $(BUILD)/obj/main.o,$(OBJ))
 UNIT_SRC := $(wildcard tests/unit/test-*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/unit/%)
 
-.PHONY: all deps check unit check-integration check-service check-notify install demo clean FORCE
+.PHONY: all deps check unit check-integration install demo clean FORCE
+.PHONY: check-service check-notify
+.PHONY: check-conf fuzz-build-conf fuzz-smoke-conf
 
 all: $(BUILD)/cmkd $(BUILD)/systemd/cmkd.service
 
@@ -74,6 +76,50 @@ $(BUILD)/systemd/cmkd.service: systemd/cmkd.service.in FORCE | $(BUILD)/systemd
 unit: $(UNIT_BIN)
 	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; $$t; done
 
+# Config cases: tests/conf/NAME.conf against NAME.expected (see tests/conf/README).
+$(BUILD)/conf-check: tests/conf/conf-check.c $(BUILD)/libcmkd.a | $(BUILD)/obj
+	@echo '  CCLD    $@'
+	@$(CC) $(CFLAGS) -Isrc -MMD -MP -o $@ $< $(BUILD)/libcmkd.a $(LDFLAGS) $(PKG_LIBS)
+
+check-conf: $(BUILD)/conf-check
+	$(PYTHON) tests/conf/run.py -- $(abspath $(BUILD)/conf-check)
+
+# Fuzzing of the config and the foundation parsers (libFuzzer; clang). Separate names
+# from the decoders' fuzz-build/fuzz-smoke so both can live in build-fuzz/.
+#   make fuzz-build-conf                    build build-fuzz/fuzz-{conf,timespan,...}
+#   make fuzz-smoke-conf FUZZ_CONF_SECONDS=60   run each for that long, stop on a crash
+FUZZ_CONF_CC ?= clang
+FUZZ_CONF_SECONDS ?= 60
+FUZZ_CONF_TARGETS := fuzz-conf fuzz-timespan fuzz-calendar fuzz-keyurl fuzz-retry-after
+FUZZ_CONF_BIN := $(FUZZ_CONF_TARGETS:%=build-fuzz/%)
+FUZZ_CONF_OBJ := $(patsubst src/%.c,build-fuzz/conf-obj/%.o,$(filter-out src/main.c,$(SRC)))
+FUZZ_CONF_FLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -Wall -fno-omit-frame-pointer \
+	-fsanitize=address,undefined -fno-sanitize-recover=all $(PKG_CFLAGS)
+
+build-fuzz/conf-obj/%.o: src/%.c
+	@mkdir -p $(@D)
+	@echo '  CC      $@'
+	@$(FUZZ_CONF_CC) $(FUZZ_CONF_FLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
+
+$(FUZZ_CONF_BIN): build-fuzz/%: tests/fuzz/%.c $(FUZZ_CONF_OBJ)
+	@echo '  CCLD    $@'
+	@$(FUZZ_CONF_CC) $(FUZZ_CONF_FLAGS) -fsanitize=fuzzer -Isrc -o $@ $< $(FUZZ_CONF_OBJ) $(PKG_LIBS)
+
+fuzz-build-conf: $(FUZZ_CONF_BIN)
+
+# Seeds: the config cases and cmkd.conf for fuzz-conf; tests/fuzz/seeds/<target>/ for
+# the others (calendar and retry-after inputs start with 8 bytes of time).
+fuzz-smoke-conf: fuzz-build-conf
+	@set -e; for t in $(FUZZ_CONF_TARGETS); do \
+		mkdir -p build-fuzz/corpus/$$t; \
+		seeds=tests/fuzz/seeds/$$t; [ $$t = fuzz-conf ] && seeds="tests/conf conf"; \
+		echo "== $$t ($(FUZZ_CONF_SECONDS)s)"; \
+		build-fuzz/$$t -max_total_time=$(FUZZ_CONF_SECONDS) -max_len=8192 -timeout=10 -rss_limit_mb=2048 \
+			-print_final_stats=1 -artifact_prefix=build-fuzz/$$t- build-fuzz/corpus/$$t $$seeds \
+			2>build-fuzz/$$t.log || { tail -40 build-fuzz/$$t.log; exit 1; }; \
+		grep -E '^stat::number_of_executed_units|^stat::peak_rss_mb' build-fuzz/$$t.log; \
+	done
+
 check-integration: $(BUILD)/cmkd
 	CMKD=$(abspath $(BUILD)/cmkd) $(PYTHON) -m unittest discover -s tests/integration -p 'test_*.py'
 
@@ -100,4 +146,4 @@ install: $(BUILD)/cmkd $(BUILD)/systemd/cmkd.service
 clean:
 	rm -rf build build-*
 
--include $(OBJ:.o=.d) $(UNIT_BIN:=.d)
+-include $(OBJ:.o=.d) $(UNIT_BIN:=.d) $(BUILD)/conf-check.d
