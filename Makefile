@@ -137,6 +137,7 @@ check-notify: $(BUILD)/cmkd
 check: deps
 	$(MAKE) all
 	$(MAKE) unit
+	$(MAKE) check-conf
 
 install: $(BUILD)/cmkd $(BUILD)/systemd/cmkd.service
 	install -Dm755 $(BUILD)/cmkd $(DESTDIR)$(BINDIR)/cmkd
