@@ -127,8 +127,9 @@ static const char *const refusal_sentence_table[_REFUSAL_MAX] = {
                                          "(enable it, extend its expiry, restore the identity or its "
                                          "permissions), wait until clusterStatus is Ready (up to 60 min), "
                                          "then repoint",
-        [REFUSAL_CLUSTER_NOT_READY] = "the cluster's clusterStatus is not Ready: the key URL is only changed "
-                                      "on a Ready cluster",
+        [REFUSAL_CLUSTER_NOT_READY] =
+                "the cluster's clusterStatus is not Ready: the key URL is only changed "
+                "on a Ready cluster",
         [REFUSAL_TARGET_DISABLED] = "the key's current version is disabled: enable it first",
         [REFUSAL_TARGET_EXPIRED] = "the key's current version is expired (or expires within the clock-skew "
                                    "tolerance): extend its expiry first",
@@ -145,8 +146,9 @@ static const char *const refusal_sentence_table[_REFUSAL_MAX] = {
         [REFUSAL_SERVICE_MANAGED] = "the cluster uses a service-managed key: the encryption mode cannot be "
                                     "changed in place",
         [REFUSAL_MODE] = "cmkd runs in alert-only mode (Mode=alert-only): no update is made",
-        [REFUSAL_OUTSIDE_WINDOW] = "outside the change window (ChangeWindow=): the update waits for the next "
-                                   "window",
+        [REFUSAL_OUTSIDE_WINDOW] =
+                "outside the change window (ChangeWindow=): the update waits for the next "
+                "window",
         [REFUSAL_BUDGET] = "the limit of updates per sweep (MaxUpdatesPerSweep=) is reached: the update "
                            "waits for the next sweep",
         [REFUSAL_IN_FLIGHT] = "an earlier update of this cluster by cmkd is still being followed",
@@ -169,22 +171,22 @@ static const char *const action_table[_ACTION_MAX] = {
 };
 
 static const char *table_lookup(const char *const *table, size_t n, int i) {
-        return i >= 0 && (size_t) i < n ? table[i] : NULL;
+        return i >= 0 && (size_t)i < n ? table[i] : NULL;
 }
 
 static int table_find(const char *const *table, size_t n, const char *s) {
         for (size_t i = 0; s && i < n; i++)
                 if (table[i] && streq(table[i], s))
-                        return (int) i;
+                        return (int)i;
         return -EINVAL;
 }
 
-#define DEFINE_STRING_TABLE(name, type, table)                                     \
-        const char *name##_to_string(type x) {                                     \
-                return table_lookup(table, ELEMENTSOF(table), (int) x);            \
-        }                                                                          \
-        type name##_from_string(const char *s) {                                   \
-                return (type) table_find(table, ELEMENTSOF(table), s);             \
+#define DEFINE_STRING_TABLE(name, type, table)                                                              \
+        const char *name##_to_string(type x) {                                                              \
+                return table_lookup(table, ELEMENTSOF(table), (int)x);                                      \
+        }                                                                                                   \
+        type name##_from_string(const char *s) {                                                            \
+                return (type)table_find(table, ELEMENTSOF(table), s);                                       \
         }
 
 DEFINE_STRING_TABLE(severity, enum severity, severity_table)
@@ -196,12 +198,12 @@ DEFINE_STRING_TABLE(update_target, enum update_target, update_target_table)
 DEFINE_STRING_TABLE(action_kind, enum action_kind, action_table)
 
 const char *refusal_describe(enum refusal r) {
-        return table_lookup(refusal_sentence_table, ELEMENTSOF(refusal_sentence_table), (int) r)
+        return table_lookup(refusal_sentence_table, ELEMENTSOF(refusal_sentence_table), (int)r)
                        ?: "the update was refused for a reason this version of cmkd does not know";
 }
 
 enum severity finding_default_severity(enum finding_code c) {
-        if ((int) c < 0 || c >= _FINDING_MAX)
+        if ((int)c < 0 || c >= _FINDING_MAX)
                 return _SEVERITY_INVALID;
         return default_severity_table[c];
 }
@@ -223,7 +225,7 @@ bool cluster_status_is_transitional(const char *status) {
 }
 
 const struct finding *verdict_find(const struct verdict *v, enum finding_code code) {
-        for (size_t i = 0; v && i < MIN(v->n_findings, (size_t) _FINDING_MAX); i++)
+        for (size_t i = 0; v && i < MIN(v->n_findings, (size_t)_FINDING_MAX); i++)
                 if (v->findings[i].code == code)
                         return &v->findings[i];
         return NULL;
@@ -260,7 +262,7 @@ static bool location_equal(const char *a, const char *b) {
                         b++;
                 if (!*a || !*b)
                         return !*a && !*b;
-                if (tolower((unsigned char) *a) != tolower((unsigned char) *b))
+                if (tolower((unsigned char)*a) != tolower((unsigned char)*b))
                         return false;
                 a++;
                 b++;
@@ -312,7 +314,7 @@ static struct finding *add(struct eval *e, enum finding_code c, enum severity s)
         struct finding *f = &e->f[c];
 
         e->has[c] = true;
-        *f = (struct finding) { .code = c, .severity = s };
+        *f = (struct finding){.code = c, .severity = s};
         return f;
 }
 
@@ -391,8 +393,8 @@ static void check_vault(struct eval *e) {
         if (!vault->purge_protection)
                 add(e, FINDING_VAULT_PURGE_PROTECTION_OFF, SEVERITY_WARNING);
         /* V6: closed to the public without the trusted-services bypass and no private link. */
-        if ((vault->public_network_disabled || vault->default_action_deny) && !vault->bypass_azure_services &&
-            vault->n_private_endpoints == 0) {
+        if ((vault->public_network_disabled || vault->default_action_deny) &&
+            !vault->bypass_azure_services && vault->n_private_endpoints == 0) {
                 add(e, FINDING_VAULT_FIREWALL_BLOCKS, SEVERITY_CRITICAL);
                 e->no_access = true;
         }
@@ -417,12 +419,11 @@ static void check_version(struct eval *e, const struct key_bundle *k) {
                 f = add(e, FINDING_KEY_EXPIRED, SEVERITY_CRITICAL);
                 f->version = k->version;
                 f->when = k->exp;
-        } else if (k->exp != USEC_INFINITY &&
-                   (k->exp <= usec_add(now, pc->key_expiry_critical_usec) ||
-                    k->exp <= usec_add(now, pc->key_expiry_warning_usec))) {
+        } else if (k->exp != USEC_INFINITY && (k->exp <= usec_add(now, pc->key_expiry_critical_usec) ||
+                                               k->exp <= usec_add(now, pc->key_expiry_warning_usec))) {
                 f = add(e, FINDING_KEY_EXPIRING,
                         k->exp <= usec_add(now, pc->key_expiry_critical_usec) ? SEVERITY_CRITICAL
-                                                                               : SEVERITY_WARNING);
+                                                                              : SEVERITY_WARNING);
                 f->version = k->version;
                 f->when = k->exp;
         }
@@ -431,7 +432,8 @@ static void check_version(struct eval *e, const struct key_bundle *k) {
                 f->version = k->version;
                 f->when = k->nbf;
         }
-        if (pc->max_key_age_usec > 0 && k->created != 0 && usec_sub(now, k->created) > pc->max_key_age_usec) {
+        if (pc->max_key_age_usec > 0 && k->created != 0 &&
+            usec_sub(now, k->created) > pc->max_key_age_usec) {
                 f = add(e, FINDING_KEY_TOO_OLD, SEVERITY_WARNING);
                 f->version = k->version;
                 f->when = k->created;
@@ -508,8 +510,8 @@ static void check_key(struct eval *e) {
                         e->unknown |= 1u << FACT_PINNED_VERSION;
                 }
                 if (e->pc->stale_version != STALE_VERSION_IGNORE)
-                        add(e, FINDING_KEY_VERSION_STALE, unusable ? SEVERITY_CRITICAL : SEVERITY_WARNING)->version =
-                                pinned_version;
+                        add(e, FINDING_KEY_VERSION_STALE, unusable ? SEVERITY_CRITICAL : SEVERITY_WARNING)
+                                ->version = pinned_version;
                 if (e->has[FINDING_KEY_VERSION_PINNED])
                         e->f[FINDING_KEY_VERSION_PINNED].version = pinned_version;
         } else if (keyurl_is_versioned(url) && e->has[FINDING_KEY_VERSION_PINNED])
@@ -558,8 +560,8 @@ static void check_access(struct eval *e) {
                         return;
                 role_key_scope(store, vault->id, e->v->keyurl.name, scope, sizeof scope);
                 /* ABSENT (the list endpoint answered 404) counts as no assignment. */
-                roles_key_access(rs == OBS_PRESENT ? obs->roles : NULL, obs->custom_roles, obs->n_custom_roles,
-                                 e->identity->principal_id, store, scope, &ac->roles);
+                roles_key_access(rs == OBS_PRESENT ? obs->roles : NULL, obs->custom_roles,
+                                 obs->n_custom_roles, e->identity->principal_id, store, scope, &ac->roles);
                 if (ac->roles.unknown) {
                         e->unknown |= 1u << FACT_ROLE_DEFINITIONS;
                         return;
@@ -584,8 +586,14 @@ static void check_access(struct eval *e) {
 
 /* Most fundamental first: see policy.h. */
 static const enum fact_kind unknown_order[] = {
-        FACT_KEY,           FACT_VAULT,           FACT_IDENTITY,         FACT_DELETED_KEY,
-        FACT_PINNED_VERSION, FACT_ROLE_ASSIGNMENTS, FACT_ROLE_DEFINITIONS, FACT_ROTATION_POLICY,
+        FACT_KEY,
+        FACT_VAULT,
+        FACT_IDENTITY,
+        FACT_DELETED_KEY,
+        FACT_PINNED_VERSION,
+        FACT_ROLE_ASSIGNMENTS,
+        FACT_ROLE_DEFINITIONS,
+        FACT_ROTATION_POLICY,
 };
 
 static const struct obs_status *fact_status(const struct cluster_obs *obs, enum fact_kind k) {
@@ -625,8 +633,8 @@ static void report_unknown(struct eval *e) {
 }
 
 /* Facts the update decision reads; the rotation policy is not one of them. */
-#define DECISION_FACTS                                                                                   \
-        ((1u << FACT_KEY) | (1u << FACT_VAULT) | (1u << FACT_IDENTITY) | (1u << FACT_PINNED_VERSION) |  \
+#define DECISION_FACTS                                                                                      \
+        ((1u << FACT_KEY) | (1u << FACT_VAULT) | (1u << FACT_IDENTITY) | (1u << FACT_PINNED_VERSION) |      \
          (1u << FACT_ROLE_ASSIGNMENTS) | (1u << FACT_ROLE_DEFINITIONS))
 
 static enum refusal refusal_for(const struct eval *e) {
@@ -640,7 +648,8 @@ static enum refusal refusal_for(const struct eval *e) {
         /* U4: never repoint a cluster that is not steady. */
         if (strcaseeq_ptr(c->cluster_status, "Inaccessible"))
                 return REFUSAL_CLUSTER_INACCESSIBLE;
-        if (strcaseeq_ptr(c->cluster_status, "Updating") || strcaseeq_ptr(c->provisioning_state, "Updating") ||
+        if (strcaseeq_ptr(c->cluster_status, "Updating") ||
+            strcaseeq_ptr(c->provisioning_state, "Updating") ||
             strcaseeq_ptr(c->provisioning_state, "InProgress"))
                 return REFUSAL_CLUSTER_UPDATING;
         if (!strcaseeq_ptr(c->provisioning_state, "Succeeded"))
@@ -674,7 +683,7 @@ static enum refusal refusal_for(const struct eval *e) {
 static void decide_action(struct eval *e) {
         struct action *a = &e->v->action;
 
-        *a = (struct action) { .kind = ACTION_NONE, .refusal = REFUSAL_NONE };
+        *a = (struct action){.kind = ACTION_NONE, .refusal = REFUSAL_NONE};
         if (!e->stale || e->pc->stale_version != STALE_VERSION_UPDATE)
                 return;
 
@@ -682,7 +691,8 @@ static void decide_action(struct eval *e) {
         if (e->pc->update_target == UPDATE_TARGET_VERSIONLESS)
                 keyurl_format_versionless(&e->v->keyurl, a->target_url, sizeof a->target_url);
         else {
-                keyurl_format_version(&e->v->keyurl, e->obs->key->version, a->target_url, sizeof a->target_url);
+                keyurl_format_version(&e->v->keyurl, e->obs->key->version, a->target_url,
+                                      sizeof a->target_url);
                 a->target_version = e->obs->key->version;
         }
         a->refusal = refusal_for(e);
@@ -690,9 +700,10 @@ static void decide_action(struct eval *e) {
                 a->kind = ACTION_UPDATE;
 }
 
-int policy_evaluate(const struct cluster_obs *obs, const struct policy_conf *pc, usec_t now, struct verdict *ret) {
+int policy_evaluate(const struct cluster_obs *obs, const struct policy_conf *pc, usec_t now,
+                    struct verdict *ret) {
         struct verdict v = {};
-        struct eval e = { .obs = obs, .pc = pc, .now = now, .v = &v };
+        struct eval e = {.obs = obs, .pc = pc, .now = now, .v = &v};
         const struct cluster *c;
 
         if (!obs || !obs->cluster || !pc || !ret)
@@ -749,7 +760,7 @@ _printf_(2, 3) static void outf(struct out *o, const char *fmt, ...) {
         r = vsnprintf(o->buf + o->n, o->len - o->n, fmt, ap);
         va_end(ap);
         if (r > 0)
-                o->n = MIN(o->n + (size_t) r, o->len - 1);
+                o->n = MIN(o->n + (size_t)r, o->len - 1);
 }
 
 /* What the messages say about the key and its store, from the URL and whatever is present. */
@@ -761,7 +772,7 @@ struct names {
         const char *store_flag; /* "--vault-name" / "--hsm-name" */
         const char *store;      /* vault or HSM name */
         const char *key;
-        const char *identity;   /* the encryption identity's name or id */
+        const char *identity; /* the encryption identity's name or id */
         const char *principal;
         const struct vault *vault;
         const struct identity *id;
@@ -770,8 +781,12 @@ struct names {
 static void names_init(struct names *n, const struct cluster_obs *obs) {
         const struct cluster *c = obs ? obs->cluster : NULL;
 
-        *n = (struct names) { .cluster = "n/a", .store_flag = "--vault-name", .store = "n/a", .key = "n/a",
-                              .identity = "n/a", .principal = "n/a" };
+        *n = (struct names){.cluster = "n/a",
+                            .store_flag = "--vault-name",
+                            .store = "n/a",
+                            .key = "n/a",
+                            .identity = "n/a",
+                            .principal = "n/a"};
         if (!c)
                 return;
         n->cluster = c->name ?: c->id ?: "n/a";
@@ -883,12 +898,16 @@ static void describe_unknown(struct out *o, const struct finding *f, const struc
         bool first = true;
 
         if (f->fact == FACT_VAULT && f->status && f->status->state == OBS_ABSENT)
-                outf(o, "key vault '%s' of cluster %s was found neither among the vaults cmkd can see nor among "
-                        "deleted vaults", n->store, n->cluster);
+                outf(o,
+                     "key vault '%s' of cluster %s was found neither among the vaults cmkd can see nor "
+                     "among "
+                     "deleted vaults",
+                     n->store, n->cluster);
         else if (f->fact == FACT_ROLE_DEFINITIONS) {
                 const char *guid = obs ? unresolved_role(obs, n) : NULL;
 
-                outf(o, "cmkd has no definition of role %s assigned to identity %s", guid ?: "n/a", n->identity);
+                outf(o, "cmkd has no definition of role %s assigned to identity %s", guid ?: "n/a",
+                     n->identity);
         } else {
                 outf(o, "could not read %s of cluster %s", fact_human(f->fact), n->cluster);
                 out_status(o, f->status);
@@ -912,22 +931,28 @@ static void describe_access(struct out *o, const struct cluster_obs *obs, const 
         bool rbac = n->hsm || (n->vault && n->vault->rbac_authorization);
         char scope[1024];
 
-        outf(o, "identity %s (principal %s) of cluster %s may not use key %s in %s %s", n->identity, n->principal,
-             n->cluster, n->key, n->hsm ? "Managed HSM" : "vault", n->store);
+        outf(o, "identity %s (principal %s) of cluster %s may not use key %s in %s %s", n->identity,
+             n->principal, n->cluster, n->key, n->hsm ? "Managed HSM" : "vault", n->store);
         if (n->hsm)
-                outf(o, ": it needs read, wrap and unwrap on the key: az keyvault role assignment create "
-                        "--hsm-name %s --role \"Managed HSM Crypto Service Encryption User\" --assignee-object-id %s "
-                        "--scope /keys/%s",
+                outf(o,
+                     ": it needs read, wrap and unwrap on the key: az keyvault role assignment create "
+                     "--hsm-name %s --role \"Managed HSM Crypto Service Encryption User\" "
+                     "--assignee-object-id %s "
+                     "--scope /keys/%s",
                      n->store, n->principal, n->key);
         else if (rbac)
-                outf(o, ": it needs a role with keys/read, wrap and unwrap: az role assignment create --role "
-                        "\"Key Vault Crypto Service Encryption User\" --assignee-object-id %s "
-                        "--assignee-principal-type ServicePrincipal --scope %s",
+                outf(o,
+                     ": it needs a role with keys/read, wrap and unwrap: az role assignment create --role "
+                     "\"Key Vault Crypto Service Encryption User\" --assignee-object-id %s "
+                     "--assignee-principal-type ServicePrincipal --scope %s",
                      n->principal,
-                     role_key_scope(KEY_STORE_VAULT, n->vault ? n->vault->id : NULL, n->key, scope, sizeof scope));
+                     role_key_scope(KEY_STORE_VAULT, n->vault ? n->vault->id : NULL, n->key, scope,
+                                    sizeof scope));
         else
-                outf(o, ": the vault's access policies grant it no get, wrapKey and unwrapKey: az keyvault set-policy "
-                        "--name %s --object-id %s --key-permissions get list wrapKey unwrapKey",
+                outf(o,
+                     ": the vault's access policies grant it no get, wrapKey and unwrapKey: az keyvault "
+                     "set-policy "
+                     "--name %s --object-id %s --key-permissions get list wrapKey unwrapKey",
                      n->store, n->principal);
         outf(o, "; access returns within about 60 min");
 }
@@ -950,11 +975,12 @@ static void describe(struct out *o, const struct finding *f, const struct cluste
 
         switch (f->code) {
         case FINDING_KEY_VERSION_STALE: {
-                const struct key_bundle *p = obs && obs->pinned_status.state == OBS_PRESENT ? obs->pinned : NULL;
+                const struct key_bundle *p =
+                        obs && obs->pinned_status.state == OBS_PRESENT ? obs->pinned : NULL;
                 const struct key_bundle *k = obs && obs->key_status.state == OBS_PRESENT ? obs->key : NULL;
 
-                outf(o, "cluster %s is pinned to version %s of key %s in %s, but the current version is %s", n.cluster,
-                     version, n.key, n.store, k && k->version ? k->version : "n/a");
+                outf(o, "cluster %s is pinned to version %s of key %s in %s, but the current version is %s",
+                     n.cluster, version, n.key, n.store, k && k->version ? k->version : "n/a");
                 if (obs && obs->pinned_status.state == OBS_ABSENT)
                         outf(o, ", and the pinned version no longer exists");
                 else if (p) {
@@ -963,78 +989,97 @@ static void describe(struct out *o, const struct finding *f, const struct cluste
                         if (p->exp != USEC_INFINITY && p->exp <= now)
                                 outf(o, ", and the pinned version expired at %s", fmt_time(p->exp, t1));
                         if (p->nbf != 0 && p->nbf > now)
-                                outf(o, ", and the pinned version is not valid before %s", fmt_time(p->nbf, t1));
+                                outf(o, ", and the pinned version is not valid before %s",
+                                     fmt_time(p->nbf, t1));
                         if (!key_ops_ok(p))
                                 outf(o, ", and the pinned version does not permit wrapKey/unwrapKey");
                 }
-                outf(o, ": repoint the cluster to the versionless URL %s (one PUT carrying identity and "
-                        "keyEncryptionKeyUrl together, only while clusterStatus is Ready; if the cluster is "
-                        "Inaccessible, first make the pinned version usable and wait for Ready)",
+                outf(o,
+                     ": repoint the cluster to the versionless URL %s (one PUT carrying identity and "
+                     "keyEncryptionKeyUrl together, only while clusterStatus is Ready; if the cluster is "
+                     "Inaccessible, first make the pinned version usable and wait for Ready)",
                      url);
                 break;
         }
         case FINDING_KEY_VERSION_PINNED:
-                outf(o, "cluster %s pins version %s of key %s: it will not follow key rotation; use the versionless "
-                        "URL %s",
+                outf(o,
+                     "cluster %s pins version %s of key %s: it will not follow key rotation; use the "
+                     "versionless "
+                     "URL %s",
                      n.cluster, version, n.key, url);
                 break;
         case FINDING_KEY_DISABLED:
-                outf(o, "version %s of key %s in %s, which cluster %s uses, is disabled: az keyvault key "
-                        "set-attributes %s %s --name %s --version %s --enabled true",
+                outf(o,
+                     "version %s of key %s in %s, which cluster %s uses, is disabled: az keyvault key "
+                     "set-attributes %s %s --name %s --version %s --enabled true",
                      version, n.key, n.store, n.cluster, n.store_flag, n.store, n.key, version);
                 break;
         case FINDING_KEY_EXPIRED:
-                outf(o, "version %s of key %s in %s, which cluster %s uses, expired at %s: extend it (az keyvault "
-                        "key set-attributes %s %s --name %s --version %s --expires <new date>), wait until the "
-                        "cluster is Ready again (up to 60 min), only then rotate or repoint",
+                outf(o,
+                     "version %s of key %s in %s, which cluster %s uses, expired at %s: extend it (az "
+                     "keyvault "
+                     "key set-attributes %s %s --name %s --version %s --expires <new date>), wait until the "
+                     "cluster is Ready again (up to 60 min), only then rotate or repoint",
                      version, n.key, n.store, n.cluster, fmt_time(f->when, t1), n.store_flag, n.store, n.key,
                      version);
                 break;
         case FINDING_KEY_NOT_YET_VALID:
-                outf(o, "version %s of key %s in %s, which cluster %s uses, is not valid before %s: az keyvault key "
-                        "set-attributes %s %s --name %s --version %s --not-before %s",
-                     version, n.key, n.store, n.cluster, fmt_time(f->when, t1), n.store_flag, n.store, n.key, version,
-                     fmt_time(now, t2));
+                outf(o,
+                     "version %s of key %s in %s, which cluster %s uses, is not valid before %s: az "
+                     "keyvault key "
+                     "set-attributes %s %s --name %s --version %s --not-before %s",
+                     version, n.key, n.store, n.cluster, fmt_time(f->when, t1), n.store_flag, n.store, n.key,
+                     version, fmt_time(now, t2));
                 break;
         case FINDING_KEY_DELETED: {
                 const struct key_bundle *d =
                         obs && obs->deleted_key_status.state == OBS_PRESENT ? obs->deleted_key : NULL;
 
-                outf(o, "key %s of cluster %s was deleted from %s (on %s; purge scheduled %s): recover it: az "
-                        "keyvault key recover %s %s --name %s; access returns within about 60 min",
-                     n.key, n.cluster, n.store, fmt_time(f->when, t1), fmt_time(d ? d->scheduled_purge_date : 0, t2),
-                     n.store_flag, n.store, n.key);
+                outf(o,
+                     "key %s of cluster %s was deleted from %s (on %s; purge scheduled %s): recover it: az "
+                     "keyvault key recover %s %s --name %s; access returns within about 60 min",
+                     n.key, n.cluster, n.store, fmt_time(f->when, t1),
+                     fmt_time(d ? d->scheduled_purge_date : 0, t2), n.store_flag, n.store, n.key);
                 break;
         }
         case FINDING_KEY_NOT_FOUND:
-                outf(o, "key %s of cluster %s exists neither in %s nor among its deleted keys (purged or never "
-                        "created): restore it from a backup (az keyvault key restore %s %s --file <backup>) or "
-                        "the cluster cannot decrypt its data",
+                outf(o,
+                     "key %s of cluster %s exists neither in %s nor among its deleted keys (purged or never "
+                     "created): restore it from a backup (az keyvault key restore %s %s --file <backup>) or "
+                     "the cluster cannot decrypt its data",
                      n.key, n.cluster, n.store, n.store_flag, n.store);
                 break;
         case FINDING_KEY_EXPIRING:
-                outf(o, "version %s of key %s in %s, which cluster %s uses, expires at %s (in %s): extend it (az "
-                        "keyvault key set-attributes %s %s --name %s --version %s --expires <new date>) or rotate "
-                        "the key and make sure the cluster follows",
-                     version, n.key, n.store, n.cluster, fmt_time(f->when, t1), fmt_span(usec_sub(f->when, now), span),
-                     n.store_flag, n.store, n.key, version);
+                outf(o,
+                     "version %s of key %s in %s, which cluster %s uses, expires at %s (in %s): extend it "
+                     "(az "
+                     "keyvault key set-attributes %s %s --name %s --version %s --expires <new date>) or "
+                     "rotate "
+                     "the key and make sure the cluster follows",
+                     version, n.key, n.store, n.cluster, fmt_time(f->when, t1),
+                     fmt_span(usec_sub(f->when, now), span), n.store_flag, n.store, n.key, version);
                 break;
         case FINDING_KEY_TOO_OLD:
-                outf(o, "version %s of key %s, which cluster %s uses, was created at %s (%s ago): rotate it (az "
-                        "keyvault key rotate %s %s --name %s)%s",
-                     version, n.key, n.cluster, fmt_time(f->when, t1), fmt_span(usec_sub(now, f->when), span),
-                     n.store_flag, n.store, n.key,
+                outf(o,
+                     "version %s of key %s, which cluster %s uses, was created at %s (%s ago): rotate it "
+                     "(az "
+                     "keyvault key rotate %s %s --name %s)%s",
+                     version, n.key, n.cluster, fmt_time(f->when, t1),
+                     fmt_span(usec_sub(now, f->when), span), n.store_flag, n.store, n.key,
                      n.has_url && keyurl_is_versioned(&n.url) ? " and repoint the pinned cluster" : "");
                 break;
         case FINDING_KEY_NO_ROTATION_POLICY:
-                outf(o, "key %s in %s of cluster %s has no rotation policy with a Rotate action: az keyvault key "
-                        "rotation-policy update %s %s --name %s --value <policy.json>",
+                outf(o,
+                     "key %s in %s of cluster %s has no rotation policy with a Rotate action: az keyvault "
+                     "key "
+                     "rotation-policy update %s %s --name %s --value <policy.json>",
                      n.key, n.store, n.cluster, n.store_flag, n.store, n.key);
                 break;
         case FINDING_KEY_TYPE_UNSUPPORTED: {
                 const struct key_bundle *k = NULL;
 
-                if (obs && obs->pinned_status.state == OBS_PRESENT && obs->pinned && streq_ptr(obs->pinned->version, f->version))
+                if (obs && obs->pinned_status.state == OBS_PRESENT && obs->pinned &&
+                    streq_ptr(obs->pinned->version, f->version))
                         k = obs->pinned;
                 else if (obs && obs->key_status.state == OBS_PRESENT)
                         k = obs->key;
@@ -1042,66 +1087,87 @@ static void describe(struct out *o, const struct finding *f, const struct cluste
                      k && k->kty ? k->kty : "of unknown type");
                 if (k && k->rsa_bits)
                         outf(o, " of %u bits", k->rsa_bits);
-                outf(o, "; CMK needs RSA or RSA-HSM of 2048, 3072 or 4096 bits: create one (az keyvault key create "
-                        "%s %s --name <new key> --kty RSA --size 4096) and point the cluster at it",
+                outf(o,
+                     "; CMK needs RSA or RSA-HSM of 2048, 3072 or 4096 bits: create one (az keyvault key "
+                     "create "
+                     "%s %s --name <new key> --kty RSA --size 4096) and point the cluster at it",
                      n.store_flag, n.store);
                 break;
         }
         case FINDING_KEY_OPS_MISSING:
-                outf(o, "version %s of key %s, which cluster %s uses, does not permit wrapKey and unwrapKey: az "
-                        "keyvault key set-attributes %s %s --name %s --version %s --ops wrapKey unwrapKey",
+                outf(o,
+                     "version %s of key %s, which cluster %s uses, does not permit wrapKey and unwrapKey: "
+                     "az "
+                     "keyvault key set-attributes %s %s --name %s --version %s --ops wrapKey unwrapKey",
                      version, n.key, n.cluster, n.store_flag, n.store, n.key, version);
                 break;
         case FINDING_IDENTITY_NOT_ASSIGNED:
-                outf(o, "the encryption identity %s of cluster %s (identityType %s) is not a user-assigned identity "
-                        "of the cluster: PUT the cluster with identity.userAssignedIdentities containing it and "
-                        "keyEncryptionKeyIdentity {UserAssignedIdentity, its id}",
-                     c && c->kek_identity_id ? c->kek_identity_id : "(none)",
-                     n.cluster, c && c->kek_identity_type ? c->kek_identity_type : "(none)");
+                outf(o,
+                     "the encryption identity %s of cluster %s (identityType %s) is not a user-assigned "
+                     "identity "
+                     "of the cluster: PUT the cluster with identity.userAssignedIdentities containing it "
+                     "and "
+                     "keyEncryptionKeyIdentity {UserAssignedIdentity, its id}",
+                     c && c->kek_identity_id ? c->kek_identity_id : "(none)", n.cluster,
+                     c && c->kek_identity_type ? c->kek_identity_type : "(none)");
                 break;
         case FINDING_IDENTITY_DELETED:
-                outf(o, "the encryption identity %s of cluster %s no longer exists: restore it, or create a new "
-                        "identity, grant it access to key %s and PUT both identity and key URL to the cluster; "
-                        "revalidation takes about an hour",
+                outf(o,
+                     "the encryption identity %s of cluster %s no longer exists: restore it, or create a "
+                     "new "
+                     "identity, grant it access to key %s and PUT both identity and key URL to the cluster; "
+                     "revalidation takes about an hour",
                      n.identity, n.cluster, n.key);
                 break;
         case FINDING_IDENTITY_RECREATED: {
                 const struct assigned_identity *a =
                         c && c->kek_identity_id ? cluster_find_assigned(c, c->kek_identity_id) : NULL;
 
-                outf(o, "identity %s of cluster %s was re-created: its principal is now %s but the cluster holds %s, "
-                        "and a same-name re-creation does not restore access: grant the new principal access to key "
-                        "%s, then PUT the identity and key URL to the cluster again",
-                     n.identity, n.cluster, n.principal, a && a->principal_id ? a->principal_id : "n/a", n.key);
+                outf(o,
+                     "identity %s of cluster %s was re-created: its principal is now %s but the cluster "
+                     "holds %s, "
+                     "and a same-name re-creation does not restore access: grant the new principal access "
+                     "to key "
+                     "%s, then PUT the identity and key URL to the cluster again",
+                     n.identity, n.cluster, n.principal, a && a->principal_id ? a->principal_id : "n/a",
+                     n.key);
                 break;
         }
         case FINDING_ACCESS_REVOKED:
                 describe_access(o, obs, &n);
                 break;
         case FINDING_VAULT_DELETED:
-                outf(o, "%s %s holding key %s of cluster %s was deleted (it is among the soft-deleted ones): az "
-                        "keyvault recover %s %s, then wait for revalidation (up to 60 min)",
-                     n.hsm ? "Managed HSM" : "vault", n.store, n.key, n.cluster, n.hsm ? "--hsm-name" : "--name",
-                     n.store);
+                outf(o,
+                     "%s %s holding key %s of cluster %s was deleted (it is among the soft-deleted ones): "
+                     "az "
+                     "keyvault recover %s %s, then wait for revalidation (up to 60 min)",
+                     n.hsm ? "Managed HSM" : "vault", n.store, n.key, n.cluster,
+                     n.hsm ? "--hsm-name" : "--name", n.store);
                 break;
         case FINDING_VAULT_SOFT_DELETE_OFF:
-                outf(o, "%s %s of cluster %s has soft delete off, so a deleted key cannot be recovered: az keyvault "
-                        "update --name %s --enable-soft-delete true",
+                outf(o,
+                     "%s %s of cluster %s has soft delete off, so a deleted key cannot be recovered: az "
+                     "keyvault "
+                     "update --name %s --enable-soft-delete true",
                      n.hsm ? "Managed HSM" : "vault", n.store, n.cluster, n.store);
                 break;
         case FINDING_VAULT_PURGE_PROTECTION_OFF:
                 if (n.hsm)
-                        outf(o, "Managed HSM %s of cluster %s has purge protection off: az keyvault update-hsm "
-                                "--hsm-name %s --enable-purge-protection true",
+                        outf(o,
+                             "Managed HSM %s of cluster %s has purge protection off: az keyvault update-hsm "
+                             "--hsm-name %s --enable-purge-protection true",
                              n.store, n.cluster, n.store);
                 else
-                        outf(o, "vault %s of cluster %s has purge protection off: az keyvault update --name %s "
-                                "--enable-purge-protection true",
+                        outf(o,
+                             "vault %s of cluster %s has purge protection off: az keyvault update --name %s "
+                             "--enable-purge-protection true",
                              n.store, n.cluster, n.store);
                 break;
         case FINDING_VAULT_FIREWALL_BLOCKS:
-                outf(o, "%s %s of cluster %s is closed (%s%s%s) without the trusted-services bypass or an approved "
-                        "private endpoint: allow trusted Microsoft services",
+                outf(o,
+                     "%s %s of cluster %s is closed (%s%s%s) without the trusted-services bypass or an "
+                     "approved "
+                     "private endpoint: allow trusted Microsoft services",
                      n.hsm ? "Managed HSM" : "vault", n.store, n.cluster,
                      n.vault && n.vault->public_network_disabled ? "publicNetworkAccess Disabled" : "",
                      n.vault && n.vault->public_network_disabled && n.vault->default_action_deny ? ", " : "",
@@ -1112,51 +1178,67 @@ static void describe(struct out *o, const struct finding *f, const struct cluste
                         outf(o, ": az keyvault update --name %s --bypass AzureServices", n.store);
                 break;
         case FINDING_VAULT_REGION_MISMATCH:
-                outf(o, "%s %s is in %s but cluster %s is in %s: CMK needs the key store in the cluster's region; "
-                        "move the key to a store in %s and repoint the cluster",
-                     n.hsm ? "Managed HSM" : "vault", n.store, n.vault && n.vault->location ? n.vault->location : "n/a",
-                     n.cluster, c && c->location ? c->location : "n/a", c && c->location ? c->location : "n/a");
+                outf(o,
+                     "%s %s is in %s but cluster %s is in %s: CMK needs the key store in the cluster's "
+                     "region; "
+                     "move the key to a store in %s and repoint the cluster",
+                     n.hsm ? "Managed HSM" : "vault", n.store,
+                     n.vault && n.vault->location ? n.vault->location : "n/a", n.cluster,
+                     c && c->location ? c->location : "n/a", c && c->location ? c->location : "n/a");
                 break;
         case FINDING_TENANT_MISMATCH:
-                outf(o, "%s %s is in tenant %s but identity %s of cluster %s is in tenant %s: cross-tenant CMK is not "
-                        "supported; use a key store in the identity's tenant",
-                     n.hsm ? "Managed HSM" : "vault", n.store, n.vault && n.vault->tenant_id ? n.vault->tenant_id : "n/a",
-                     n.identity, n.cluster, n.id && n.id->tenant_id ? n.id->tenant_id : "n/a");
+                outf(o,
+                     "%s %s is in tenant %s but identity %s of cluster %s is in tenant %s: cross-tenant CMK "
+                     "is not "
+                     "supported; use a key store in the identity's tenant",
+                     n.hsm ? "Managed HSM" : "vault", n.store,
+                     n.vault && n.vault->tenant_id ? n.vault->tenant_id : "n/a", n.identity, n.cluster,
+                     n.id && n.id->tenant_id ? n.id->tenant_id : "n/a");
                 break;
         case FINDING_IDENTITY_REGION_MISMATCH:
-                outf(o, "identity %s is in %s but cluster %s is in %s: CMK needs the identity in the cluster's "
-                        "region; create one there, grant it access to key %s and PUT it with the key URL",
+                outf(o,
+                     "identity %s is in %s but cluster %s is in %s: CMK needs the identity in the cluster's "
+                     "region; create one there, grant it access to key %s and PUT it with the key URL",
                      n.identity, n.id && n.id->location ? n.id->location : "n/a", n.cluster,
                      c && c->location ? c->location : "n/a", n.key);
                 break;
         case FINDING_KEY_URL_INVALID:
-                outf(o, "keyEncryptionKeyUrl of cluster %s is %s%s%s, not a Key Vault or Managed HSM key URL: PUT the "
-                        "cluster with a URL like https://{vault}.vault.azure.net/keys/{name} and its identity",
+                outf(o,
+                     "keyEncryptionKeyUrl of cluster %s is %s%s%s, not a Key Vault or Managed HSM key URL: "
+                     "PUT the "
+                     "cluster with a URL like https://{vault}.vault.azure.net/keys/{name} and its identity",
                      n.cluster, c && c->key_url ? "'" : "", c && c->key_url ? c->key_url : "missing",
                      c && c->key_url ? "'" : "");
                 break;
         case FINDING_CLUSTER_INACCESSIBLE:
-                outf(o, "cluster %s reports clusterStatus %s%s%s: when the key or identity is unusable the cluster "
-                        "refuses connections; fix the key and identity findings and wait up to 60 min for Ready (a "
-                        "Failed CMK creation must be deleted and re-created)",
-                     n.cluster, c && c->cluster_status ? "'" : "", c && c->cluster_status ? c->cluster_status : "(absent)",
+                outf(o,
+                     "cluster %s reports clusterStatus %s%s%s: when the key or identity is unusable the "
+                     "cluster "
+                     "refuses connections; fix the key and identity findings and wait up to 60 min for "
+                     "Ready (a "
+                     "Failed CMK creation must be deleted and re-created)",
+                     n.cluster, c && c->cluster_status ? "'" : "",
+                     c && c->cluster_status ? c->cluster_status : "(absent)",
                      c && c->cluster_status ? "'" : "");
                 break;
         case FINDING_SERVICE_MANAGED_KEY:
-                outf(o, "cluster %s encrypts with a service-managed key, which cannot be switched to a customer-managed "
-                        "one in place: create a replica or a point-in-time restore with a customer-managed key",
+                outf(o,
+                     "cluster %s encrypts with a service-managed key, which cannot be switched to a "
+                     "customer-managed "
+                     "one in place: create a replica or a point-in-time restore with a customer-managed key",
                      n.cluster);
                 break;
         case FINDING_CHECK_UNKNOWN:
                 describe_unknown(o, f, obs, &n);
                 break;
         default:
-                outf(o, "finding %d of cluster %s", (int) f->code, n.cluster);
+                outf(o, "finding %d of cluster %s", (int)f->code, n.cluster);
         }
 }
 
-char *finding_describe(const struct finding *f, const struct cluster_obs *obs, usec_t now, char *buf, size_t len) {
-        struct out o = { .buf = buf, .len = len };
+char *finding_describe(const struct finding *f, const struct cluster_obs *obs, usec_t now, char *buf,
+                       size_t len) {
+        struct out o = {.buf = buf, .len = len};
 
         if (!buf || len == 0)
                 return buf;
@@ -1168,7 +1250,7 @@ char *finding_describe(const struct finding *f, const struct cluster_obs *obs, u
         describe(&o, f, obs, now);
         /* One line, whatever Azure or a cluster owner put in a name or a URL. */
         for (char *p = buf; *p; p++)
-                if ((unsigned char) *p < 0x20 || *p == 0x7f)
+                if ((unsigned char)*p < 0x20 || *p == 0x7f)
                         *p = '?';
         return buf;
 }

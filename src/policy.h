@@ -109,12 +109,12 @@ struct finding {
         enum finding_code code;
         enum severity severity;
         /* Details for the message; meaning depends on the code. */
-        enum fact_kind fact;     /* check-unknown: the most fundamental fact that could not be read */
-        unsigned facts;          /* check-unknown: every unknown fact, bits 1u << FACT_* */
+        enum fact_kind fact; /* check-unknown: the most fundamental fact that could not be read */
+        unsigned facts;      /* check-unknown: every unknown fact, bits 1u << FACT_* */
         const struct obs_status *status; /* check-unknown: why (borrowed from the obs); NULL for
                                           * FACT_ROLE_DEFINITIONS */
-        usec_t when;             /* key-expired/expiring: exp; not-yet-valid: nbf; too-old: created;
-                                  * key-deleted: deletedDate (0 if unknown) */
+        usec_t when;                     /* key-expired/expiring: exp; not-yet-valid: nbf; too-old: created;
+                                          * key-deleted: deletedDate (0 if unknown) */
         /* The key version concerned, borrowed from obs (obs->key or obs->pinned): the version in
          * use for per-version findings, the pinned version for key-version-stale and
          * key-version-pinned. NULL when the only source is the key URL (the pinned version is
@@ -172,31 +172,31 @@ enum action_kind {
  * key URL to repoint), so SERVICE_MANAGED is kept for callers that build actions themselves. */
 enum refusal {
         REFUSAL_NONE,
-        REFUSAL_INCOMPLETE,          /* a fact the decision needs could not be read */
+        REFUSAL_INCOMPLETE,            /* a fact the decision needs could not be read */
         REFUSAL_CLUSTER_NOT_SUCCEEDED, /* provisioningState is not Succeeded */
-        REFUSAL_CLUSTER_UPDATING,    /* an update is already in progress */
-        REFUSAL_CLUSTER_INACCESSIBLE, /* restore access, wait for Ready, then repoint */
-        REFUSAL_CLUSTER_NOT_READY,   /* clusterStatus is anything else but Ready */
+        REFUSAL_CLUSTER_UPDATING,      /* an update is already in progress */
+        REFUSAL_CLUSTER_INACCESSIBLE,  /* restore access, wait for Ready, then repoint */
+        REFUSAL_CLUSTER_NOT_READY,     /* clusterStatus is anything else but Ready */
         REFUSAL_TARGET_DISABLED,
         REFUSAL_TARGET_EXPIRED,
         REFUSAL_TARGET_NOT_YET_VALID,
         REFUSAL_TARGET_OPS_MISSING,
         REFUSAL_TARGET_TYPE_UNSUPPORTED,
-        REFUSAL_NO_ACCESS,           /* the encryption identity cannot reach the key */
-        REFUSAL_OLDER_VERSION,       /* the target is older than the pinned version */
+        REFUSAL_NO_ACCESS,     /* the encryption identity cannot reach the key */
+        REFUSAL_OLDER_VERSION, /* the target is older than the pinned version */
         REFUSAL_SERVICE_MANAGED,
         /* Set by policy_gate(), not by policy_evaluate(): */
-        REFUSAL_MODE,                /* Mode=alert-only */
-        REFUSAL_OUTSIDE_WINDOW,      /* ChangeWindow= */
-        REFUSAL_BUDGET,              /* MaxUpdatesPerSweep= reached */
-        REFUSAL_IN_FLIGHT,           /* an update of ours is still being followed */
+        REFUSAL_MODE,           /* Mode=alert-only */
+        REFUSAL_OUTSIDE_WINDOW, /* ChangeWindow= */
+        REFUSAL_BUDGET,         /* MaxUpdatesPerSweep= reached */
+        REFUSAL_IN_FLIGHT,      /* an update of ours is still being followed */
         _REFUSAL_MAX,
         _REFUSAL_INVALID = -EINVAL,
 };
 
 struct action {
-        enum action_kind kind;       /* ACTION_UPDATE only when refusal is REFUSAL_NONE */
-        bool wanted;                 /* the policy asks for an update (it may be refused) */
+        enum action_kind kind; /* ACTION_UPDATE only when refusal is REFUSAL_NONE */
+        bool wanted;           /* the policy asks for an update (it may be refused) */
         enum refusal refusal;
         char target_url[KEYURL_MAX]; /* when wanted */
         const char *target_version;  /* borrowed; NULL for versionless */

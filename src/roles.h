@@ -53,14 +53,15 @@ bool role_actions_grant(const char *const *data_actions, const char *const *not_
 bool role_scope_covers(enum key_store store, const char *scope, const char *key_scope);
 
 /* Writes the key's scope, "{vaultId}/keys/{name}" or "/keys/{name}" (HSM), into buf. Returns buf. */
-char *role_key_scope(enum key_store store, const char *vault_id, const char *key_name, char *buf, size_t len);
+char *role_key_scope(enum key_store store, const char *vault_id, const char *key_name, char *buf,
+                     size_t len);
 
 struct key_access {
-        bool granted;     /* read, wrap and unwrap are all granted (by one or several assignments) */
-        bool conditional; /* granted only with the help of an assignment that carries a condition */
-        bool custom;      /* granted with the help of a custom role */
-        bool unknown;     /* not granted, and an applicable assignment names a role whose definition
-                           * cmkd does not have: the answer is not known */
+        bool granted;             /* read, wrap and unwrap are all granted (by one or several assignments) */
+        bool conditional;         /* granted only with the help of an assignment that carries a condition */
+        bool custom;              /* granted with the help of a custom role */
+        bool unknown;             /* not granted, and an applicable assignment names a role whose definition
+                                   * cmkd does not have: the answer is not known */
         unsigned granted_actions; /* bits 1u << ROLE_KEY_* granted, over every applicable assignment */
         const struct role_assignment *via; /* borrowed: the assignment that grants (all, if one does) */
         const char *role_name;             /* borrowed or static: via's role name; NULL if none */
@@ -71,6 +72,7 @@ struct key_access {
  * are preferred; among those, one that grants everything alone, a built-in role before a custom
  * one. Role effects add up (Azure RBAC is additive), so several assignments may grant together.
  * Never fails; NULL inputs mean "none". */
-void roles_key_access(const struct role_assignment_list *assignments, const struct role_definition *const *custom_roles,
-                      size_t n_custom_roles, const char *principal_id, enum key_store store, const char *key_scope,
+void roles_key_access(const struct role_assignment_list *assignments,
+                      const struct role_definition *const *custom_roles, size_t n_custom_roles,
+                      const char *principal_id, enum key_store store, const char *key_scope,
                       struct key_access *ret);
