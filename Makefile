@@ -39,7 +39,7 @@ UNIT_SRC := $(wildcard tests/unit/test-*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/unit/%)
 # TEMPORARY: until src/policy.c lands (branch policy), test programs link a stand-in for
 # the policy functions they use. Remove with tests/unit/stub-policy.c.
-POLICY_STUB := $(if $(wildcard src/policy.c),,tests/unit/stub-policy.c)
+POLICY_STUB := $(if $(wildcard src/policy.c),,$(BUILD)/unit/stub-policy.o)
 
 .PHONY: all deps check unit check-integration install demo clean
 
@@ -65,6 +65,10 @@ $(BUILD)/unit/%: tests/unit/%.c $(BUILD)/libcmkd.a $(POLICY_STUB) | $(BUILD)/uni
 	@echo '  CCLD    $@'
 	@$(CC) $(CFLAGS) -Isrc -MMD -MP -o $@ $< $(POLICY_STUB) $(BUILD)/libcmkd.a $(LDFLAGS) $(PKG_LIBS) -lcmocka
 
+$(BUILD)/unit/stub-policy.o: tests/unit/stub-policy.c | $(BUILD)/unit
+	@echo '  CC      $<'
+	@$(CC) $(CFLAGS) -Isrc -MMD -MP -c $< -o $@
+
 $(BUILD)/obj $(BUILD)/unit:
 	mkdir -p $@
 
@@ -84,4 +88,4 @@ install: $(BUILD)/cmkd
 clean:
 	rm -rf build build-*
 
--include $(OBJ:.o=.d) $(UNIT_BIN:=.d)
+-include $(OBJ:.o=.d) $(UNIT_BIN:=.d) $(POLICY_STUB:.o=.d)
