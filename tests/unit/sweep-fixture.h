@@ -77,6 +77,8 @@ static inline void fx_init(struct fx *fx, size_t n) {
                         .key_status = { .state = OBS_PRESENT },
                         .key = k,
                 };
+                r->policy.key_expiry_warning_usec = 30 * USEC_PER_DAY;
+                r->policy.key_expiry_critical_usec = 7 * USEC_PER_DAY;
                 r->verdict.worst = SEVERITY_INFO;
                 if (keyurl_parse(c->key_url, &r->verdict.keyurl) == 0)
                         r->verdict.has_keyurl = true;
