@@ -41,7 +41,7 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/unit/%)
 # the policy functions they use. Remove with tests/unit/stub-policy.c.
 POLICY_STUB := $(if $(wildcard src/policy.c),,$(BUILD)/unit/stub-policy.o)
 
-.PHONY: all deps check unit check-integration install demo clean
+.PHONY: all deps check unit check-integration check-tell install demo clean
 
 all: $(BUILD)/cmkd
 
@@ -69,14 +69,31 @@ $(BUILD)/unit/stub-policy.o: tests/unit/stub-policy.c | $(BUILD)/unit
 	@echo '  CC      $<'
 	@$(CC) $(CFLAGS) -Isrc -MMD -MP -c $< -o $@
 
-$(BUILD)/obj $(BUILD)/unit:
+# Test drivers of the journal and report checks (tests/integration/*-driver.c).
+DRIVERS := $(BUILD)/alert-driver $(BUILD)/report-driver
+
+$(BUILD)/%-driver: tests/integration/%-driver.c $(BUILD)/integration/fixture.o $(BUILD)/libcmkd.a $(POLICY_STUB)
+	@echo '  CCLD    $@'
+	@$(CC) $(CFLAGS) -Isrc -Itests/integration -MMD -MP -o $@ $< $(BUILD)/integration/fixture.o $(POLICY_STUB) \
+		$(BUILD)/libcmkd.a $(LDFLAGS) $(PKG_LIBS)
+
+$(BUILD)/integration/fixture.o: tests/integration/fixture.c | $(BUILD)/integration
+	@echo '  CC      $<'
+	@$(CC) $(CFLAGS) -Isrc -MMD -MP -c $< -o $@
+
+$(BUILD)/obj $(BUILD)/unit $(BUILD)/integration:
 	mkdir -p $@
 
 unit: $(UNIT_BIN)
 	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; $$t; done
 
-check-integration: $(BUILD)/cmkd
-	CMKD=$(abspath $(BUILD)/cmkd) $(PYTHON) -m unittest discover -s tests/integration -p 'test_*.py'
+check-integration: $(BUILD)/cmkd $(DRIVERS)
+	CMKD=$(abspath $(BUILD)/cmkd) CMKD_BUILD=$(abspath $(BUILD)) $(PYTHON) -m unittest discover -s tests/integration -p 'test_*.py'
+
+# Alerts through a real journald (private mount namespace), the catalog through journalctl,
+# reports against their schema and in headless Chromium.
+check-tell: $(DRIVERS)
+	CMKD_BUILD=$(abspath $(BUILD)) $(PYTHON) -m unittest discover -v -s tests/integration -p 'test_tell_*.py'
 
 check: deps
 	$(MAKE) all
@@ -88,4 +105,4 @@ install: $(BUILD)/cmkd
 clean:
 	rm -rf build build-*
 
--include $(OBJ:.o=.d) $(UNIT_BIN:=.d) $(POLICY_STUB:.o=.d)
+-include $(OBJ:.o=.d) $(UNIT_BIN:=.d) $(POLICY_STUB:.o=.d) $(DRIVERS:=.d) $(BUILD)/integration/fixture.d

@@ -7,6 +7,8 @@
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
+/* No CODE_FILE/CODE_LINE of journal_sink() in every entry: they would say nothing. */
+#define SD_JOURNAL_SUPPRESS_LOCATION 1
 #include <systemd/sd-journal.h>
 #include <syslog.h>
 
@@ -218,13 +220,14 @@ static void fields_head(struct fields *f, enum alert_kind kind, enum finding_cod
         field_add(f, "SYSLOG_IDENTIFIER", "cmkd");
 }
 
-/* The key version a finding is about, else the one the URL pins. */
+/* The key version a finding is about, else the one the cluster uses: the one its URL
+ * pins, or the current one for a versionless URL. */
 static const char *key_version(const struct cluster_result *cr, const struct finding *fd) {
         if (fd && fd->version)
                 return fd->version;
         if (cr->verdict.has_keyurl && keyurl_is_versioned(&cr->verdict.keyurl))
                 return cr->verdict.keyurl.version;
-        return NULL;
+        return cr->obs.key ? cr->obs.key->version : NULL;
 }
 
 static void fields_cluster(struct fields *f, const struct cluster_result *cr, const struct finding *fd) {
