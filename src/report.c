@@ -45,6 +45,7 @@ _printf_(2, 3) static void w_printf(struct w *w, const char *format, ...) {
 struct row {
         const struct cluster_result *cr;
         int status;                   /* -1: ok (no finding), else the worst severity */
+        int attention;                /* status, raised to warning by a failed update: order and color */
         const struct key_bundle *key; /* the version in use: the pinned one, else the current one */
         const char *version;          /* the version in use, NULL if unknown */
         bool versionless;
@@ -64,6 +65,8 @@ static void row_init(struct row *row, const struct cluster_result *cr, usec_t no
         const struct verdict *v = &cr->verdict;
 
         *row = (struct row) { .cr = cr, .status = v->n_findings > 0 ? (int) v->worst : -1 };
+        row->attention = cr->action.outcome == OUTCOME_FAILED ? MAX(row->status, (int) SEVERITY_WARNING)
+                                                                : row->status;
         if (v->has_keyurl) {
                 row->versionless = !keyurl_is_versioned(&v->keyurl);
                 if (!row->versionless) {
@@ -98,8 +101,8 @@ static int row_compare(const void *a, const void *b) {
         const struct row *x = a, *y = b;
         int c;
 
-        if (x->status != y->status)
-                return y->status - x->status; /* worst first */
+        if (x->attention != y->attention)
+                return y->attention - x->attention; /* worst first */
         c = strcmp(strempty(x->cr->obs.cluster->name), strempty(y->cr->obs.cluster->name));
         return c ?: strcasecmp(strempty(x->cr->obs.cluster->id), strempty(y->cr->obs.cluster->id));
 }
@@ -545,9 +548,9 @@ static const char html_style[] =
         "section{background:#fff;border:1px solid var(--line);border-radius:8px;padding:16px 20px;margin:0 0 20px}\n"
         "h2{font-size:17px;margin:0 0 4px}\n"
         "p.note{margin:0 0 12px;color:var(--muted)}\n"
-        ".cards{display:flex;flex-wrap:wrap;gap:12px;margin:0 0 20px}\n"
-        ".card{flex:1 1 140px;background:#fff;border:1px solid var(--line);border-left:6px solid #98a2b3;"
-        "border-radius:8px;padding:10px 16px}\n"
+        ".cards{display:grid;grid-template-columns:repeat(auto-fit,minmax(118px,1fr));gap:12px;margin:0 0 20px}\n"
+        ".card{background:#fff;border:1px solid var(--line);border-left:6px solid #98a2b3;"
+        "border-radius:8px;padding:10px 14px}\n"
         ".card b{display:block;font-size:30px;line-height:1.2}\n"
         ".card span{color:var(--muted)}\n"
         ".card.critical{border-left-color:var(--crit)}.card.critical b{color:var(--crit)}\n"
@@ -611,8 +614,9 @@ static int expiry_compare(const void *a, const void *b) {
 
 /* Horizontal bars: days until the key version each cluster uses expires, soonest first. */
 static int h_chart(struct w *w, const struct model *m) {
-        static const int ticks[] = { 0, 7, 30, 90, 180, 365, 730 };
-        const int left = 230, width = 640, row_h = 24, top = 34;
+        static const int ticks[] = { 0, 30, 90, 180, 365, 730 };
+        /* label column, bars, and room on the right for "in 362 d (2027-11-20)" */
+        const int left = 230, width = 560, row_h = 24, top = 34;
         _cleanup_free_ const struct row **shown = NULL;
         size_t n = 0, no_expiry = 0, unknown = 0, total_h;
         int64_t domain = 90;
@@ -757,7 +761,7 @@ static void h_cluster_row(struct w *w, const struct model *m, const struct row *
         const struct action_result *a = &cr->action;
         char msg[FINDING_MESSAGE_MAX], date[16];
 
-        w_printf(w, "<tr class=\"%s\"><td>", status_name(row->status));
+        w_printf(w, "<tr class=\"%s\"><td>", status_name(row->attention));
         h_badge(w, status_name(row->status), status_name(row->status));
         w_puts(w, "</td><td><b>");
         h_text(w, cl->name);
