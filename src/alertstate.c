@@ -99,6 +99,8 @@ char *alertstate_cause(const struct finding *f, char *buf, size_t len) {
                 snprintf(buf, len, "%s", s->error_code);
         else if (s && s->error != 0)
                 snprintf(buf, len, "%s", strerror(ERRNO_VALUE(s->error)));
+        else if (f && !s && f->fact != FACT_NONE) /* e.g. a role definition cmkd has not got */
+                snprintf(buf, len, "%s not known", strna(fact_kind_to_string(f->fact)));
         else
                 snprintf(buf, len, "unknown error");
         return buf;

@@ -94,7 +94,8 @@ int alertstate_update(const struct alertstate *old, const struct sweep_result *s
                       struct alert_events **ret_events);
 
 /* The cause of a check-unknown finding as one stable string: "HTTP 503 ServiceUnavailable",
- * "HTTP 403", "Connection timed out" or "unknown error". Returns buf. */
+ * "HTTP 403", "Connection timed out", "role-definitions not known" (no status) or "unknown
+ * error". Returns buf. */
 char *alertstate_cause(const struct finding *f, char *buf, size_t len);
 #define ALERTSTATE_CAUSE_MAX 192
 

@@ -320,6 +320,35 @@ static void test_outage_keeps_known_alerts(void **state) {
         assert_int_equal(st->n_entries, 2);
 }
 
+static void test_cause(void **state) {
+        static const struct {
+                struct obs_status status;
+                bool has_status;
+                enum fact_kind fact;
+                const char *cause;
+        } table[] = {
+                { { .http_status = 503, .error_code = "ServiceUnavailable" }, true, FACT_KEY, "HTTP 503 ServiceUnavailable" },
+                { { .http_status = 403 }, true, FACT_VAULT, "HTTP 403" },
+                { { .error_code = "Throttled" }, true, FACT_KEY, "Throttled" },
+                { { .error = -ETIMEDOUT }, true, FACT_IDENTITY, "Connection timed out" },
+                { {}, true, FACT_KEY, "unknown error" },
+                { {}, false, FACT_ROLE_ASSIGNMENTS, NULL },
+                { {}, false, FACT_NONE, "unknown error" },
+        };
+        char buf[ALERTSTATE_CAUSE_MAX], expect[ALERTSTATE_CAUSE_MAX];
+
+        for (size_t i = 0; i < ELEMENTSOF(table); i++) {
+                struct finding f = { .code = FINDING_CHECK_UNKNOWN, .fact = table[i].fact,
+                                     .status = table[i].has_status ? &table[i].status : NULL };
+
+                if (table[i].cause)
+                        snprintf(expect, sizeof expect, "%s", table[i].cause);
+                else
+                        snprintf(expect, sizeof expect, "%s not known", fact_kind_to_string(table[i].fact));
+                assert_string_equal(alertstate_cause(&f, buf, sizeof buf), expect);
+        }
+}
+
 static void test_update_operations(void **state) {
         _cleanup_(alertstate_freep) struct alertstate *st = NULL;
         const char *url = "https://vault0.vault.azure.net/keys/key0/new0";
@@ -558,6 +587,7 @@ int main(void) {
                 cmocka_unit_test(test_sweep_incomplete),
                 cmocka_unit_test(test_outage_is_one_alert),
                 cmocka_unit_test(test_outage_keeps_known_alerts),
+                cmocka_unit_test(test_cause),
                 cmocka_unit_test(test_update_operations),
                 cmocka_unit_test(test_restart_does_not_realert),
                 cmocka_unit_test(test_corrupt_state_set_aside),
