@@ -232,7 +232,9 @@ static const char *key_version(const struct cluster_result *cr, const struct fin
 
 static void fields_cluster(struct fields *f, const struct cluster_result *cr, const struct finding *fd) {
         const struct cluster *cl = cr->obs.cluster;
+        /* The version in use: the pinned one is read only when it is not the current one. */
         const struct key_bundle *k = cr->obs.pinned ?: cr->obs.key;
+        usec_t exp = k ? k->exp : 0, created = k ? k->created : 0, nbf = k ? k->nbf : 0;
 
         field_add(f, "CMKD_CLUSTER", cl->id);
         field_add(f, "CMKD_CLUSTER_NAME", cl->name);
@@ -251,13 +253,15 @@ static void fields_cluster(struct fields *f, const struct cluster_result *cr, co
         if (cr->obs.key)
                 field_add(f, "CMKD_KEY_CURRENT_VERSION", cr->obs.key->version);
         /* The finding's own date wins: it is about the version the finding names. */
-        field_time(f, "CMKD_KEY_EXPIRES",
-                   fd && (fd->code == FINDING_KEY_EXPIRED || fd->code == FINDING_KEY_EXPIRING) ? fd->when
-                   : k                                                                        ? k->exp
-                                                                                              : 0);
-        field_time(f, "CMKD_KEY_CREATED", fd && fd->code == FINDING_KEY_TOO_OLD ? fd->when : k ? k->created : 0);
-        field_time(f, "CMKD_KEY_NOT_BEFORE",
-                   fd && fd->code == FINDING_KEY_NOT_YET_VALID ? fd->when : k ? k->nbf : 0);
+        if (fd && (fd->code == FINDING_KEY_EXPIRED || fd->code == FINDING_KEY_EXPIRING))
+                exp = fd->when;
+        else if (fd && fd->code == FINDING_KEY_TOO_OLD)
+                created = fd->when;
+        else if (fd && fd->code == FINDING_KEY_NOT_YET_VALID)
+                nbf = fd->when;
+        field_time(f, "CMKD_KEY_EXPIRES", exp);
+        field_time(f, "CMKD_KEY_CREATED", created);
+        field_time(f, "CMKD_KEY_NOT_BEFORE", nbf);
 }
 
 /* A cluster that is gone, or a resolve without a sweep result: what the state remembers. */
@@ -343,10 +347,10 @@ static const char *target_url(const struct cluster_result *cr) {
 /* The by-hand fix for an update: the product docs' PUT, with identity and key together. */
 static void fix_command(struct text *m, const struct cluster_result *cr) {
         text_printf(m,
-                          " To update by hand: az rest --method PUT --url '%s%s?api-version=" ALERT_ARM_API_VERSION
-                          "' --body @cluster.json, the body carrying location, identity and"
-                          " customerManagedKeyEncryption with keyEncryptionKeyUrl=%s.",
-                          arm_endpoint, cr->obs.cluster->id, strna(target_url(cr)));
+                    " To update by hand: az rest --method PUT --url '%s%s?api-version=" ALERT_ARM_API_VERSION
+                    "' --body @cluster.json, the body carrying location, identity and"
+                    " customerManagedKeyEncryption with keyEncryptionKeyUrl=%s.",
+                    arm_endpoint, cr->obs.cluster->id, strna(target_url(cr)));
 }
 
 static void message_condition(struct text *m, const struct alert_event *e, usec_t now) {
@@ -359,7 +363,7 @@ static void message_condition(struct text *m, const struct alert_event *e, usec_
                 text_printf(m, "Still unresolved since %s: ", when);
         else if (e->previous_severity >= 0)
                 text_printf(m, "Now %s (was %s): ", severity_to_string(e->entry.severity),
-                                  severity_to_string(e->previous_severity));
+                            severity_to_string(e->previous_severity));
 
         switch (e->entry.kind) {
         case ALERT_FINDING:
@@ -370,42 +374,50 @@ static void message_condition(struct text *m, const struct alert_event *e, usec_
                 text_printf(m, "%s: %s", name_of(e), text);
                 break;
         case ALERT_UPDATE_PROPOSED:
-                text_printf(m, "%s: dry-run: cmkd would repoint the key from %s to %s. Set Mode=enforce to let"
-                                  " cmkd do it.", name_of(e), strna(cr->obs.cluster->key_url), strna(target_url(cr)));
+                text_printf(m,
+                            "%s: dry-run: cmkd would repoint the key from %s to %s. Set Mode=enforce to let"
+                            " cmkd do it.",
+                            name_of(e), strna(cr->obs.cluster->key_url), strna(target_url(cr)));
                 fix_command(m, cr);
                 break;
         case ALERT_UPDATE_REFUSED:
                 text_printf(m, "%s: the key update to %s is held back: %s.", name_of(e),
-                                  strna(target_url(cr)), strna(refusal_describe(cr->action.refusal)));
+                            strna(target_url(cr)), strna(refusal_describe(cr->action.refusal)));
                 fix_command(m, cr);
                 break;
         case ALERT_UPDATE_FAILED:
-                text_printf(m, "%s: the key update to %s failed: %s%s%s%s. The cluster still uses %s."
-                                  " Fix the cause; cmkd retries on its next sweep. A failed PUT may still have"
-                                  " added the identity to the cluster: check identity.userAssignedIdentities.",
-                                  name_of(e), strna(target_url(cr)),
-                                  cr->action.error_code ?: (cr->action.error ? strerror(ERRNO_VALUE(cr->action.error))
-                                                                             : "unknown error"),
-                                  cr->action.error_message ? " (" : "", strempty(cr->action.error_message),
-                                  cr->action.error_message ? ")" : "",
-                                  strna(cr->action.old_url ?: cr->obs.cluster->key_url));
+                text_printf(m,
+                            "%s: the key update to %s failed: %s%s%s%s. The cluster still uses %s."
+                            " Fix the cause; cmkd retries on its next sweep. A failed PUT may still have"
+                            " added the identity to the cluster: check identity.userAssignedIdentities.",
+                            name_of(e), strna(target_url(cr)),
+                            cr->action.error_code
+                                    ?: (cr->action.error ? strerror(ERRNO_VALUE(cr->action.error))
+                                                         : "unknown error"),
+                            cr->action.error_message ? " (" : "", strempty(cr->action.error_message),
+                            cr->action.error_message ? ")" : "",
+                            strna(cr->action.old_url ?: cr->obs.cluster->key_url));
                 break;
         case ALERT_SWEEP_FAILED:
-                text_printf(m, "cmkd could not check any cluster: %s. Check the network path to Azure,"
-                                  " cmkd's credentials (cmkd --check-config) and the Azure status page; earlier"
-                                  " alerts stay active until clusters can be read again.",
-                                  s->error_message ?: s->error ? strerror(ERRNO_VALUE(s->error)) : "unknown error");
+                text_printf(m,
+                            "cmkd could not check any cluster: %s. Check the network path to Azure,"
+                            " cmkd's credentials (cmkd --check-config) and the Azure status page; earlier"
+                            " alerts stay active until clusters can be read again.",
+                            s->error_message
+                                    ?: s->error ? strerror(ERRNO_VALUE(s->error))
+                                                : "unknown error");
                 break;
         case ALERT_SWEEP_INCOMPLETE: {
                 struct text scopes = {};
 
                 join(&scopes, s->failed_scopes);
 
-                text_printf(m, "cmkd could not list %u scope(s)%s%s%s and could not read %u listed item(s);"
-                                  " clusters there keep their earlier alerts. Check cmkd's Reader role on those"
-                                  " scopes and the Azure status page.",
-                                  e->n_affected, scopes.len ? " (" : "", scopes.s, scopes.len ? ")" : "",
-                                  s->n_unreadable);
+                text_printf(m,
+                            "cmkd could not list %u scope(s)%s%s%s and could not read %u listed item(s);"
+                            " clusters there keep their earlier alerts. Check cmkd's Reader role on those"
+                            " scopes and the Azure status page.",
+                            e->n_affected, scopes.len ? " (" : "", scopes.s, scopes.len ? ")" : "",
+                            s->n_unreadable);
                 break;
         }
         case ALERT_OUTAGE: {
@@ -413,11 +425,12 @@ static void message_condition(struct text *m, const struct alert_event *e, usec_
 
                 join(&names, e->affected);
 
-                text_printf(m, "%u clusters could not be checked, all for the same cause: %s (%s%s)."
-                                  " Likely an Azure outage or a missing permission of cmkd itself; their"
-                                  " per-cluster alerts are held back while it lasts.",
-                                  e->n_affected, strna(e->entry.subject), names.s,
-                                  e->n_affected > strv_length(e->affected) ? ", ..." : "");
+                text_printf(m,
+                            "%u clusters could not be checked, all for the same cause: %s (%s%s)."
+                            " Likely an Azure outage or a missing permission of cmkd itself; their"
+                            " per-cluster alerts are held back while it lasts.",
+                            e->n_affected, strna(e->entry.subject), names.s,
+                            e->n_affected > strv_length(e->affected) ? ", ..." : "");
                 break;
         }
         default:
@@ -430,11 +443,12 @@ static void message_once(struct text *m, const struct alert_event *e) {
 
         if (e->entry.kind == ALERT_UPDATE_STARTED)
                 text_printf(m, "%s: updating the key URL from %s to %s%s%s.", name_of(e),
-                                  strna(a->old_url ?: e->cluster->obs.cluster->key_url), strna(target_url(e->cluster)),
-                                  a->operation_id ? ", operation " : "", strempty(a->operation_id));
+                            strna(a->old_url ?: e->cluster->obs.cluster->key_url),
+                            strna(target_url(e->cluster)), a->operation_id ? ", operation " : "",
+                            strempty(a->operation_id));
         else
-                text_printf(m, "%s: the key URL is now %s, verified (cluster Succeeded and Ready).", name_of(e),
-                                  strna(target_url(e->cluster)));
+                text_printf(m, "%s: the key URL is now %s, verified (cluster Succeeded and Ready).",
+                            name_of(e), strna(target_url(e->cluster)));
 }
 
 static void message_resolve(struct text *m, const struct alert_event *e, usec_t now) {
@@ -445,13 +459,15 @@ static void message_resolve(struct text *m, const struct alert_event *e, usec_t 
         timespan_format(span, sizeof span, now > x->first_seen ? now - x->first_seen : 0, USEC_PER_MINUTE);
         if (!x->cluster_id)
                 text_printf(m, "Resolved: %s%s%s (since %s, %s).", entry_what(x), x->subject ? ": " : "",
-                                  strempty(x->subject), when, span);
+                            strempty(x->subject), when, span);
         else if (e->cluster_gone)
-                text_printf(m, "%s: resolved: %s (since %s): the cluster is no longer listed (deleted, moved"
-                                  " or no longer selected).", name_of(e), entry_what(x), when);
+                text_printf(m,
+                            "%s: resolved: %s (since %s): the cluster is no longer listed (deleted, moved"
+                            " or no longer selected).",
+                            name_of(e), entry_what(x), when);
         else
                 text_printf(m, "%s: resolved: %s (%s since %s, %s).", name_of(e), entry_what(x),
-                                  severity_to_string(x->severity), when, span);
+                            severity_to_string(x->severity), when, span);
 }
 
 int alert_emit_event(const struct alert_event *e, usec_t now) {
@@ -507,12 +523,14 @@ int alert_emit_event(const struct alert_event *e, usec_t now) {
                 fields_check_unknown(&f, e->finding);
         if (x->kind == ALERT_OUTAGE)
                 field_add(&f, "CMKD_CAUSE", x->subject);
-        if ((x->kind == ALERT_OUTAGE || x->kind == ALERT_SWEEP_INCOMPLETE) && e->type != ALERT_EVENT_RESOLVE) {
+        if ((x->kind == ALERT_OUTAGE || x->kind == ALERT_SWEEP_INCOMPLETE) &&
+            e->type != ALERT_EVENT_RESOLVE) {
                 struct text l = {};
 
                 join(&l, e->affected);
                 field_addf(&f, "CMKD_AFFECTED", "%u", e->n_affected);
-                field_add(&f, x->kind == ALERT_OUTAGE ? "CMKD_AFFECTED_CLUSTERS" : "CMKD_FAILED_SCOPES", l.s);
+                field_add(&f, x->kind == ALERT_OUTAGE ? "CMKD_AFFECTED_CLUSTERS" : "CMKD_FAILED_SCOPES",
+                          l.s);
                 if (x->kind == ALERT_SWEEP_INCOMPLETE)
                         field_addf(&f, "CMKD_UNREADABLE", "%u", e->sweep->n_unreadable);
         }
@@ -537,7 +555,8 @@ int alert_emit_events(const struct alert_events *ev, usec_t now) {
         return r;
 }
 
-int alert_emit_report_written(const char *dir, char *const *files, const struct sweep_result *s, usec_t now) {
+int alert_emit_report_written(const char *dir, char *const *files, const struct sweep_result *s,
+                              usec_t now) {
         unsigned by_worst[_SEVERITY_MAX] = {};
         struct fields f = {};
         struct text list = {};
@@ -546,9 +565,11 @@ int alert_emit_report_written(const char *dir, char *const *files, const struct 
         for (size_t i = 0; s && i < s->n_clusters; i++)
                 if (s->clusters[i].verdict.n_findings > 0)
                         by_worst[s->clusters[i].verdict.worst]++;
-        fields_head(&f, ALERT_REPORT_WRITTEN, _FINDING_INVALID, alert_priority(ALERT_REPORT_WRITTEN, SEVERITY_INFO));
-        field_addf(&f, "MESSAGE", "Compliance report written to %s: %s (%zu clusters, %u critical, %u warning).",
-                   dir, list.s, s ? s->n_clusters : 0, by_worst[SEVERITY_CRITICAL], by_worst[SEVERITY_WARNING]);
+        fields_head(&f, ALERT_REPORT_WRITTEN, _FINDING_INVALID,
+                    alert_priority(ALERT_REPORT_WRITTEN, SEVERITY_INFO));
+        field_addf(&f, "MESSAGE",
+                   "Compliance report written to %s: %s (%zu clusters, %u critical, %u warning).", dir,
+                   list.s, s ? s->n_clusters : 0, by_worst[SEVERITY_CRITICAL], by_worst[SEVERITY_WARNING]);
         field_add(&f, "CMKD_REPORT_DIRECTORY", dir);
         field_add(&f, "CMKD_REPORT_FILES", list.s);
         field_time(&f, "CMKD_REPORT_TIME", now);

@@ -52,8 +52,7 @@ int alert_emit_event(const struct alert_event *e, usec_t now);
 int alert_emit_events(const struct alert_events *ev, usec_t now);
 
 /* "Report written": files are the names written into dir (NULL-terminated). */
-int alert_emit_report_written(const char *dir, char *const *files, const struct sweep_result *s,
-                              usec_t now);
+int alert_emit_report_written(const char *dir, char *const *files, const struct sweep_result *s, usec_t now);
 /* ALERT_DAEMON_STARTED or ALERT_DAEMON_STOPPED; mode and detail ("SIGTERM") may be NULL. */
 int alert_emit_daemon(enum alert_kind kind, const char *mode, const char *detail);
 

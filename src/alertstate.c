@@ -18,7 +18,7 @@ static void entry_done(struct alert_entry *e) {
         mem_free(e->cluster_id);
         mem_free(e->cluster_name);
         mem_free(e->subject);
-        *e = (struct alert_entry) {};
+        *e = (struct alert_entry){};
 }
 
 static int entry_copy(struct alert_entry *dst, const struct alert_entry *src) {
@@ -80,8 +80,9 @@ static char *entry_key(const struct alert_entry *e) {
         struct buf b;
 
         buf_init(&b, 0);
-        if (buf_printf(&b, "%d\x1f%d\x1f%s\x1f%s", (int) e->kind, e->kind == ALERT_FINDING ? (int) e->code : -1,
-                       strempty(e->cluster_id), strempty(e->subject)) < 0) {
+        if (buf_printf(&b, "%d\x1f%d\x1f%s\x1f%s", (int) e->kind,
+                       e->kind == ALERT_FINDING ? (int) e->code : -1, strempty(e->cluster_id),
+                       strempty(e->subject)) < 0) {
                 buf_done(&b);
                 return NULL;
         }
@@ -118,7 +119,7 @@ struct builder {
         struct hashmap *old_index; /* entry key → old index + 1 */
         bool *old_used;            /* owned, one per old entry */
         const struct sweep_result *sweep;
-        struct hashmap *clusters; /* cluster id → struct cluster_result, borrowed */
+        struct hashmap *clusters;   /* cluster id → struct cluster_result, borrowed */
         struct cause_group *groups; /* owned */
         size_t n_groups, groups_allocated;
         unsigned outage_min;
@@ -149,14 +150,14 @@ static int state_add(struct builder *b, const struct alert_entry *e) {
         return 0;
 }
 
-static struct alert_event *event_add(struct builder *b, enum alert_event_type type, const struct alert_entry *e,
-                                     const struct cluster_result *cr) {
+static struct alert_event *event_add(struct builder *b, enum alert_event_type type,
+                                     const struct alert_entry *e, const struct cluster_result *cr) {
         struct alert_event *ev;
 
         if (GREEDY_REALLOC(b->ev->events, b->ev_allocated, b->ev->n_events + 1) < 0)
                 return NULL;
         ev = &b->ev->events[b->ev->n_events];
-        *ev = (struct alert_event) {
+        *ev = (struct alert_event){
                 .type = type,
                 .previous_severity = _SEVERITY_INVALID,
                 .sweep = b->sweep,
@@ -301,7 +302,7 @@ static int group_check_unknown(struct builder *b) {
                         if (GREEDY_REALLOC(b->groups, b->groups_allocated, b->n_groups + 1) < 0)
                                 return -ENOMEM;
                         g = &b->groups[b->n_groups++];
-                        *g = (struct cause_group) {};
+                        *g = (struct cause_group){};
                         snprintf(g->cause, sizeof g->cause, "%s", cause);
                 }
                 g->n_clusters++;
@@ -322,16 +323,20 @@ static int fleet_conditions(struct builder *b) {
         int r;
 
         if (!s->ran)
-                return condition(b, &(struct condition) {
-                        .e = { .kind = ALERT_SWEEP_FAILED, .code = _FINDING_INVALID, .severity = SEVERITY_WARNING },
-                });
+                return condition(b, &(struct condition){
+                                            .e = { .kind = ALERT_SWEEP_FAILED,
+                                                   .code = _FINDING_INVALID,
+                                                   .severity = SEVERITY_WARNING },
+                                    });
 
         if (n_scopes > 0 || s->n_unreadable > 0) {
-                r = condition(b, &(struct condition) {
-                        .e = { .kind = ALERT_SWEEP_INCOMPLETE, .code = _FINDING_INVALID, .severity = SEVERITY_WARNING },
-                        .n_affected = n_scopes,
-                        .affected = s->failed_scopes,
-                });
+                r = condition(b, &(struct condition){
+                                         .e = { .kind = ALERT_SWEEP_INCOMPLETE,
+                                                .code = _FINDING_INVALID,
+                                                .severity = SEVERITY_WARNING },
+                                         .n_affected = n_scopes,
+                                         .affected = s->failed_scopes,
+                                 });
                 if (r < 0)
                         return r;
         }
@@ -341,12 +346,14 @@ static int fleet_conditions(struct builder *b) {
 
                 if (!is_outage(g, b->outage_min))
                         continue;
-                r = condition(b, &(struct condition) {
-                        .e = { .kind = ALERT_OUTAGE, .code = _FINDING_INVALID, .severity = SEVERITY_WARNING,
-                               .subject = (char *) g->cause },
-                        .n_affected = g->n_clusters,
-                        .affected = g->names,
-                });
+                r = condition(b, &(struct condition){
+                                         .e = { .kind = ALERT_OUTAGE,
+                                                .code = _FINDING_INVALID,
+                                                .severity = SEVERITY_WARNING,
+                                                .subject = (char *) g->cause },
+                                         .n_affected = g->n_clusters,
+                                         .affected = g->names,
+                                 });
                 if (r < 0)
                         return r;
         }
@@ -515,7 +522,8 @@ int alertstate_update(const struct alertstate *old, const struct sweep_result *s
         }
         for (size_t i = 0; i < sweep->n_clusters; i++)
                 if (sweep->clusters[i].obs.cluster && sweep->clusters[i].obs.cluster->id &&
-                    hashmap_put(b.clusters, sweep->clusters[i].obs.cluster->id, &sweep->clusters[i]) == -ENOMEM)
+                    hashmap_put(b.clusters, sweep->clusters[i].obs.cluster->id, &sweep->clusters[i]) ==
+                            -ENOMEM)
                         goto finish;
 
         if (sweep->ran) {
@@ -632,9 +640,12 @@ static int parse_entry(struct json_object *o, struct alert_entry *ret) {
         if (!json_object_is_type(o, json_type_object))
                 return -EBADMSG;
         if (get_string(o, "kind", true, &kind) < 0 || get_string(o, "code", false, &code) < 0 ||
-            get_string(o, "severity", true, &severity) < 0 || get_string(o, "cluster", false, &cluster) < 0 ||
-            get_string(o, "cluster_name", false, &name) < 0 || get_string(o, "subject", false, &subject) < 0 ||
-            get_u64(o, "first_seen_usec", &e.first_seen) < 0 || get_u64(o, "last_seen_usec", &e.last_seen) < 0 ||
+            get_string(o, "severity", true, &severity) < 0 ||
+            get_string(o, "cluster", false, &cluster) < 0 ||
+            get_string(o, "cluster_name", false, &name) < 0 ||
+            get_string(o, "subject", false, &subject) < 0 ||
+            get_u64(o, "first_seen_usec", &e.first_seen) < 0 ||
+            get_u64(o, "last_seen_usec", &e.last_seen) < 0 ||
             get_u64(o, "last_sent_usec", &e.last_sent) < 0 || get_u64(o, "sent", &sent) < 0)
                 return -EBADMSG;
 
@@ -683,14 +694,15 @@ int alertstate_parse(const char *text, size_t len, struct alertstate **ret) {
         for (size_t i = json_tokener_get_parse_end(tok); i < len; i++)
                 if (!strchr(" \t\r\n", text[i]))
                         goto finish;
-        if (!json_object_is_type(root, json_type_object) || !json_object_object_get_ex(root, "version", &v) ||
-            !json_object_is_type(v, json_type_int))
+        if (!json_object_is_type(root, json_type_object) ||
+            !json_object_object_get_ex(root, "version", &v) || !json_object_is_type(v, json_type_int))
                 goto finish;
         if (json_object_get_int64(v) != ALERTSTATE_VERSION) {
                 r = -EPROTONOSUPPORT;
                 goto finish;
         }
-        if (!json_object_object_get_ex(root, "alerts", &alerts) || !json_object_is_type(alerts, json_type_array))
+        if (!json_object_object_get_ex(root, "alerts", &alerts) ||
+            !json_object_is_type(alerts, json_type_array))
                 goto finish;
         n = json_object_array_length(alerts);
         for (size_t i = 0; i < n; i++) {

@@ -20,7 +20,7 @@
 #define ALERTSTATE_AFFECTED_MAX 10
 
 struct alertstate_conf {
-        usec_t repeat_interval_usec; /* [Alerts] RepeatIntervalSec=; 0 or USEC_INFINITY: never repeat */
+        usec_t repeat_interval_usec;  /* [Alerts] RepeatIntervalSec=; 0 or USEC_INFINITY: never repeat */
         unsigned outage_min_clusters; /* 0: ALERTSTATE_OUTAGE_MIN_DEFAULT */
 };
 
@@ -56,7 +56,7 @@ enum alert_event_type {
 
 struct alert_event {
         enum alert_event_type type;
-        struct alert_entry entry; /* owned copy: after this sweep (resolve: the last state) */
+        struct alert_entry entry;        /* owned copy: after this sweep (resolve: the last state) */
         enum severity previous_severity; /* FIRE after a change of severity; else _SEVERITY_INVALID */
         bool cluster_gone;               /* RESOLVE: the cluster is no longer listed */
         /* Borrowed from the sweep given to alertstate_update(); valid as long as it is. */

@@ -135,7 +135,7 @@ void audit_entry_done(struct audit_entry *e) {
         mem_free(e->error);
         mem_free(e->error_code);
         mem_free(e->request_id);
-        *e = (struct audit_entry) {};
+        *e = (struct audit_entry){};
 }
 
 /* Copies an optional string field. -EBADMSG if present and not a string or null. */
@@ -163,8 +163,8 @@ int audit_parse_line(const char *line, size_t len, struct audit_entry *ret) {
         if (!tok)
                 return -ENOMEM;
         root = json_tokener_parse_ex(tok, line, (int) len);
-        if (!root || json_tokener_get_error(tok) != json_tokener_success || json_tokener_get_parse_end(tok) != len ||
-            !json_object_is_type(root, json_type_object))
+        if (!root || json_tokener_get_error(tok) != json_tokener_success ||
+            json_tokener_get_parse_end(tok) != len || !json_object_is_type(root, json_type_object))
                 goto finish;
         if (!json_object_object_get_ex(root, "time", &v) || !json_object_is_type(v, json_type_string) ||
             rfc3339_parse(json_object_get_string(v), &e.time) < 0)
@@ -176,11 +176,14 @@ int audit_parse_line(const char *line, size_t len, struct audit_entry *ret) {
                 goto finish;
         if ((r = take_string(root, "cluster", &e.cluster)) < 0 ||
             (r = take_string(root, "subscription", &e.subscription)) < 0 ||
-            (r = take_string(root, "action", &e.action)) < 0 || (r = take_string(root, "method", &e.method)) < 0 ||
-            (r = take_string(root, "mode", &e.mode)) < 0 || (r = take_string(root, "old_key_url", &e.old_url)) < 0 ||
+            (r = take_string(root, "action", &e.action)) < 0 ||
+            (r = take_string(root, "method", &e.method)) < 0 ||
+            (r = take_string(root, "mode", &e.mode)) < 0 ||
+            (r = take_string(root, "old_key_url", &e.old_url)) < 0 ||
             (r = take_string(root, "new_key_url", &e.new_url)) < 0 ||
             (r = take_string(root, "operation_id", &e.operation_id)) < 0 ||
-            (r = take_string(root, "refusal", &e.refusal)) < 0 || (r = take_string(root, "error", &e.error)) < 0 ||
+            (r = take_string(root, "refusal", &e.refusal)) < 0 ||
+            (r = take_string(root, "error", &e.error)) < 0 ||
             (r = take_string(root, "error_code", &e.error_code)) < 0 ||
             (r = take_string(root, "request_id", &e.request_id)) < 0)
                 goto finish;
@@ -188,7 +191,7 @@ int audit_parse_line(const char *line, size_t len, struct audit_entry *ret) {
         if (isempty(e.cluster))
                 goto finish;
         *ret = e;
-        e = (struct audit_entry) {};
+        e = (struct audit_entry){};
         r = 0;
 finish:
         audit_entry_done(&e);

@@ -23,8 +23,8 @@ enum audit_result {
         AUDIT_STARTED,   /* the request was sent */
         AUDIT_SUCCEEDED, /* done and verified */
         AUDIT_FAILED,
-        AUDIT_REFUSED,   /* wanted, held back by a guard rail (refusal says which) */
-        AUDIT_RESUMED,   /* after a restart, cmkd follows an operation it had started */
+        AUDIT_REFUSED, /* wanted, held back by a guard rail (refusal says which) */
+        AUDIT_RESUMED, /* after a restart, cmkd follows an operation it had started */
         _AUDIT_RESULT_MAX,
         _AUDIT_RESULT_INVALID = -EINVAL,
 };
@@ -32,20 +32,20 @@ enum audit_result {
 /* One entry. For audit_append() and audit_format() the strings are borrowed and may be
  * NULL (written as null). In a struct audit_log they are owned by the log. */
 struct audit_entry {
-        usec_t time; /* realtime */
-        char *cluster;      /* ARM id; required */
+        usec_t time;   /* realtime */
+        char *cluster; /* ARM id; required */
         char *subscription;
-        char *action;       /* "update" */
-        char *method;       /* "PUT" or "PATCH" */
-        char *mode;         /* "enforce" or "dry-run" */
+        char *action; /* "update" */
+        char *method; /* "PUT" or "PATCH" */
+        char *mode;   /* "enforce" or "dry-run" */
         char *old_url;
         char *new_url;
         char *operation_id;
         enum audit_result result;
-        char *refusal;      /* refusal_to_string() of a refused update */
-        char *error;        /* what failed, in words (strerror, or the HTTP status) */
-        char *error_code;   /* Azure's error code */
-        char *request_id;   /* x-ms-request-id / x-ms-correlation-request-id, for Azure support */
+        char *refusal;    /* refusal_to_string() of a refused update */
+        char *error;      /* what failed, in words (strerror, or the HTTP status) */
+        char *error_code; /* Azure's error code */
+        char *request_id; /* x-ms-request-id / x-ms-correlation-request-id, for Azure support */
 };
 
 /* Writes e as one JSON object (no newline) into out. Returns 0, -EINVAL (no cluster, bad

@@ -22,7 +22,8 @@ void metrics_account(struct metrics_counters *c, const struct sweep_result *s) {
         for (size_t i = 0; i < s->n_clusters; i++) {
                 enum action_outcome o = s->clusters[i].action.outcome;
 
-                if (o == OUTCOME_PROPOSED || o == OUTCOME_REFUSED || o == OUTCOME_SUCCEEDED || o == OUTCOME_FAILED)
+                if (o == OUTCOME_PROPOSED || o == OUTCOME_REFUSED || o == OUTCOME_SUCCEEDED ||
+                    o == OUTCOME_FAILED)
                         c->updates[o]++;
         }
 }
@@ -74,8 +75,8 @@ static const struct key_bundle *key_in_use(const struct cluster_result *cr) {
         return cr->obs.pinned ?: cr->obs.key;
 }
 
-static int per_cluster_key_time(struct buf *out, const struct sweep_result *s, const char *name, const char *help,
-                                bool expiry) {
+static int per_cluster_key_time(struct buf *out, const struct sweep_result *s, const char *name,
+                                const char *help, bool expiry) {
         int r = head(out, name, "gauge", help);
 
         for (size_t i = 0; r >= 0 && s && i < s->n_clusters; i++) {
@@ -101,8 +102,8 @@ static int per_cluster_key_time(struct buf *out, const struct sweep_result *s, c
 int metrics_format(const struct sweep_result *s, const struct metrics_counters *c, struct buf *out) {
         static const struct metrics_counters zero = {};
         unsigned counts[_FINDING_MAX][_SEVERITY_MAX] = {}, by_worst[_SEVERITY_MAX] = {}, ok = 0;
-        static const enum action_outcome update_results[] = { OUTCOME_PROPOSED, OUTCOME_REFUSED, OUTCOME_SUCCEEDED,
-                                                              OUTCOME_FAILED };
+        static const enum action_outcome update_results[] = { OUTCOME_PROPOSED, OUTCOME_REFUSED,
+                                                              OUTCOME_SUCCEEDED, OUTCOME_FAILED };
         int r;
 
         c = c ?: &zero;
@@ -122,21 +123,22 @@ int metrics_format(const struct sweep_result *s, const struct metrics_counters *
         if (r >= 0)
                 r = buf_puts(out, "cmkd_info{version=\"" CMKD_VERSION "\"} 1\n");
         if (r >= 0)
-                r = gauge_u64(out, "cmkd_clusters", "Clusters seen by the last sweep.", s ? s->n_clusters : 0);
+                r = gauge_u64(out, "cmkd_clusters", "Clusters seen by the last sweep.",
+                              s ? s->n_clusters : 0);
         if (r >= 0)
                 r = head(out, "cmkd_clusters_by_severity", "gauge",
                          "Clusters by their worst finding (ok: no finding).");
         if (r >= 0)
                 r = buf_printf(out, "cmkd_clusters_by_severity{severity=\"ok\"} %u\n", ok);
         for (int sev = 0; r >= 0 && sev < _SEVERITY_MAX; sev++)
-                r = buf_printf(out, "cmkd_clusters_by_severity{severity=\"%s\"} %u\n", severity_to_string(sev),
-                               by_worst[sev]);
+                r = buf_printf(out, "cmkd_clusters_by_severity{severity=\"%s\"} %u\n",
+                               severity_to_string(sev), by_worst[sev]);
         if (r >= 0)
                 r = head(out, "cmkd_findings", "gauge", "Findings of the last sweep by code and severity.");
         for (int code = 0; r >= 0 && code < _FINDING_MAX; code++)
                 for (int sev = 0; r >= 0 && sev < _SEVERITY_MAX; sev++)
-                        r = buf_printf(out, "cmkd_findings{code=\"%s\",severity=\"%s\"} %u\n", finding_to_string(code),
-                                       severity_to_string(sev), counts[code][sev]);
+                        r = buf_printf(out, "cmkd_findings{code=\"%s\",severity=\"%s\"} %u\n",
+                                       finding_to_string(code), severity_to_string(sev), counts[code][sev]);
         if (r >= 0)
                 r = gauge_u64(out, "cmkd_sweep_success", "1 if the last sweep ran, 0 if it could not.",
                               s && s->ran ? 1 : 0);
@@ -146,7 +148,8 @@ int metrics_format(const struct sweep_result *s, const struct metrics_counters *
                 r = buf_printf(out, "cmkd_sweep_duration_seconds %.3f\n",
                                s ? (double) s->stats.duration_usec / USEC_PER_SEC : 0.0);
         if (r >= 0)
-                r = gauge_u64(out, "cmkd_last_sweep_timestamp_seconds", "When the last sweep finished (Unix time).",
+                r = gauge_u64(out, "cmkd_last_sweep_timestamp_seconds",
+                              "When the last sweep finished (Unix time).",
                               s ? s->finished_realtime / USEC_PER_SEC : 0);
         if (r >= 0)
                 r = gauge_u64(out, "cmkd_last_successful_sweep_timestamp_seconds",
@@ -156,12 +159,14 @@ int metrics_format(const struct sweep_result *s, const struct metrics_counters *
                 r = gauge_u64(out, "cmkd_scopes_failed", "Scopes whose listing failed in the last sweep.",
                               s ? strv_length(s->failed_scopes) : 0);
         if (r >= 0)
-                r = gauge_u64(out, "cmkd_unreadable_items", "Listed items that could not be decoded in the last sweep.",
+                r = gauge_u64(out, "cmkd_unreadable_items",
+                              "Listed items that could not be decoded in the last sweep.",
                               s ? s->n_unreadable : 0);
         if (r >= 0)
                 r = counter_u64(out, "cmkd_sweeps_total", "Sweeps since cmkd started.", c->sweeps);
         if (r >= 0)
-                r = counter_u64(out, "cmkd_sweeps_failed_total", "Sweeps that could not run.", c->sweeps_failed);
+                r = counter_u64(out, "cmkd_sweeps_failed_total", "Sweeps that could not run.",
+                                c->sweeps_failed);
         if (r >= 0)
                 r = counter_u64(out, "cmkd_requests_total", "HTTP requests sent to Azure, retries included.",
                                 c->requests);
@@ -170,17 +175,20 @@ int metrics_format(const struct sweep_result *s, const struct metrics_counters *
         if (r >= 0)
                 r = counter_u64(out, "cmkd_retries_total", "HTTP requests retried.", c->retries);
         if (r >= 0)
-                r = head(out, "cmkd_updates_total", "counter",
-                         "Key updates by result, per cluster and sweep (proposed and refused count every sweep).");
+                r = head(
+                        out, "cmkd_updates_total", "counter",
+                        "Key updates by result, per cluster and sweep (proposed and refused count every sweep).");
         for (size_t i = 0; r >= 0 && i < ELEMENTSOF(update_results); i++)
                 r = buf_printf(out, "cmkd_updates_total{result=\"%s\"} %" PRIu64 "\n",
                                action_outcome_to_string(update_results[i]), c->updates[update_results[i]]);
         if (r >= 0)
-                r = per_cluster_key_time(out, s, "cmkd_key_expiry_timestamp_seconds",
-                                         "Expiry of the key version each cluster uses (Unix time), where set.", true);
+                r = per_cluster_key_time(
+                        out, s, "cmkd_key_expiry_timestamp_seconds",
+                        "Expiry of the key version each cluster uses (Unix time), where set.", true);
         if (r >= 0)
                 r = per_cluster_key_time(out, s, "cmkd_key_created_timestamp_seconds",
-                                         "Creation of the key version each cluster uses (Unix time).", false);
+                                         "Creation of the key version each cluster uses (Unix time).",
+                                         false);
         return r;
 }
 

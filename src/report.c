@@ -61,21 +61,30 @@ static int64_t days_between(usec_t from, usec_t to) {
         return d >= 0 ? d / 86400 : -((-d + 86399) / 86400);
 }
 
+/* True if version is the key's current one (false when the key was not read). */
+static bool version_is_current(const struct cluster_result *cr, const char *version) {
+        return cr->obs.key && cr->obs.key->version && version && streq(cr->obs.key->version, version);
+}
+
+/* JSON true/false, or null when unknown. */
+static const char *tristate(bool known, bool value) {
+        return !known ? "null" : value ? "true" : "false";
+}
+
 static void row_init(struct row *row, const struct cluster_result *cr, usec_t now) {
         const struct verdict *v = &cr->verdict;
 
         *row = (struct row) { .cr = cr, .status = v->n_findings > 0 ? (int) v->worst : -1 };
         row->attention = cr->action.outcome == OUTCOME_FAILED ? MAX(row->status, (int) SEVERITY_WARNING)
-                                                                : row->status;
+                                                              : row->status;
         if (v->has_keyurl) {
                 row->versionless = !keyurl_is_versioned(&v->keyurl);
                 if (!row->versionless) {
                         row->version = v->keyurl.version;
                         /* The pinned version is read only when it is not the current one. */
-                        row->key = cr->obs.pinned ?: (cr->obs.key && cr->obs.key->version &&
-                                                      streq(cr->obs.key->version, v->keyurl.version)
-                                                              ? cr->obs.key
-                                                              : NULL);
+                        row->key = cr->obs.pinned;
+                        if (!row->key && version_is_current(cr, row->version))
+                                row->key = cr->obs.key;
                 } else {
                         row->key = cr->obs.key;
                         row->version = cr->obs.key ? cr->obs.key->version : NULL;
@@ -202,7 +211,8 @@ static int model_init(struct model *m, const struct report_input *in) {
         return model_versions(m);
 }
 
-static char *describe(const struct row *row, const struct finding *f, usec_t now, char buf[static FINDING_MESSAGE_MAX]) {
+static char *describe(const struct row *row, const struct finding *f, usec_t now,
+                      char buf[static FINDING_MESSAGE_MAX]) {
         return finding_describe(f, &row->cr->obs, now, buf, FINDING_MESSAGE_MAX);
 }
 
@@ -257,7 +267,7 @@ static void json_cluster(struct w *w, const struct model *m, const struct row *r
                 j_kv(w, false, "version_in_use", row->version);
                 w_printf(w, ",\"versionless\":%s", row->versionless ? "true" : "false");
                 j_kv(w, false, "current_version", cr->obs.key ? cr->obs.key->version : NULL);
-                w_printf(w, ",\"enabled\":%s", !row->key ? "null" : row->key->enabled ? "true" : "false");
+                w_printf(w, ",\"enabled\":%s", tristate(row->key, row->key && row->key->enabled));
                 j_time(w, false, "created_at", row->created);
                 j_time(w, false, "expires_at", row->expires);
                 if (row->has_age)
@@ -287,7 +297,8 @@ static void json_cluster(struct w *w, const struct model *m, const struct row *r
         else {
                 w_puts(w, "{");
                 j_kv(w, true, "outcome", action_outcome_to_string(a->outcome));
-                j_kv(w, false, "refusal", a->outcome == OUTCOME_REFUSED ? refusal_to_string(a->refusal) : NULL);
+                j_kv(w, false, "refusal",
+                     a->outcome == OUTCOME_REFUSED ? refusal_to_string(a->refusal) : NULL);
                 j_kv(w, false, "old_key_url", a->old_url);
                 j_kv(w, false, "new_key_url", a->new_url);
                 j_kv(w, false, "operation_id", a->operation_id);
@@ -322,21 +333,24 @@ static void json_report(struct w *w, const struct model *m) {
         j_time(w, false, "finished_at", s->finished_realtime);
         w_printf(w, ",\"ran\":%s", s->ran ? "true" : "false");
         j_kv(w, false, "error",
-             s->error_message ?: s->error && !s->ran ? strerror(ERRNO_VALUE(s->error)) : NULL);
+             s->error_message
+                     ?: !s->ran && s->error ? strerror(ERRNO_VALUE(s->error))
+                                            : NULL);
         w_puts(w, ",\"failed_scopes\":[");
         STRV_FOREACH(scope, s->failed_scopes) {
                 if (scope != s->failed_scopes)
                         w_puts(w, ",");
                 j_str(w, *scope);
         }
-        w_printf(w, "],\"unreadable_items\":%u,\"duration_seconds\":%.3f,\"requests\":%u,\"throttled\":%u,"
-                    "\"retries\":%u}",
+        w_printf(w,
+                 "],\"unreadable_items\":%u,\"duration_seconds\":%.3f,\"requests\":%u,\"throttled\":%u,"
+                 "\"retries\":%u}",
                  s->n_unreadable, (double) s->stats.duration_usec / USEC_PER_SEC, s->stats.requests,
                  s->stats.throttled, s->stats.retries);
 
-        w_printf(w, ",\n\"summary\":{\"clusters\":%zu,\"ok\":%u,\"info\":%u,\"warning\":%u,\"critical\":%u", m->n_rows,
-                 m->by_status[0], m->by_status[1 + SEVERITY_INFO], m->by_status[1 + SEVERITY_WARNING],
-                 m->by_status[1 + SEVERITY_CRITICAL]);
+        w_printf(w, ",\n\"summary\":{\"clusters\":%zu,\"ok\":%u,\"info\":%u,\"warning\":%u,\"critical\":%u",
+                 m->n_rows, m->by_status[0], m->by_status[1 + SEVERITY_INFO],
+                 m->by_status[1 + SEVERITY_WARNING], m->by_status[1 + SEVERITY_CRITICAL]);
         w_puts(w, ",\"findings\":{");
         sweep_count_findings(s, counts);
         first = true;
@@ -369,11 +383,9 @@ static void json_report(struct w *w, const struct model *m) {
                 j_kv(w, false, "vault", cr->verdict.keyurl.host);
                 j_kv(w, false, "name", cr->verdict.keyurl.name);
                 j_kv(w, false, "version", u->version);
-                w_printf(w, ",\"current\":%s",
-                         cr->obs.key && cr->obs.key->version && streq(cr->obs.key->version, u->version) ? "true"
-                         : cr->obs.key                                                               ? "false"
-                                                                                                     : "null");
-                w_printf(w, ",\"enabled\":%s", !u->first->key ? "null" : u->first->key->enabled ? "true" : "false");
+                w_printf(w, ",\"current\":%s", tristate(cr->obs.key, version_is_current(cr, u->version)));
+                w_printf(w, ",\"enabled\":%s",
+                         tristate(u->first->key, u->first->key && u->first->key->enabled));
                 j_time(w, false, "expires_at", u->first->expires);
                 w_puts(w, ",\"clusters\":[");
                 for (size_t j = 0; j < u->n_rows; j++) {
@@ -392,9 +404,11 @@ static void json_report(struct w *w, const struct model *m) {
                 if (w->r >= 0)
                         w->r = audit_format(&in->audit->entries[i], w->b);
         }
-        w_printf(w, "],\n\"audit\":{\"entries\":%zu,\"corrupt_lines\":%u,\"truncated_lines\":%u,\"omitted\":%u}}\n",
-                 in->audit ? in->audit->n_entries : 0, in->audit ? in->audit->n_corrupt : 0,
-                 in->audit ? in->audit->n_truncated : 0, in->audit ? in->audit->n_omitted : 0);
+        w_printf(
+                w,
+                "],\n\"audit\":{\"entries\":%zu,\"corrupt_lines\":%u,\"truncated_lines\":%u,\"omitted\":%u}}\n",
+                in->audit ? in->audit->n_entries : 0, in->audit ? in->audit->n_corrupt : 0,
+                in->audit ? in->audit->n_truncated : 0, in->audit ? in->audit->n_omitted : 0);
 }
 
 /* ---- CSV (RFC 4180) --------------------------------------------------------------- */
@@ -635,14 +649,15 @@ static int h_chart(struct w *w, const struct model *m) {
         }
         qsort(shown, n, sizeof *shown, expiry_compare);
 
-        w_puts(w, "<section><h2>Key expiry</h2><p class=\"note\">Days until the key version each cluster uses "
-                  "expires, soonest first");
+        w_puts(w,
+               "<section><h2>Key expiry</h2><p class=\"note\">Days until the key version each cluster uses "
+               "expires, soonest first");
         if (n > REPORT_CHART_MAX)
                 w_printf(w, " (the %d soonest of %zu)", REPORT_CHART_MAX, n);
         w_puts(w, ". ");
         if (no_expiry)
-                w_printf(w, "%zu cluster%s use%s a key without an expiry date. ", no_expiry, no_expiry == 1 ? "" : "s",
-                         no_expiry == 1 ? "s" : "");
+                w_printf(w, "%zu cluster%s use%s a key without an expiry date. ", no_expiry,
+                         no_expiry == 1 ? "" : "s", no_expiry == 1 ? "s" : "");
         if (unknown)
                 w_printf(w, "%zu cluster%s: key not readable. ", unknown, unknown == 1 ? "" : "s");
         w_puts(w, "</p>\n");
@@ -661,17 +676,19 @@ static int h_chart(struct w *w, const struct model *m) {
                 }
 
         total_h = (size_t) top + n * (size_t) row_h + 30;
-        w_printf(w,
-                 "<svg role=\"img\" aria-label=\"Days until key expiry per cluster\" viewBox=\"0 0 960 %zu\" "
-                 "width=\"960\" height=\"%zu\" xmlns=\"http://www.w3.org/2000/svg\">\n",
-                 total_h, total_h);
+        w_printf(
+                w,
+                "<svg role=\"img\" aria-label=\"Days until key expiry per cluster\" viewBox=\"0 0 960 %zu\" "
+                "width=\"960\" height=\"%zu\" xmlns=\"http://www.w3.org/2000/svg\">\n",
+                total_h, total_h);
         /* grid and ticks */
         for (size_t i = 0; i < ELEMENTSOF(ticks) && ticks[i] <= domain; i++) {
                 int x = left + (int) ((int64_t) width * ticks[i] / domain);
 
-                w_printf(w, "<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%zu\" stroke=\"#eaecf0\"/>", x, top - 6, x,
-                         total_h - 24);
-                w_printf(w, "<text x=\"%d\" y=\"%zu\" text-anchor=\"middle\">%d d</text>\n", x, total_h - 8, ticks[i]);
+                w_printf(w, "<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%zu\" stroke=\"#eaecf0\"/>", x,
+                         top - 6, x, total_h - 24);
+                w_printf(w, "<text x=\"%d\" y=\"%zu\" text-anchor=\"middle\">%d d</text>\n", x, total_h - 8,
+                         ticks[i]);
         }
         /* the policy's windows, when every shown cluster has the same */
         {
@@ -679,7 +696,8 @@ static int h_chart(struct w *w, const struct model *m) {
                 bool same = true;
 
                 for (size_t i = 1; i < n; i++)
-                        same = same && shown[i]->cr->policy.key_expiry_warning_usec == p->key_expiry_warning_usec &&
+                        same = same &&
+                               shown[i]->cr->policy.key_expiry_warning_usec == p->key_expiry_warning_usec &&
                                shown[i]->cr->policy.key_expiry_critical_usec == p->key_expiry_critical_usec;
                 for (int k = 0; same && k < 2; k++) {
                         usec_t win = k ? p->key_expiry_critical_usec : p->key_expiry_warning_usec;
@@ -688,17 +706,22 @@ static int h_chart(struct w *w, const struct model *m) {
 
                         if (win == 0 || d > domain)
                                 continue;
-                        w_printf(w,
-                                 "<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%zu\" stroke=\"%s\" stroke-dasharray=\"4 3\"/>"
-                                 "<text x=\"%d\" y=\"%d\" text-anchor=\"%s\" style=\"fill:%s\">%s %" PRId64 " d</text>\n",
-                                 x, top - 10, x, total_h - 24, k ? "#b42318" : "#b54708", x + (k ? -4 : 4), top - 14,
-                                 k ? "end" : "start", k ? "#b42318" : "#b54708", k ? "critical" : "warning", d);
+                        w_printf(
+                                w,
+                                "<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%zu\" stroke=\"%s\" stroke-dasharray=\"4 3\"/>"
+                                "<text x=\"%d\" y=\"%d\" text-anchor=\"%s\" style=\"fill:%s\">%s %" PRId64
+                                " d</text>\n",
+                                x, top - 10, x, total_h - 24, k ? "#b42318" : "#b54708", x + (k ? -4 : 4),
+                                top - 14, k ? "end" : "start", k ? "#b42318" : "#b54708",
+                                k ? "critical" : "warning", d);
                 }
         }
         for (size_t i = 0; i < n; i++) {
                 const struct row *row = shown[i];
                 const char *cls = expiry_class(row);
-                const char *color = streq(cls, "critical") ? "#d92d20" : streq(cls, "warning") ? "#f79009" : "#12b76a";
+                const char *color = streq(cls, "critical")  ? "#d92d20"
+                                    : streq(cls, "warning") ? "#f79009"
+                                                            : "#12b76a";
                 int y = top + (int) i * row_h;
                 int64_t d = CLAMP(row->days_left, 0, domain);
                 int bw = (int) ((int64_t) width * d / domain);
@@ -709,8 +732,8 @@ static int h_chart(struct w *w, const struct model *m) {
                 w_printf(w, "<text x=\"%d\" y=\"%d\" text-anchor=\"end\">", left - 8, y + 16);
                 h_text(w, row->cr->obs.cluster->name);
                 w_puts(w, "</text>");
-                w_printf(w, "<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" rx=\"3\" fill=\"%s\"/>", left, y + 4,
-                         MAX(bw, 3), row_h - 8, color);
+                w_printf(w, "<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" rx=\"3\" fill=\"%s\"/>",
+                         left, y + 4, MAX(bw, 3), row_h - 8, color);
                 w_printf(w, "<text x=\"%d\" y=\"%d\">", left + MAX(bw, 3) + 6, y + 16);
                 h_days(w, row->days_left);
                 w_printf(w, " (%s)%s</text></g>\n", date, row->days_left > domain ? " \xe2\x86\x92" : "");
@@ -744,7 +767,7 @@ static void h_key_cell(struct w *w, const struct row *row) {
                 w_puts(w, "pinned to <span class=\"mono\">");
                 h_text(w, row->version);
                 w_puts(w, "</span>");
-                if (cr->obs.key && cr->obs.key->version && !streq(cr->obs.key->version, row->version)) {
+                if (cr->obs.key && cr->obs.key->version && !version_is_current(cr, row->version)) {
                         w_puts(w, "; current <span class=\"mono\">");
                         h_text(w, cr->obs.key->version);
                         w_puts(w, "</span>");
@@ -827,29 +850,40 @@ static void h_cluster_row(struct w *w, const struct model *m, const struct row *
 static void h_versions(struct w *w, const struct model *m) {
         char date[16];
 
-        w_puts(w, "<section><h2>Key versions in use</h2><p class=\"note\">Which clusters use which key version. "
-                  "Do not disable or let expire a version listed here: the clusters on it lose access to their "
-                  "data. After moving clusters off a version, keep it enabled for at least two hours.</p>\n");
+        w_puts(w,
+               "<section><h2>Key versions in use</h2><p class=\"note\">Which clusters use which key version. "
+               "Do not disable or let expire a version listed here: the clusters on it lose access to their "
+               "data. After moving clusters off a version, keep it enabled for at least two hours.</p>\n");
         if (m->n_versions == 0) {
                 w_puts(w, "<p>No key version known.</p></section>\n");
                 return;
         }
-        w_puts(w, "<table><thead><tr><th>Key</th><th>Version</th><th>Current</th><th>Enabled</th><th>Expires</th>"
-                  "<th>Clusters</th></tr></thead><tbody>\n");
+        w_puts(w,
+               "<table><thead><tr><th>Key</th><th>Version</th><th>Current</th><th>Enabled</th><th>Expires</th>"
+               "<th>Clusters</th></tr></thead><tbody>\n");
         for (size_t i = 0; i < m->n_versions; i++) {
                 const struct version_use *u = &m->versions[i];
                 const struct cluster_result *cr = u->first->cr;
                 const struct key_bundle *k = u->first->key;
-                bool current = cr->obs.key && cr->obs.key->version && streq(cr->obs.key->version, u->version);
+                bool current = version_is_current(cr, u->version);
 
-                w_printf(w, "<tr class=\"%s\"><td class=\"mono\">", k && !k->enabled ? "critical" : current ? "ok" : "warning");
+                w_printf(w, "<tr class=\"%s\"><td class=\"mono\">",
+                         k && !k->enabled ? "critical"
+                         : current        ? "ok"
+                                          : "warning");
                 h_text(w, u->key);
                 w_puts(w, "</td><td class=\"mono\">");
                 h_text(w, u->version);
-                w_printf(w, "</td><td>%s</td><td>%s</td><td>", !cr->obs.key ? "?" : current ? "yes" : "no, older",
-                         !k ? "?" : k->enabled ? "yes" : "<span class=\"badge critical\">disabled</span>");
+                w_printf(w, "</td><td>%s</td><td>%s</td><td>",
+                         !cr->obs.key ? "?"
+                         : current    ? "yes"
+                                      : "no, older",
+                         !k           ? "?"
+                         : k->enabled ? "yes"
+                                      : "<span class=\"badge critical\">disabled</span>");
                 if (u->first->has_expiry) {
-                        w_printf(w, "%s <span class=\"small\">", human_date(u->first->expires, date, sizeof date));
+                        w_printf(w, "%s <span class=\"small\">",
+                                 human_date(u->first->expires, date, sizeof date));
                         h_days(w, u->first->days_left);
                         w_puts(w, "</span>");
                 } else
@@ -869,10 +903,12 @@ static void h_actions(struct w *w, const struct model *m) {
         const struct audit_log *log = m->in->audit;
         char t[40];
 
-        w_puts(w, "<section><h2>Actions in the period</h2><p class=\"note\">From the audit log: every update cmkd "
-                  "made, proposed or held back.");
+        w_puts(w,
+               "<section><h2>Actions in the period</h2><p class=\"note\">From the audit log: every update cmkd "
+               "made, proposed or held back.");
         if (log && (log->n_corrupt || log->n_truncated))
-                w_printf(w, " <b>%u damaged line%s of the audit log skipped.</b>", log->n_corrupt + log->n_truncated,
+                w_printf(w, " <b>%u damaged line%s of the audit log skipped.</b>",
+                         log->n_corrupt + log->n_truncated,
                          log->n_corrupt + log->n_truncated == 1 ? "" : "s");
         if (log && log->n_omitted)
                 w_printf(w, " <b>%u later entries not shown.</b>", log->n_omitted);
@@ -881,8 +917,9 @@ static void h_actions(struct w *w, const struct model *m) {
                 w_puts(w, "<p>No action in this period.</p></section>\n");
                 return;
         }
-        w_puts(w, "<table><thead><tr><th>Time</th><th>Cluster</th><th>Result</th><th>Request</th><th>Old key URL</th>"
-                  "<th>New key URL</th><th>Operation / error</th></tr></thead><tbody>\n");
+        w_puts(w,
+               "<table><thead><tr><th>Time</th><th>Cluster</th><th>Result</th><th>Request</th><th>Old key URL</th>"
+               "<th>New key URL</th><th>Operation / error</th></tr></thead><tbody>\n");
         for (size_t i = 0; i < log->n_entries; i++) {
                 const struct audit_entry *e = &log->entries[i];
                 const char *slash = e->cluster ? strrchr(e->cluster, '/') : NULL;
@@ -928,7 +965,8 @@ static void h_banners(struct w *w, const struct sweep_result *s) {
                 w_puts(w, ". Nothing below is current.</div>\n");
         }
         if (s->failed_scopes && s->failed_scopes[0]) {
-                w_puts(w, "<div class=\"banner\"><b>Some scopes could not be listed:</b> <span class=\"mono\">");
+                w_puts(w,
+                       "<div class=\"banner\"><b>Some scopes could not be listed:</b> <span class=\"mono\">");
                 STRV_FOREACH(scope, s->failed_scopes) {
                         if (scope != s->failed_scopes)
                                 w_puts(w, ", ");
@@ -937,9 +975,12 @@ static void h_banners(struct w *w, const struct sweep_result *s) {
                 w_puts(w, "</span>. Clusters there are missing from this report.</div>\n");
         }
         if (s->n_unreadable)
-                w_printf(w, "<div class=\"banner\"><b>%u listed item%s could not be read</b> and %s missing from this "
-                            "report.</div>\n",
-                         s->n_unreadable, s->n_unreadable == 1 ? "" : "s", s->n_unreadable == 1 ? "is" : "are");
+                w_printf(
+                        w,
+                        "<div class=\"banner\"><b>%u listed item%s could not be read</b> and %s missing from this "
+                        "report.</div>\n",
+                        s->n_unreadable, s->n_unreadable == 1 ? "" : "s",
+                        s->n_unreadable == 1 ? "is" : "are");
 }
 
 static int html_report(struct w *w, const struct model *m) {
@@ -977,7 +1018,8 @@ static int html_report(struct w *w, const struct model *m) {
         h_card(w, "info", m->by_status[1 + SEVERITY_INFO], "info only");
         h_card(w, "ok", m->by_status[0], "no finding");
         h_card(w, "ok", m->by_result[AUDIT_SUCCEEDED], "updates succeeded");
-        h_card(w, m->by_result[AUDIT_FAILED] ? "critical" : "", m->by_result[AUDIT_FAILED], "updates failed");
+        h_card(w, m->by_result[AUDIT_FAILED] ? "critical" : "", m->by_result[AUDIT_FAILED],
+               "updates failed");
         h_card(w, m->by_result[AUDIT_REFUSED] ? "warning" : "", m->by_result[AUDIT_REFUSED], "held back");
         w_puts(w, "</div>\n");
 
@@ -985,13 +1027,15 @@ static int html_report(struct w *w, const struct model *m) {
         if (r < 0)
                 return r;
 
-        w_puts(w, "<section><h2>Clusters</h2><p class=\"note\">Worst first. Age and expiry are those of the key "
-                  "version the cluster uses.</p>\n");
+        w_puts(w,
+               "<section><h2>Clusters</h2><p class=\"note\">Worst first. Age and expiry are those of the key "
+               "version the cluster uses.</p>\n");
         if (m->n_rows == 0)
                 w_puts(w, "<p>No cluster.</p>\n");
         else {
-                w_puts(w, "<table><thead><tr><th>Status</th><th>Cluster</th><th>State</th><th>Key</th>"
-                          "<th>Age</th><th>Expires</th><th>Findings</th><th>Action</th></tr></thead><tbody>\n");
+                w_puts(w,
+                       "<table><thead><tr><th>Status</th><th>Cluster</th><th>State</th><th>Key</th>"
+                       "<th>Age</th><th>Expires</th><th>Findings</th><th>Action</th></tr></thead><tbody>\n");
                 for (size_t i = 0; i < m->n_rows; i++)
                         h_cluster_row(w, m, &m->rows[i]);
                 w_puts(w, "</tbody></table>\n");
@@ -1001,11 +1045,13 @@ static int html_report(struct w *w, const struct model *m) {
         h_actions(w, m);
 
         w_puts(w, "<section><h2>About this report</h2><dl>");
-        w_printf(w, "<dt>Sweep</dt><dd>%s to %s, %.1f s, %u requests, %u throttled (HTTP 429), %u retries</dd>",
+        w_printf(w,
+                 "<dt>Sweep</dt><dd>%s to %s, %.1f s, %u requests, %u throttled (HTTP 429), %u retries</dd>",
                  human_time(s->started_realtime, a, sizeof a), human_time(s->finished_realtime, b, sizeof b),
                  (double) s->stats.duration_usec / USEC_PER_SEC, s->stats.requests, s->stats.throttled,
                  s->stats.retries);
-        w_printf(w, "<dt>Files</dt><dd>the same data as JSON (schema version %d) and CSV beside this page</dd>",
+        w_printf(w,
+                 "<dt>Files</dt><dd>the same data as JSON (schema version %d) and CSV beside this page</dd>",
                  REPORT_SCHEMA_VERSION);
         w_puts(w, "</dl></section>\n</main>\n<footer>cmkd " CMKD_VERSION "</footer>\n</body></html>\n");
         return 0;

@@ -35,7 +35,10 @@ static void summary(struct line *l, const struct sweep_result *s, bool first_wor
         gmtime_r(&t, &tm);
         add(l, "%cast sweep %02d:%02d UTC", first_word ? 'L' : 'l', tm.tm_hour, tm.tm_min);
         if (!s->ran) {
-                add(l, " could not run: %s", s->error_message ?: s->error ? strerror(ERRNO_VALUE(s->error)) : "unknown error");
+                add(l, " could not run: %s",
+                    s->error_message
+                            ?: s->error ? strerror(ERRNO_VALUE(s->error))
+                                        : "unknown error");
                 return;
         }
         for (size_t i = 0; i < s->n_clusters; i++) {
@@ -43,7 +46,8 @@ static void summary(struct line *l, const struct sweep_result *s, bool first_wor
 
                 if (cr->verdict.n_findings > 0)
                         by_worst[cr->verdict.worst]++;
-                updates += cr->action.outcome == OUTCOME_SUCCEEDED || cr->action.outcome == OUTCOME_IN_PROGRESS;
+                updates +=
+                        cr->action.outcome == OUTCOME_SUCCEEDED || cr->action.outcome == OUTCOME_IN_PROGRESS;
                 failed += cr->action.outcome == OUTCOME_FAILED;
         }
         add(l, ": %zu cluster%s", s->n_clusters, s->n_clusters == 1 ? "" : "s");
@@ -51,7 +55,8 @@ static void summary(struct line *l, const struct sweep_result *s, bool first_wor
                 add(l, ", %u critical", by_worst[SEVERITY_CRITICAL]);
         if (by_worst[SEVERITY_WARNING])
                 add(l, ", %u warning", by_worst[SEVERITY_WARNING]);
-        if (!by_worst[SEVERITY_CRITICAL] && !by_worst[SEVERITY_WARNING] && n_scopes == 0 && s->n_unreadable == 0)
+        if (!by_worst[SEVERITY_CRITICAL] && !by_worst[SEVERITY_WARNING] && n_scopes == 0 &&
+            s->n_unreadable == 0)
                 add(l, ", all OK");
         if (n_scopes)
                 add(l, ", %zu scope%s unreadable", n_scopes, n_scopes == 1 ? "" : "s");

@@ -70,7 +70,8 @@ int main(int argc, char *argv[]) {
                 return 2;
         r = alertstate_load(state_dir, now, &st, &aside);
         if (r < 0) {
-                fprintf(stderr, "alert-driver: cannot load the alert state in %s: %s\n", state_dir, strerror(-r));
+                fprintf(stderr, "alert-driver: cannot load the alert state in %s: %s\n", state_dir,
+                        strerror(-r));
                 return 2;
         }
         if (r > 0)

@@ -89,12 +89,15 @@ static int load_key(struct json_object *o, struct key_bundle *k) {
         struct json_object *v;
         int r;
 
-        *k = (struct key_bundle) { .kty = mem_strdup("RSA"), .rsa_bits = 3072, .enabled = true,
-                                   .key_ops = KEY_OP_WRAP_KEY | KEY_OP_UNWRAP_KEY };
+        *k = (struct key_bundle) { .kty = mem_strdup("RSA"),
+                                  .rsa_bits = 3072,
+                                  .enabled = true,
+                                  .key_ops = KEY_OP_WRAP_KEY | KEY_OP_UNWRAP_KEY };
         k->version = dup_str(o, "version");
         if (json_object_object_get_ex(o, "enabled", &v))
                 k->enabled = json_object_get_boolean(v);
-        if ((r = get_time(o, "created", 0, &k->created)) < 0 || (r = get_time(o, "expires", USEC_INFINITY, &k->exp)) < 0 ||
+        if ((r = get_time(o, "created", 0, &k->created)) < 0 ||
+            (r = get_time(o, "expires", USEC_INFINITY, &k->exp)) < 0 ||
             (r = get_time(o, "not_before", 0, &k->nbf)) < 0)
                 return r;
         return 0;
@@ -131,8 +134,10 @@ static int load_cluster(struct json_object *o, struct fixture_cluster *fc, struc
 
         cr->obs.cluster = c;
         policy = json_object_object_get_ex(o, "policy", &v) ? v : NULL;
-        cr->policy.key_expiry_warning_usec = (usec_t) get_int(policy, "expiry_warning_days", 30) * USEC_PER_DAY;
-        cr->policy.key_expiry_critical_usec = (usec_t) get_int(policy, "expiry_critical_days", 7) * USEC_PER_DAY;
+        cr->policy.key_expiry_warning_usec =
+                (usec_t) get_int(policy, "expiry_warning_days", 30) * USEC_PER_DAY;
+        cr->policy.key_expiry_critical_usec =
+                (usec_t) get_int(policy, "expiry_critical_days", 7) * USEC_PER_DAY;
         if (c->key_url && keyurl_parse(c->key_url, &cr->verdict.keyurl) >= 0)
                 cr->verdict.has_keyurl = true;
         if (json_object_object_get_ex(o, "key", &v)) {
@@ -162,11 +167,15 @@ static int load_cluster(struct json_object *o, struct fixture_cluster *fc, struc
                         const char *s;
                         int code, sev;
 
-                        code = lookup("finding code", strempty(get_str(fo, "code")), finding_name, _FINDING_MAX);
-                        sev = lookup("severity", strempty(get_str(fo, "severity")), severity_name, _SEVERITY_MAX);
+                        code = lookup("finding code", strempty(get_str(fo, "code")), finding_name,
+                                      _FINDING_MAX);
+                        sev = lookup("severity", strempty(get_str(fo, "severity")), severity_name,
+                                     _SEVERITY_MAX);
                         if (code < 0 || sev < 0)
                                 return -EINVAL;
-                        *f = (struct finding) { .code = code, .severity = sev, .version = get_str(fo, "version") };
+                        *f = (struct finding) { .code = code,
+                                               .severity = sev,
+                                               .version = get_str(fo, "version") };
                         r = get_time(fo, "when", 0, &f->when);
                         if (r < 0)
                                 return r;
@@ -178,7 +187,7 @@ static int load_cluster(struct json_object *o, struct fixture_cluster *fc, struc
                                 f->fact = fact;
                         }
                         if (code == FINDING_CHECK_UNKNOWN) {
-                                fc->unknown = (struct obs_status) {
+                                fc->unknown = (struct obs_status){
                                         .state = OBS_UNKNOWN,
                                         .error = (int) get_int(fo, "errno", -EIO),
                                         .http_status = (int) get_int(fo, "http_status", 0),
@@ -254,19 +263,21 @@ int fixture_load(const char *path, struct fixture **ret, const struct sweep_resu
                                         json_object_get_string(json_object_array_get_idx(v, i))) < 0)
                                 return -ENOMEM;
         stats = json_object_object_get_ex(f->root, "stats", &v) ? v : NULL;
-        f->sweep.stats = (struct sweep_stats) {
+        f->sweep.stats = (struct sweep_stats){
                 .requests = (unsigned) get_int(stats, "requests", 0),
                 .throttled = (unsigned) get_int(stats, "throttled", 0),
                 .retries = (unsigned) get_int(stats, "retries", 0),
                 .duration_usec = (usec_t) get_int(stats, "duration_ms", 0) * USEC_PER_MSEC,
         };
         if ((r = get_time(f->root, "started", 0, &f->sweep.started_realtime)) < 0 ||
-            (r = get_time(f->root, "finished", f->sweep.started_realtime, &f->sweep.finished_realtime)) < 0) {
+            (r = get_time(f->root, "finished", f->sweep.started_realtime, &f->sweep.finished_realtime)) <
+                    0) {
                 fixture_free(f);
                 return r;
         }
 
-        n = json_object_object_get_ex(f->root, "clusters", &clusters) ? json_object_array_length(clusters) : 0;
+        n = json_object_object_get_ex(f->root, "clusters", &clusters) ? json_object_array_length(clusters)
+                                                                      : 0;
         f->sweep.clusters = new0(struct cluster_result, n + 1);
         f->clusters = new0(struct fixture_cluster, n + 1);
         if (!f->sweep.clusters || !f->clusters) {
@@ -274,7 +285,8 @@ int fixture_load(const char *path, struct fixture **ret, const struct sweep_resu
                 return -ENOMEM;
         }
         for (size_t i = 0; i < n; i++) {
-                r = load_cluster(json_object_array_get_idx(clusters, i), &f->clusters[i], &f->sweep.clusters[i]);
+                r = load_cluster(json_object_array_get_idx(clusters, i), &f->clusters[i],
+                                 &f->sweep.clusters[i]);
                 if (r < 0) {
                         f->sweep.n_clusters = i + 1;
                         fixture_free(f);

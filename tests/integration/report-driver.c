@@ -16,16 +16,17 @@
 #include "timeutil.h"
 
 static int usage(void) {
-        fprintf(stderr, "usage: report-driver --dir DIR --now RFC3339 [--audit FILE] [--since RFC3339] [--keep N] "
-                        "FIXTURE.json\n");
+        fprintf(stderr,
+                "usage: report-driver --dir DIR --now RFC3339 [--audit FILE] [--since RFC3339] [--keep N] "
+                "FIXTURE.json\n");
         return 2;
 }
 
 int main(int argc, char *argv[]) {
         static const struct option options[] = {
-                { "dir", required_argument, NULL, 'd' },     { "now", required_argument, NULL, 'n' },
-                { "audit", required_argument, NULL, 'a' },   { "since", required_argument, NULL, 's' },
-                { "keep", required_argument, NULL, 'k' },    {},
+                { "dir", required_argument, NULL, 'd' },   { "now", required_argument, NULL, 'n' },
+                { "audit", required_argument, NULL, 'a' }, { "since", required_argument, NULL, 's' },
+                { "keep", required_argument, NULL, 'k' },  {},
         };
         const char *dir = NULL, *audit_path = NULL;
         struct report_input in = { .mode = "enforce" };

@@ -63,17 +63,32 @@ enum severity severity_from_string(const char *s) {
 }
 
 const char *fact_kind_to_string(enum fact_kind f) {
-        static const char *const table[_FACT_MAX] = { "none", "key", "deleted-key", "pinned-version",
-                                                      "rotation-policy", "identity", "vault",
-                                                      "role-assignments" };
+        static const char *const table[_FACT_MAX] = {
+                "none",     "key",   "deleted-key",     "pinned-version", "rotation-policy",
+                "identity", "vault", "role-assignments"
+        };
         return f >= 0 && f < _FACT_MAX ? table[f] : NULL;
 }
 
 static const char *const refusal_table[_REFUSAL_MAX] = {
-        "none", "incomplete", "cluster-not-succeeded", "cluster-updating", "cluster-inaccessible",
-        "cluster-not-ready", "target-disabled", "target-expired", "target-not-yet-valid",
-        "target-ops-missing", "target-type-unsupported", "no-access", "older-version",
-        "service-managed", "mode", "outside-window", "budget", "in-flight",
+        "none",
+        "incomplete",
+        "cluster-not-succeeded",
+        "cluster-updating",
+        "cluster-inaccessible",
+        "cluster-not-ready",
+        "target-disabled",
+        "target-expired",
+        "target-not-yet-valid",
+        "target-ops-missing",
+        "target-type-unsupported",
+        "no-access",
+        "older-version",
+        "service-managed",
+        "mode",
+        "outside-window",
+        "budget",
+        "in-flight",
 };
 
 const char *refusal_to_string(enum refusal r) {

@@ -31,13 +31,16 @@ struct fx {
  * before FX_T0 and expiring 200 days after it. */
 static inline void fx_init(struct fx *fx, size_t n) {
         memset(fx, 0, sizeof *fx);
-        fx->sweep = (struct sweep_result) {
+        fx->sweep = (struct sweep_result){
                 .started_realtime = FX_T0,
                 .finished_realtime = FX_T0 + 12 * USEC_PER_SEC,
                 .ran = true,
                 .clusters = fx->results,
                 .n_clusters = n,
-                .stats = { .requests = 40, .throttled = 2, .retries = 3, .duration_usec = 12 * USEC_PER_SEC },
+                .stats = { .requests = 40,
+                           .throttled = 2,
+                           .retries = 3,
+                           .duration_usec = 12 * USEC_PER_SEC },
         };
         for (size_t i = 0; i < n; i++) {
                 struct cluster *c = &fx->clusters[i];
@@ -46,9 +49,12 @@ static inline void fx_init(struct fx *fx, size_t n) {
 
                 snprintf(fx->names[i], sizeof fx->names[i], "c%zu", i);
                 snprintf(fx->ids[i], sizeof fx->ids[i],
-                         "/subscriptions/" FX_SUB "/resourceGroups/rg/providers/Microsoft.DocumentDB/mongoClusters/c%zu", i);
-                snprintf(fx->urls[i], sizeof fx->urls[i], "https://vault%zu.vault.azure.net/keys/key%zu", i, i);
-                *c = (struct cluster) {
+                         "/subscriptions/" FX_SUB
+                         "/resourceGroups/rg/providers/Microsoft.DocumentDB/mongoClusters/c%zu",
+                         i);
+                snprintf(fx->urls[i], sizeof fx->urls[i], "https://vault%zu.vault.azure.net/keys/key%zu", i,
+                         i);
+                *c = (struct cluster){
                         .id = fx->ids[i],
                         .name = fx->names[i],
                         .location = (char *) "westeurope",
@@ -63,7 +69,7 @@ static inline void fx_init(struct fx *fx, size_t n) {
                                                     "userAssignedIdentities/cmk",
                         .key_url = fx->urls[i],
                 };
-                *k = (struct key_bundle) {
+                *k = (struct key_bundle){
                         .version = (char *) "v0",
                         .kty = (char *) "RSA",
                         .rsa_bits = 3072,
@@ -72,7 +78,7 @@ static inline void fx_init(struct fx *fx, size_t n) {
                         .created = FX_T0 - 100 * USEC_PER_DAY,
                         .exp = FX_T0 + 200 * USEC_PER_DAY,
                 };
-                r->obs = (struct cluster_obs) {
+                r->obs = (struct cluster_obs){
                         .cluster = c,
                         .key_status = { .state = OBS_PRESENT },
                         .key = k,
@@ -89,7 +95,8 @@ static inline void fx_init(struct fx *fx, size_t n) {
 static inline void fx_pin(struct fx *fx, size_t i, bool enabled) {
         struct cluster_result *r = &fx->results[i];
 
-        snprintf(fx->urls[i], sizeof fx->urls[i], "https://vault%zu.vault.azure.net/keys/key%zu/old%zu", i, i, i);
+        snprintf(fx->urls[i], sizeof fx->urls[i], "https://vault%zu.vault.azure.net/keys/key%zu/old%zu", i,
+                 i, i);
         fx->pinned[i] = fx->keys[i];
         fx->pinned[i].version = (char *) "old";
         fx->pinned[i].enabled = enabled;
@@ -99,7 +106,8 @@ static inline void fx_pin(struct fx *fx, size_t i, bool enabled) {
         r->verdict.has_keyurl = keyurl_parse(fx->urls[i], &r->verdict.keyurl) == 0;
 }
 
-static inline struct finding *fx_finding(struct fx *fx, size_t i, enum finding_code code, enum severity sev) {
+static inline struct finding *fx_finding(struct fx *fx, size_t i, enum finding_code code,
+                                         enum severity sev) {
         struct verdict *v = &fx->results[i].verdict;
         struct finding *f = &v->findings[v->n_findings++];
 
@@ -113,7 +121,7 @@ static inline struct finding *fx_finding(struct fx *fx, size_t i, enum finding_c
 static inline struct finding *fx_unknown(struct fx *fx, size_t i, int http_status, const char *error_code) {
         struct finding *f = fx_finding(fx, i, FINDING_CHECK_UNKNOWN, SEVERITY_WARNING);
 
-        fx->unknown_status[i] = (struct obs_status) {
+        fx->unknown_status[i] = (struct obs_status){
                 .state = OBS_UNKNOWN,
                 .error = -EIO,
                 .http_status = http_status,
@@ -134,7 +142,7 @@ static inline void fx_action(struct fx *fx, size_t i, enum action_outcome outcom
         r->verdict.action.refusal = refusal;
         r->verdict.action.kind = refusal == REFUSAL_NONE ? ACTION_UPDATE : ACTION_NONE;
         snprintf(r->verdict.action.target_url, sizeof r->verdict.action.target_url, "%s", new_url);
-        r->action = (struct action_result) {
+        r->action = (struct action_result){
                 .outcome = outcome,
                 .refusal = refusal,
                 .old_url = r->obs.cluster->key_url,
@@ -145,6 +153,7 @@ static inline void fx_action(struct fx *fx, size_t i, enum action_outcome outcom
 
 /* Drops cluster i from the sweep (as if it was not listed), keeping the order. */
 static inline void fx_remove(struct fx *fx, size_t i) {
-        memmove(&fx->results[i], &fx->results[i + 1], (fx->sweep.n_clusters - i - 1) * sizeof fx->results[0]);
+        memmove(&fx->results[i], &fx->results[i + 1],
+                (fx->sweep.n_clusters - i - 1) * sizeof fx->results[0]);
         fx->sweep.n_clusters--;
 }

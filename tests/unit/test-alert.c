@@ -239,8 +239,9 @@ static void test_every_finding(void **state) {
 
         fx_init(&fx, 1);
         for (int c = 0; c < _FINDING_MAX; c++) {
-                struct finding *f = c == FINDING_CHECK_UNKNOWN ? fx_unknown(&fx, 0, 500, "InternalServerError")
-                                                               : fx_finding(&fx, 0, c, c % _SEVERITY_MAX);
+                struct finding *f = c == FINDING_CHECK_UNKNOWN
+                                            ? fx_unknown(&fx, 0, 500, "InternalServerError")
+                                            : fx_finding(&fx, 0, c, c % _SEVERITY_MAX);
 
                 f->severity = c % _SEVERITY_MAX;
                 f->when = FX_T0 + (usec_t) c * USEC_PER_DAY;
@@ -354,7 +355,8 @@ static void test_updates(void **state) {
         assert_field(0, "CMKD_NEW_KEY_URL", url);
         m = field(0, "MESSAGE");
         assert_true(contains(m, "dry-run"));
-        assert_true(contains(m, "az rest --method PUT --url 'https://management.azure.com/subscriptions/" FX_SUB));
+        assert_true(contains(
+                m, "az rest --method PUT --url 'https://management.azure.com/subscriptions/" FX_SUB));
         assert_true(contains(m, "?api-version=2025-09-01'"));
 
         /* Another cloud: the command names its endpoint. */
@@ -406,8 +408,8 @@ static void test_updates(void **state) {
 }
 
 static void test_report_and_daemon(void **state) {
-        char *files[] = { (char *) "cmkd-report-20261123T060000Z.json", (char *) "cmkd-report-20261123T060000Z.html",
-                          NULL };
+        char *files[] = { (char *) "cmkd-report-20261123T060000Z.json",
+                          (char *) "cmkd-report-20261123T060000Z.html", NULL };
 
         fx_init(&fx, 3);
         fx_finding(&fx, 0, FINDING_KEY_EXPIRED, SEVERITY_CRITICAL);
@@ -416,7 +418,8 @@ static void test_report_and_daemon(void **state) {
         assert_int_equal(alert_emit_report_written("/var/lib/cmkd/reports", files, &fx.sweep, FX_T0), 0);
         assert_head(0, ALERT_REPORT_WRITTEN, 0, LOG_INFO, NULL);
         assert_field(0, "CMKD_REPORT_DIRECTORY", "/var/lib/cmkd/reports");
-        assert_field(0, "CMKD_REPORT_FILES", "cmkd-report-20261123T060000Z.json, cmkd-report-20261123T060000Z.html");
+        assert_field(0, "CMKD_REPORT_FILES",
+                     "cmkd-report-20261123T060000Z.json, cmkd-report-20261123T060000Z.html");
         assert_field(0, "CMKD_CLUSTERS", "3");
         assert_field(0, "CMKD_CRITICAL", "1");
         assert_field(0, "CMKD_WARNING", "1");
@@ -533,7 +536,8 @@ static void test_catalog(void **state) {
                 }
                 for (; lines[i] && !startswith(lines[i], "-- "); i++) {
                         body += strlen(lines[i]);
-                        advice = advice || strstr(lines[i], "What to do") || strstr(lines[i], "Nothing to do");
+                        advice = advice || strstr(lines[i], "What to do") ||
+                                 strstr(lines[i], "Nothing to do");
                         /* Every @FIELD@ the text uses is one that cmkd sends. */
                         for (const char *a = strchr(lines[i], '@'); a; a = strchr(a, '@')) {
                                 size_t l = strspn(a + 1, "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_");
@@ -545,13 +549,16 @@ static void test_catalog(void **state) {
                                 }
                                 name = mem_strndup(a + 1, l);
                                 if (!strv_contains(seen_fields, name))
-                                        fail_msg("catalog entry %s refers to @%s@, which cmkd never sends", id, name);
+                                        fail_msg("catalog entry %s refers to @%s@, which cmkd never sends",
+                                                 id, name);
                                 a += l + 2;
                         }
                 }
                 if (!subject || !defined_by || !support || body < 40 || !advice)
-                        fail_msg("catalog entry %s lacks Subject, Defined-By: cmkd, Support or a body that says"
-                                 " what to do", id);
+                        fail_msg(
+                                "catalog entry %s lacks Subject, Defined-By: cmkd, Support or a body that says"
+                                " what to do",
+                                id);
         }
 
         /* One to one with the code's table. */

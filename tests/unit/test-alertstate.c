@@ -38,8 +38,8 @@ static const struct alert_event *only(const struct alert_events *ev) {
         return &ev->events[0];
 }
 
-static void assert_event(const struct alert_event *e, enum alert_event_type type, enum alert_kind kind, int code,
-                         const char *cluster_name) {
+static void assert_event(const struct alert_event *e, enum alert_event_type type, enum alert_kind kind,
+                         int code, const char *cluster_name) {
         assert_int_equal(e->type, type);
         assert_int_equal(e->entry.kind, kind);
         if (kind == ALERT_FINDING)
@@ -233,8 +233,8 @@ static void test_cluster_gone(void **state) {
                         n_resolves++;
                 }
                 assert_int_equal(n_resolves, cases[i].resolves ? 2 : 0);
-                assert_int_equal(st->n_entries,
-                                 (cases[i].resolves ? 0 : 2) + (cases[i].scope || cases[i].unreadable ? 1 : 0));
+                assert_int_equal(st->n_entries, (cases[i].resolves ? 0 : 2) +
+                                                        (cases[i].scope || cases[i].unreadable ? 1 : 0));
                 alert_events_free(ev);
         }
 }
@@ -327,7 +327,10 @@ static void test_cause(void **state) {
                 enum fact_kind fact;
                 const char *cause;
         } table[] = {
-                { { .http_status = 503, .error_code = "ServiceUnavailable" }, true, FACT_KEY, "HTTP 503 ServiceUnavailable" },
+                { { .http_status = 503, .error_code = "ServiceUnavailable" },
+                  true,
+                  FACT_KEY,
+                  "HTTP 503 ServiceUnavailable" },
                 { { .http_status = 403 }, true, FACT_VAULT, "HTTP 403" },
                 { { .error_code = "Throttled" }, true, FACT_KEY, "Throttled" },
                 { { .error = -ETIMEDOUT }, true, FACT_IDENTITY, "Connection timed out" },
@@ -338,7 +341,8 @@ static void test_cause(void **state) {
         char buf[ALERTSTATE_CAUSE_MAX], expect[ALERTSTATE_CAUSE_MAX];
 
         for (size_t i = 0; i < ELEMENTSOF(table); i++) {
-                struct finding f = { .code = FINDING_CHECK_UNKNOWN, .fact = table[i].fact,
+                struct finding f = { .code = FINDING_CHECK_UNKNOWN,
+                                     .fact = table[i].fact,
                                      .status = table[i].has_status ? &table[i].status : NULL };
 
                 if (table[i].cause)
@@ -509,13 +513,14 @@ static void test_unknown_entries_dropped(void **state) {
         _cleanup_(alertstate_freep) struct alertstate *st = NULL;
         _cleanup_free_ char *aside = NULL;
 
-        write_state("{\"version\":1,\"alerts\":["
-                    "{\"kind\":\"finding\",\"code\":\"from-the-future\",\"severity\":\"critical\",\"cluster\":\"/x\","
-                    "\"first_seen_usec\":1,\"last_seen_usec\":1,\"last_sent_usec\":1,\"sent\":1},"
-                    "{\"kind\":\"new-kind\",\"severity\":\"critical\",\"cluster\":\"/x\","
-                    "\"first_seen_usec\":1,\"last_seen_usec\":1,\"last_sent_usec\":1,\"sent\":1},"
-                    "{\"kind\":\"sweep-failed\",\"severity\":\"warning\",\"future_field\":[1],"
-                    "\"first_seen_usec\":5,\"last_seen_usec\":6,\"last_sent_usec\":7,\"sent\":3}]}");
+        write_state(
+                "{\"version\":1,\"alerts\":["
+                "{\"kind\":\"finding\",\"code\":\"from-the-future\",\"severity\":\"critical\",\"cluster\":\"/x\","
+                "\"first_seen_usec\":1,\"last_seen_usec\":1,\"last_sent_usec\":1,\"sent\":1},"
+                "{\"kind\":\"new-kind\",\"severity\":\"critical\",\"cluster\":\"/x\","
+                "\"first_seen_usec\":1,\"last_seen_usec\":1,\"last_sent_usec\":1,\"sent\":1},"
+                "{\"kind\":\"sweep-failed\",\"severity\":\"warning\",\"future_field\":[1],"
+                "\"first_seen_usec\":5,\"last_seen_usec\":6,\"last_sent_usec\":7,\"sent\":3}]}");
         assert_int_equal(alertstate_load(dir, FX_T0, &st, &aside), 0);
         assert_null(aside);
         assert_int_equal(st->n_entries, 1);

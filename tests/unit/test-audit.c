@@ -20,7 +20,7 @@
 static char dir[] = "/tmp/cmkd-test-audit.XXXXXX";
 
 static struct audit_entry entry(usec_t t, enum audit_result result) {
-        return (struct audit_entry) {
+        return (struct audit_entry){
                 .time = t,
                 .cluster = (char *) CLUSTER,
                 .subscription = (char *) "s",
@@ -61,7 +61,8 @@ static void test_format(void **state) {
         buf_init(&b, 0);
         assert_int_equal(audit_format(&e, &b), 0);
         assert_string_equal(buf_str(&b),
-                            "{\"time\":\"2026-11-23T06:00:00Z\",\"cluster\":\"" CLUSTER "\",\"subscription\":\"s\","
+                            "{\"time\":\"2026-11-23T06:00:00Z\",\"cluster\":\"" CLUSTER
+                            "\",\"subscription\":\"s\","
                             "\"action\":\"update\",\"method\":\"PUT\",\"mode\":\"enforce\","
                             "\"old_key_url\":\"https://v.vault.azure.net/keys/k/1\","
                             "\"new_key_url\":\"https://v.vault.azure.net/keys/k\",\"operation_id\":null,"
@@ -88,7 +89,8 @@ static void test_roundtrip_and_range(void **state) {
         struct stat st;
 
         for (int i = 0; i < 5; i++) {
-                struct audit_entry e = entry(T0 + (usec_t) i * USEC_PER_HOUR, i % 2 ? AUDIT_SUCCEEDED : AUDIT_STARTED);
+                struct audit_entry e =
+                        entry(T0 + (usec_t) i * USEC_PER_HOUR, i % 2 ? AUDIT_SUCCEEDED : AUDIT_STARTED);
 
                 e.refusal = i == 4 ? (char *) "outside-window" : NULL;
                 assert_int_equal(audit_append(path, &e), 0);
@@ -162,10 +164,11 @@ static void test_corrupt_lines(void **state) {
         struct audit_entry e = entry(T0, AUDIT_PROPOSED);
         static const char *const bad[] = {
                 "garbage\n",
-                "{\"time\":\"2026-11-23T07:00:00Z\",\"result\":\"started\"}\n",              /* no cluster */
-                "{\"time\":\"yesterday\",\"cluster\":\"/x\",\"result\":\"started\"}\n",       /* bad time */
-                "{\"time\":\"2026-11-23T07:00:00Z\",\"cluster\":\"/x\",\"result\":\"done\"}\n", /* bad result */
-                "{\"time\":\"2026-11-23T07:00:00Z\",\"cluster\":7,\"result\":\"started\"}\n",   /* bad type */
+                "{\"time\":\"2026-11-23T07:00:00Z\",\"result\":\"started\"}\n",         /* no cluster */
+                "{\"time\":\"yesterday\",\"cluster\":\"/x\",\"result\":\"started\"}\n", /* bad time */
+                "{\"time\":\"2026-11-23T07:00:00Z\",\"cluster\":\"/x\",\"result\":\"done\"}\n", /* bad result
+                                                                                                 */
+                "{\"time\":\"2026-11-23T07:00:00Z\",\"cluster\":7,\"result\":\"started\"}\n", /* bad type */
                 "[1,2]\n",
                 "{\"time\":\"2026-11-23T07:00:00Z\",\"cluster\":\"/x\",\"result\":\"started\"} {}\n",
         };

@@ -23,8 +23,8 @@ static char dir[] = "/tmp/cmkd-test-metrics.XXXXXX";
 static void build_sweep(void) {
         fx_init(&fx, 3);
         fx_finding(&fx, 0, FINDING_KEY_EXPIRED, SEVERITY_CRITICAL);
-        fx_action(&fx, 0, OUTCOME_REFUSED, REFUSAL_CLUSTER_INACCESSIBLE, "https://vault0.vault.azure.net/keys/key0",
-                  NULL);
+        fx_action(&fx, 0, OUTCOME_REFUSED, REFUSAL_CLUSTER_INACCESSIBLE,
+                  "https://vault0.vault.azure.net/keys/key0", NULL);
         fx_finding(&fx, 1, FINDING_KEY_EXPIRING, SEVERITY_WARNING);
         fx_finding(&fx, 1, FINDING_KEY_NO_ROTATION_POLICY, SEVERITY_INFO);
         fx_action(&fx, 1, OUTCOME_SUCCEEDED, REFUSAL_NONE, "https://vault1.vault.azure.net/keys/key1", "op");
@@ -39,10 +39,10 @@ static bool has_line(const char *text, const char *line) {
         return false;
 }
 
-#define assert_line(text, line)                                                  \
-        do {                                                                     \
-                if (!has_line((text), (line)))                                   \
-                        fail_msg("missing line: %s", (line));                    \
+#define assert_line(text, line)                                                                             \
+        do {                                                                                                \
+                if (!has_line((text), (line)))                                                              \
+                        fail_msg("missing line: %s", (line));                                               \
         } while (0)
 
 /* Text format 0.0.4, as much as we use: HELP and TYPE before the samples of a name,
@@ -142,13 +142,14 @@ static void test_format(void **state) {
         assert_line(b.data, "cmkd_updates_total{result=\"succeeded\"} 1");
         assert_line(b.data, "cmkd_updates_total{result=\"refused\"} 1");
         assert_line(b.data, "cmkd_updates_total{result=\"failed\"} 0");
-        snprintf(line, sizeof line, "cmkd_key_expiry_timestamp_seconds{cluster=\"%s\",name=\"c2\"} %llu", fx.ids[2],
-                 (unsigned long long) ((FX_T0 + 200 * USEC_PER_DAY) / USEC_PER_SEC));
+        snprintf(line, sizeof line, "cmkd_key_expiry_timestamp_seconds{cluster=\"%s\",name=\"c2\"} %llu",
+                 fx.ids[2], (unsigned long long) ((FX_T0 + 200 * USEC_PER_DAY) / USEC_PER_SEC));
         assert_line(b.data, line);
-        snprintf(line, sizeof line, "cmkd_key_created_timestamp_seconds{cluster=\"%s\",name=\"c0\"} %llu", fx.ids[0],
-                 (unsigned long long) ((FX_T0 - 100 * USEC_PER_DAY) / USEC_PER_SEC));
+        snprintf(line, sizeof line, "cmkd_key_created_timestamp_seconds{cluster=\"%s\",name=\"c0\"} %llu",
+                 fx.ids[0], (unsigned long long) ((FX_T0 - 100 * USEC_PER_DAY) / USEC_PER_SEC));
         assert_line(b.data, line);
-        assert_int_equal(check_syntax(b.data), 1 + 1 + 4 + _FINDING_MAX * _SEVERITY_MAX + 4 + 2 + 5 + 4 + 3 + 3);
+        assert_int_equal(check_syntax(b.data),
+                         1 + 1 + 4 + _FINDING_MAX * _SEVERITY_MAX + 4 + 2 + 5 + 4 + 3 + 3);
         buf_done(&b);
 }
 
@@ -223,7 +224,8 @@ static void test_write(void **state) {
         d = opendir(dir);
         assert_non_null(d);
         while ((de = readdir(d)))
-                assert_true(streq(de->d_name, ".") || streq(de->d_name, "..") || streq(de->d_name, "cmkd.prom"));
+                assert_true(streq(de->d_name, ".") || streq(de->d_name, "..") ||
+                            streq(de->d_name, "cmkd.prom"));
         closedir(d);
 
         assert_int_equal(metrics_write("/nonexistent-dir/cmkd.prom", &fx.sweep, &c), -ENOENT);
@@ -262,10 +264,8 @@ static int teardown(void **state) {
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_format),
-                cmocka_unit_test(test_counters_across_sweeps),
-                cmocka_unit_test(test_label_escaping),
-                cmocka_unit_test(test_write),
+                cmocka_unit_test(test_format),         cmocka_unit_test(test_counters_across_sweeps),
+                cmocka_unit_test(test_label_escaping), cmocka_unit_test(test_write),
                 cmocka_unit_test(test_alloc_failure),
         };
         return cmocka_run_group_tests(tests, setup, teardown);

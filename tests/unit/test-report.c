@@ -39,7 +39,8 @@ static struct report_input build(void) {
         fx.pinned[2].exp = FX_T0 - 3 * USEC_PER_DAY;
         fx_finding(&fx, 2, FINDING_KEY_VERSION_STALE, SEVERITY_CRITICAL);
         fx_finding(&fx, 2, FINDING_KEY_DISABLED, SEVERITY_CRITICAL)->version = "old";
-        fx_action(&fx, 2, OUTCOME_REFUSED, REFUSAL_TARGET_DISABLED, "https://vault2.vault.azure.net/keys/key2", NULL);
+        fx_action(&fx, 2, OUTCOME_REFUSED, REFUSAL_TARGET_DISABLED,
+                  "https://vault2.vault.azure.net/keys/key2", NULL);
 
         fx.clusters[3].name = (char *) evil;
         fx.clusters[3].resource_group = (char *) "rg,\"quoted\"";
@@ -53,7 +54,7 @@ static struct report_input build(void) {
         fx.results[5].action.old_url = (char *) "https://vault4.vault.azure.net/keys/key4/old";
 
         for (size_t i = 0; i < 4; i++)
-                audit_entries[i] = (struct audit_entry) {
+                audit_entries[i] = (struct audit_entry){
                         .time = FX_T0 - (4 - i) * USEC_PER_HOUR,
                         .cluster = fx.ids[i < 2 ? 2 : 5],
                         .action = (char *) "update",
@@ -61,10 +62,10 @@ static struct report_input build(void) {
                         .mode = (char *) "enforce",
                         .new_url = fx.urls[4],
                         .result = (enum audit_result[]) { AUDIT_REFUSED, AUDIT_REFUSED, AUDIT_STARTED,
-                                                          AUDIT_SUCCEEDED }[i],
+                                                         AUDIT_SUCCEEDED }[i],
                         .refusal = i < 2 ? (char *) "target-disabled" : NULL,
                 };
-        return (struct report_input) {
+        return (struct report_input){
                 .sweep = &fx.sweep,
                 .audit = &audit,
                 .period_start = FX_T0 - USEC_PER_DAY,
@@ -195,10 +196,12 @@ static void test_csv(void **state) {
         assert_string_equal(columns[19], "days_to_expiry");
         /* c2: pinned, disabled, 3 days expired, refused. */
         assert_true(startswith(lines[1], fx.ids[2]));
-        assert_non_null(strstr(lines[1], ",critical,key-version-stale:critical;key-disabled:critical,"
-                                         "https://vault2.vault.azure.net/keys/key2/old2,vault2.vault.azure.net,key2,old2,"
-                                         "false,v0,false,"));
-        assert_non_null(strstr(lines[1], ",400,-3,refused,target-disabled,https://vault2.vault.azure.net/keys/key2,,\r"));
+        assert_non_null(strstr(
+                lines[1], ",critical,key-version-stale:critical;key-disabled:critical,"
+                          "https://vault2.vault.azure.net/keys/key2/old2,vault2.vault.azure.net,key2,old2,"
+                          "false,v0,false,"));
+        assert_non_null(strstr(
+                lines[1], ",400,-3,refused,target-disabled,https://vault2.vault.azure.net/keys/key2,,\r"));
         /* RFC 4180 quoting of the hostile resource group. */
         assert_non_null(strstr(lines[3], ",\"rg,\"\"quoted\"\"\","));
 }
@@ -226,7 +229,8 @@ static void test_html(void **state) {
         assert_null(strcasestr(text, "src="));
         assert_null(strcasestr(text, "href="));
         assert_null(strcasestr(text, "url("));
-        assert_non_null(strstr(text, "content=\"default-src 'none'; style-src 'unsafe-inline'; img-src data:\""));
+        assert_non_null(
+                strstr(text, "content=\"default-src 'none'; style-src 'unsafe-inline'; img-src data:\""));
         /* Rows colored by severity, the chart, the sections. */
         assert_non_null(strstr(text, "<tr class=\"critical\">"));
         assert_non_null(strstr(text, "<tr class=\"warning\">"));
@@ -258,7 +262,7 @@ static void test_sweep_that_did_not_run(void **state) {
         json_object_put(root);
 
         in.sweep = NULL;
-        assert_int_equal(report_format(REPORT_JSON, &in, &(struct buf) {}), -EINVAL);
+        assert_int_equal(report_format(REPORT_JSON, &in, &(struct buf){}), -EINVAL);
 }
 
 static void test_write_and_prune(void **state) {
@@ -290,7 +294,8 @@ static void test_write_and_prune(void **state) {
                         char name[REPORT_NAME_MAX];
 
                         mem_free(p);
-                        p = path_join(sub, report_file_name(f, FX_T0 + (usec_t) i * USEC_PER_DAY, name, sizeof name));
+                        p = path_join(sub, report_file_name(f, FX_T0 + (usec_t) i * USEC_PER_DAY, name,
+                                                            sizeof name));
                         assert_int_equal(access(p, F_OK), i < 2 ? -1 : 0);
                 }
         mem_free(p);

@@ -28,7 +28,8 @@ static void test_status(void **state) {
         check(NULL, true, NOW + 5 * USEC_PER_SEC, "First sweep running");
 
         fx_init(&fx, 12);
-        check(&fx.sweep, false, NOW + 5 * USEC_PER_MINUTE, "Last sweep 06:00 UTC: 12 clusters, all OK; next in 5min");
+        check(&fx.sweep, false, NOW + 5 * USEC_PER_MINUTE,
+              "Last sweep 06:00 UTC: 12 clusters, all OK; next in 5min");
         check(&fx.sweep, false, 0, "Last sweep 06:00 UTC: 12 clusters, all OK");
         check(&fx.sweep, false, USEC_INFINITY, "Last sweep 06:00 UTC: 12 clusters, all OK");
         check(&fx.sweep, false, NOW, "Last sweep 06:00 UTC: 12 clusters, all OK; next sweep due now");
@@ -66,7 +67,8 @@ static void test_truncation(void **state) {
         char small[20];
 
         fx_init(&fx, 3);
-        assert_string_equal(status_format(&fx.sweep, false, NOW, 0, small, sizeof small), "Last sweep 06:00 UT");
+        assert_string_equal(status_format(&fx.sweep, false, NOW, 0, small, sizeof small),
+                            "Last sweep 06:00 UT");
         assert_string_equal(status_format(&fx.sweep, false, NOW, 0, small, 1), "");
 }
 
