@@ -17,6 +17,8 @@
 #include "macro.h"
 
 #define AUDIT_LINE_MAX (64U * 1024U)
+/* Its name in [Daemon] StateDirectory=. */
+#define AUDIT_FILE "audit.log"
 
 enum audit_result {
         AUDIT_PROPOSED,  /* dry-run: the request that would have been sent */

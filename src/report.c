@@ -207,7 +207,8 @@ static int model_init(struct model *m, const struct report_input *in) {
         if (m->n_rows > 1)
                 qsort(m->rows, m->n_rows, sizeof *m->rows, row_compare);
         for (size_t i = 0; in->audit && i < in->audit->n_entries; i++)
-                m->by_result[in->audit->entries[i].result]++;
+                if (audit_result_to_string(in->audit->entries[i].result))
+                        m->by_result[in->audit->entries[i].result]++;
         return model_versions(m);
 }
 
@@ -1235,4 +1236,27 @@ int report_write(const char *dir, const struct report_input *in, unsigned keep, 
         if (ret_files)
                 *ret_files = TAKE_PTR(files);
         return 0;
+}
+
+int report_run(const char *dir, const char *audit_path, const struct sweep_result *s, const char *mode,
+               unsigned keep, usec_t now, char ***ret_files) {
+        _cleanup_(audit_log_freep) struct audit_log *log = NULL;
+        struct report_input in = { .sweep = s, .generated = now, .period_end = now, .mode = mode };
+        usec_t last;
+        int r;
+
+        r = report_last_time(dir, &last);
+        if (r >= 0 && last < now)
+                in.period_start = last;
+        else if (r < 0 && r != -ENOENT)
+                return r;
+        else
+                in.period_start = now > REPORT_PERIOD_DEFAULT_USEC ? now - REPORT_PERIOD_DEFAULT_USEC : 0;
+        if (audit_path) {
+                r = audit_read(audit_path, in.period_start, in.period_end, REPORT_AUDIT_MAX, &log);
+                if (r < 0)
+                        return r;
+                in.audit = log;
+        }
+        return report_write(dir, &in, keep, ret_files);
 }

@@ -44,6 +44,18 @@ int report_format(enum report_format f, const struct report_input *in, struct bu
  * already written stay (each is whole). */
 int report_write(const char *dir, const struct report_input *in, unsigned keep, char ***ret_files);
 
+/* A period with no earlier report to start from (the first report, or after pruning all). */
+#define REPORT_PERIOD_DEFAULT_USEC (7 * USEC_PER_DAY)
+#define REPORT_AUDIT_MAX 100000
+
+/* What the daemon's schedule (ev_periodic on report_schedule_next()) and `cmkd --report` do:
+ * the period runs from the newest report in dir (else now - REPORT_PERIOD_DEFAULT_USEC) to
+ * now; the audit entries of the period are read from audit_path (NULL: none, a missing file is
+ * an empty log, at most REPORT_AUDIT_MAX entries); then report_write(). mode may be NULL.
+ * Returns 0 or -errno, like report_write(). */
+int report_run(const char *dir, const char *audit_path, const struct sweep_result *s, const char *mode,
+               unsigned keep, usec_t now, char ***ret_files);
+
 /* Removes the oldest cmkd-report-*.EXT files of one format beyond keep (0: none). Other
  * files are never touched. Returns the number removed or -errno. */
 int report_prune(const char *dir, enum report_format f, unsigned keep);

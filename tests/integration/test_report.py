@@ -41,7 +41,8 @@ CSV_COLUMNS = ("cluster_id,cluster_name,subscription,resource_group,location,clu
 
 
 def write_report(directory, now=NOW, keep=None):
-    argv = [DRIVER, "--dir", directory, "--now", now, "--since", "2026-11-16T06:00:00Z", "--audit", AUDIT]
+    # The period: since the newest report in directory, else a week before now.
+    argv = [DRIVER, "--dir", directory, "--now", now, "--audit", AUDIT]
     if keep is not None:
         argv += ["--keep", str(keep)]
     r = subprocess.run(argv + [FLEET], capture_output=True, text=True, timeout=60)

@@ -328,6 +328,59 @@ static void test_write_and_prune(void **state) {
         assert_int_equal(report_write("/proc/cmkd-no", &in, 3, NULL) < 0, 1);
 }
 
+static void test_run_periods(void **state) {
+        _cleanup_free_ char *sub = path_join(dir, "run"), *log = path_join(dir, "run-audit.log"), *p = NULL;
+        _cleanup_strv_free_ char **files = NULL;
+        struct report_input in = build();
+        struct json_object *root;
+
+        /* An action a day for ten days before FX_T0. */
+        for (int i = 10; i > 0; i--) {
+                struct audit_entry e = audit_entries[0];
+
+                e.time = FX_T0 - (usec_t) i * USEC_PER_DAY;
+                assert_int_equal(audit_append(log, &e), 0);
+        }
+        /* The first report covers the week before it. */
+        assert_int_equal(report_run(sub, log, in.sweep, "dry-run", 0, FX_T0, &files), 0);
+        p = path_join(sub, files[0]);
+        {
+                _cleanup_free_ char *text = NULL;
+
+                assert_int_equal(read_file_bounded(p, REPORT_FILE_MAX, &text, NULL), 0);
+                root = json_tokener_parse(text);
+        }
+        assert_non_null(root);
+        assert_string_equal(str(root, "period.start"), "2026-11-16T06:00:00Z");
+        assert_string_equal(str(root, "mode"), "dry-run");
+        assert_int_equal(json_object_array_length(get(root, "actions")), 7);
+        json_object_put(root);
+
+        /* The next one starts where it ended. */
+        strv_free(files);
+        files = NULL;
+        assert_int_equal(audit_append(log, &(struct audit_entry) { .time = FX_T0 + USEC_PER_HOUR,
+                                                                    .cluster = fx.ids[0],
+                                                                    .result = AUDIT_SUCCEEDED }),
+                         0);
+        assert_int_equal(report_run(sub, log, in.sweep, NULL, 0, FX_T0 + USEC_PER_DAY, &files), 0);
+        mem_free(p);
+        p = path_join(sub, "latest.json");
+        {
+                _cleanup_free_ char *text = NULL;
+
+                assert_int_equal(read_file_bounded(p, REPORT_FILE_MAX, &text, NULL), 0);
+                root = json_tokener_parse(text);
+        }
+        assert_string_equal(str(root, "period.start"), "2026-11-23T06:00:00Z");
+        assert_int_equal(json_object_array_length(get(root, "actions")), 1);
+        assert_true(json_object_is_type(get(root, "mode"), json_type_null));
+        json_object_put(root);
+
+        /* No audit log at all: an empty list, not an error. */
+        assert_int_equal(report_run(sub, NULL, in.sweep, NULL, 0, FX_T0 + 2 * USEC_PER_DAY, NULL), 0);
+}
+
 static void test_alloc_failure(void **state) {
         struct report_input in = build();
 
@@ -370,6 +423,7 @@ int main(void) {
                 cmocka_unit_test(test_html),
                 cmocka_unit_test(test_sweep_that_did_not_run),
                 cmocka_unit_test(test_write_and_prune),
+                cmocka_unit_test(test_run_periods),
                 cmocka_unit_test(test_alloc_failure),
         };
         return cmocka_run_group_tests(tests, setup, teardown);
