@@ -37,9 +37,6 @@ OBJ := $(SRC:src/%.c=$(BUILD)/obj/%.o)
 LIB_OBJ := $(filter-out $(BUILD)/obj/main.o,$(OBJ))
 UNIT_SRC := $(wildcard tests/unit/test-*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/unit/%)
-# TEMPORARY: until src/policy.c lands (branch policy), test programs link a stand-in for
-# the policy functions they use. Remove with tests/unit/stub-policy.c.
-POLICY_STUB := $(if $(wildcard src/policy.c),,$(BUILD)/unit/stub-policy.o)
 
 .PHONY: all deps check unit check-integration check-tell install demo clean
 
@@ -61,20 +58,16 @@ $(BUILD)/cmkd: $(BUILD)/obj/main.o $(BUILD)/libcmkd.a
 	@echo '  LD      $@'
 	@$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
-$(BUILD)/unit/%: tests/unit/%.c $(BUILD)/libcmkd.a $(POLICY_STUB) | $(BUILD)/unit
+$(BUILD)/unit/%: tests/unit/%.c $(BUILD)/libcmkd.a | $(BUILD)/unit
 	@echo '  CCLD    $@'
-	@$(CC) $(CFLAGS) -Isrc -MMD -MP -o $@ $< $(POLICY_STUB) $(BUILD)/libcmkd.a $(LDFLAGS) $(PKG_LIBS) -lcmocka
-
-$(BUILD)/unit/stub-policy.o: tests/unit/stub-policy.c | $(BUILD)/unit
-	@echo '  CC      $<'
-	@$(CC) $(CFLAGS) -Isrc -MMD -MP -c $< -o $@
+	@$(CC) $(CFLAGS) -Isrc -MMD -MP -o $@ $< $(BUILD)/libcmkd.a $(LDFLAGS) $(PKG_LIBS) -lcmocka
 
 # Test drivers of the journal and report checks (tests/integration/*-driver.c).
 DRIVERS := $(BUILD)/alert-driver $(BUILD)/report-driver
 
-$(BUILD)/%-driver: tests/integration/%-driver.c $(BUILD)/integration/fixture.o $(BUILD)/libcmkd.a $(POLICY_STUB)
+$(BUILD)/%-driver: tests/integration/%-driver.c $(BUILD)/integration/fixture.o $(BUILD)/libcmkd.a
 	@echo '  CCLD    $@'
-	@$(CC) $(CFLAGS) -Isrc -Itests/integration -MMD -MP -o $@ $< $(BUILD)/integration/fixture.o $(POLICY_STUB) \
+	@$(CC) $(CFLAGS) -Isrc -Itests/integration -MMD -MP -o $@ $< $(BUILD)/integration/fixture.o \
 		$(BUILD)/libcmkd.a $(LDFLAGS) $(PKG_LIBS)
 
 $(BUILD)/integration/fixture.o: tests/integration/fixture.c | $(BUILD)/integration
@@ -106,4 +99,4 @@ install: $(BUILD)/cmkd
 clean:
 	rm -rf build build-*
 
--include $(OBJ:.o=.d) $(UNIT_BIN:=.d) $(POLICY_STUB:.o=.d) $(DRIVERS:=.d) $(BUILD)/integration/fixture.d
+-include $(OBJ:.o=.d) $(UNIT_BIN:=.d) $(DRIVERS:=.d) $(BUILD)/integration/fixture.d

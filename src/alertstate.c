@@ -157,7 +157,7 @@ static struct alert_event *event_add(struct builder *b, enum alert_event_type ty
         if (GREEDY_REALLOC(b->ev->events, b->ev_allocated, b->ev->n_events + 1) < 0)
                 return NULL;
         ev = &b->ev->events[b->ev->n_events];
-        *ev = (struct alert_event){
+        *ev = (struct alert_event) {
                 .type = type,
                 .previous_severity = _SEVERITY_INVALID,
                 .sweep = b->sweep,
@@ -323,14 +323,14 @@ static int fleet_conditions(struct builder *b) {
         int r;
 
         if (!s->ran)
-                return condition(b, &(struct condition){
+                return condition(b, &(struct condition) {
                                             .e = { .kind = ALERT_SWEEP_FAILED,
                                                    .code = _FINDING_INVALID,
                                                    .severity = SEVERITY_WARNING },
                                     });
 
         if (n_scopes > 0 || s->n_unreadable > 0) {
-                r = condition(b, &(struct condition){
+                r = condition(b, &(struct condition) {
                                          .e = { .kind = ALERT_SWEEP_INCOMPLETE,
                                                 .code = _FINDING_INVALID,
                                                 .severity = SEVERITY_WARNING },
@@ -346,7 +346,7 @@ static int fleet_conditions(struct builder *b) {
 
                 if (!is_outage(g, b->outage_min))
                         continue;
-                r = condition(b, &(struct condition){
+                r = condition(b, &(struct condition) {
                                          .e = { .kind = ALERT_OUTAGE,
                                                 .code = _FINDING_INVALID,
                                                 .severity = SEVERITY_WARNING,

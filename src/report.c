@@ -575,7 +575,9 @@ static const char html_style[] =
         ".banner{border-left:6px solid var(--warn);background:var(--warn-bg);padding:10px 16px;margin:0 0 20px;"
         "border-radius:6px}\n"
         ".banner.critical{border-left-color:var(--crit);background:var(--crit-bg)}\n"
-        "table{border-collapse:collapse;width:100%}\n"
+        "table{border-collapse:collapse;width:100%}table.fixed{table-layout:fixed}\n"
+        "td{overflow-wrap:anywhere}\n"
+        ".msg{font-size:12.5px;line-height:1.4}\n"
         "th,td{text-align:left;padding:7px 8px;border-bottom:1px solid var(--line);vertical-align:top}\n"
         "th{font-size:11px;text-transform:uppercase;letter-spacing:.05em;color:var(--muted);background:#f9fafb}\n"
         "td.num{text-align:right;white-space:nowrap}\n"
@@ -820,9 +822,9 @@ static void h_cluster_row(struct w *w, const struct model *m, const struct row *
 
                 w_puts(w, "<li>");
                 h_badge(w, severity_to_string(f->severity), finding_to_string(f->code));
-                w_puts(w, "<br>");
+                w_puts(w, "<div class=\"msg\">");
                 h_text(w, describe(row, f, m->in->generated, msg));
-                w_puts(w, "</li>");
+                w_puts(w, "</div></li>");
         }
         w_puts(w, "</ul></td><td>");
         if (a->outcome != OUTCOME_NONE) {
@@ -1035,7 +1037,12 @@ static int html_report(struct w *w, const struct model *m) {
                 w_puts(w, "<p>No cluster.</p>\n");
         else {
                 w_puts(w,
-                       "<table><thead><tr><th>Status</th><th>Cluster</th><th>State</th><th>Key</th>"
+                       /* Fixed widths: the findings' messages (ids, commands) wrap instead of
+                        * pushing the action column off the page. */
+                       "<table class=\"fixed\"><colgroup><col style=\"width:84px\"><col style=\"width:160px\">"
+                       "<col style=\"width:112px\"><col style=\"width:176px\"><col style=\"width:52px\">"
+                       "<col style=\"width:124px\"><col><col style=\"width:172px\"></colgroup>"
+                       "<thead><tr><th>Status</th><th>Cluster</th><th>State</th><th>Key</th>"
                        "<th>Age</th><th>Expires</th><th>Findings</th><th>Action</th></tr></thead><tbody>\n");
                 for (size_t i = 0; i < m->n_rows; i++)
                         h_cluster_row(w, m, &m->rows[i]);

@@ -187,10 +187,14 @@ static int load_cluster(struct json_object *o, struct fixture_cluster *fc, struc
                                 f->fact = fact;
                         }
                         if (code == FINDING_CHECK_UNKNOWN) {
-                                fc->unknown = (struct obs_status){
+                                int http = (int) get_int(fo, "http_status", 0);
+
+                                /* as the request layer maps them */
+                                fc->unknown = (struct obs_status) {
                                         .state = OBS_UNKNOWN,
-                                        .error = (int) get_int(fo, "errno", -EIO),
-                                        .http_status = (int) get_int(fo, "http_status", 0),
+                                        .error = (int) get_int(fo, "errno",
+                                                               http == 401 || http == 403 ? -EACCES : -EIO),
+                                        .http_status = http,
                                         .error_code = get_str(fo, "error_code"),
                                 };
                                 f->status = &fc->unknown;
@@ -263,7 +267,7 @@ int fixture_load(const char *path, struct fixture **ret, const struct sweep_resu
                                         json_object_get_string(json_object_array_get_idx(v, i))) < 0)
                                 return -ENOMEM;
         stats = json_object_object_get_ex(f->root, "stats", &v) ? v : NULL;
-        f->sweep.stats = (struct sweep_stats){
+        f->sweep.stats = (struct sweep_stats) {
                 .requests = (unsigned) get_int(stats, "requests", 0),
                 .throttled = (unsigned) get_int(stats, "throttled", 0),
                 .retries = (unsigned) get_int(stats, "retries", 0),

@@ -31,7 +31,7 @@ struct fx {
  * before FX_T0 and expiring 200 days after it. */
 static inline void fx_init(struct fx *fx, size_t n) {
         memset(fx, 0, sizeof *fx);
-        fx->sweep = (struct sweep_result){
+        fx->sweep = (struct sweep_result) {
                 .started_realtime = FX_T0,
                 .finished_realtime = FX_T0 + 12 * USEC_PER_SEC,
                 .ran = true,
@@ -54,7 +54,7 @@ static inline void fx_init(struct fx *fx, size_t n) {
                          i);
                 snprintf(fx->urls[i], sizeof fx->urls[i], "https://vault%zu.vault.azure.net/keys/key%zu", i,
                          i);
-                *c = (struct cluster){
+                *c = (struct cluster) {
                         .id = fx->ids[i],
                         .name = fx->names[i],
                         .location = (char *) "westeurope",
@@ -69,7 +69,7 @@ static inline void fx_init(struct fx *fx, size_t n) {
                                                     "userAssignedIdentities/cmk",
                         .key_url = fx->urls[i],
                 };
-                *k = (struct key_bundle){
+                *k = (struct key_bundle) {
                         .version = (char *) "v0",
                         .kty = (char *) "RSA",
                         .rsa_bits = 3072,
@@ -78,7 +78,7 @@ static inline void fx_init(struct fx *fx, size_t n) {
                         .created = FX_T0 - 100 * USEC_PER_DAY,
                         .exp = FX_T0 + 200 * USEC_PER_DAY,
                 };
-                r->obs = (struct cluster_obs){
+                r->obs = (struct cluster_obs) {
                         .cluster = c,
                         .key_status = { .state = OBS_PRESENT },
                         .key = k,
@@ -121,7 +121,7 @@ static inline struct finding *fx_finding(struct fx *fx, size_t i, enum finding_c
 static inline struct finding *fx_unknown(struct fx *fx, size_t i, int http_status, const char *error_code) {
         struct finding *f = fx_finding(fx, i, FINDING_CHECK_UNKNOWN, SEVERITY_WARNING);
 
-        fx->unknown_status[i] = (struct obs_status){
+        fx->unknown_status[i] = (struct obs_status) {
                 .state = OBS_UNKNOWN,
                 .error = -EIO,
                 .http_status = http_status,
@@ -142,7 +142,7 @@ static inline void fx_action(struct fx *fx, size_t i, enum action_outcome outcom
         r->verdict.action.refusal = refusal;
         r->verdict.action.kind = refusal == REFUSAL_NONE ? ACTION_UPDATE : ACTION_NONE;
         snprintf(r->verdict.action.target_url, sizeof r->verdict.action.target_url, "%s", new_url);
-        r->action = (struct action_result){
+        r->action = (struct action_result) {
                 .outcome = outcome,
                 .refusal = refusal,
                 .old_url = r->obs.cluster->key_url,

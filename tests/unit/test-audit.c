@@ -20,7 +20,7 @@
 static char dir[] = "/tmp/cmkd-test-audit.XXXXXX";
 
 static struct audit_entry entry(usec_t t, enum audit_result result) {
-        return (struct audit_entry){
+        return (struct audit_entry) {
                 .time = t,
                 .cluster = (char *) CLUSTER,
                 .subscription = (char *) "s",

@@ -54,7 +54,7 @@ static struct report_input build(void) {
         fx.results[5].action.old_url = (char *) "https://vault4.vault.azure.net/keys/key4/old";
 
         for (size_t i = 0; i < 4; i++)
-                audit_entries[i] = (struct audit_entry){
+                audit_entries[i] = (struct audit_entry) {
                         .time = FX_T0 - (4 - i) * USEC_PER_HOUR,
                         .cluster = fx.ids[i < 2 ? 2 : 5],
                         .action = (char *) "update",
@@ -65,7 +65,7 @@ static struct report_input build(void) {
                                                          AUDIT_SUCCEEDED }[i],
                         .refusal = i < 2 ? (char *) "target-disabled" : NULL,
                 };
-        return (struct report_input){
+        return (struct report_input) {
                 .sweep = &fx.sweep,
                 .audit = &audit,
                 .period_start = FX_T0 - USEC_PER_DAY,
