@@ -232,8 +232,7 @@ static const char *key_version(const struct cluster_result *cr, const struct fin
 
 static void fields_cluster(struct fields *f, const struct cluster_result *cr, const struct finding *fd) {
         const struct cluster *cl = cr->obs.cluster;
-        /* The version in use: the pinned one is read only when it is not the current one. */
-        const struct key_bundle *k = cr->obs.pinned ?: cr->obs.key;
+        const struct key_bundle *k = cluster_result_key_in_use(cr);
         usec_t exp = k ? k->exp : 0, created = k ? k->created : 0, nbf = k ? k->nbf : 0;
 
         field_add(f, "CMKD_CLUSTER", cl->id);

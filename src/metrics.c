@@ -70,18 +70,13 @@ static int counter_u64(struct buf *out, const char *name, const char *help, uint
         return r < 0 ? r : sample_u64(out, name, v);
 }
 
-/* The key version a cluster uses: the pinned one, else the current one. */
-static const struct key_bundle *key_in_use(const struct cluster_result *cr) {
-        return cr->obs.pinned ?: cr->obs.key;
-}
-
 static int per_cluster_key_time(struct buf *out, const struct sweep_result *s, const char *name,
                                 const char *help, bool expiry) {
         int r = head(out, name, "gauge", help);
 
         for (size_t i = 0; r >= 0 && s && i < s->n_clusters; i++) {
                 const struct cluster_result *cr = &s->clusters[i];
-                const struct key_bundle *k = key_in_use(cr);
+                const struct key_bundle *k = cluster_result_key_in_use(cr);
                 usec_t t = !k ? 0 : expiry ? k->exp : k->created;
 
                 if (!cr->obs.cluster || t == 0 || t == USEC_INFINITY)

@@ -77,18 +77,10 @@ static void row_init(struct row *row, const struct cluster_result *cr, usec_t no
         *row = (struct row) { .cr = cr, .status = v->n_findings > 0 ? (int) v->worst : -1 };
         row->attention = cr->action.outcome == OUTCOME_FAILED ? MAX(row->status, (int) SEVERITY_WARNING)
                                                               : row->status;
+        row->key = cluster_result_key_in_use(cr);
         if (v->has_keyurl) {
                 row->versionless = !keyurl_is_versioned(&v->keyurl);
-                if (!row->versionless) {
-                        row->version = v->keyurl.version;
-                        /* The pinned version is read only when it is not the current one. */
-                        row->key = cr->obs.pinned;
-                        if (!row->key && version_is_current(cr, row->version))
-                                row->key = cr->obs.key;
-                } else {
-                        row->key = cr->obs.key;
-                        row->version = cr->obs.key ? cr->obs.key->version : NULL;
-                }
+                row->version = !row->versionless ? v->keyurl.version : row->key ? row->key->version : NULL;
         }
         if (row->key) {
                 row->created = row->key->created;

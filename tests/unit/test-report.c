@@ -381,6 +381,25 @@ static void test_run_periods(void **state) {
         assert_int_equal(report_run(sub, NULL, in.sweep, NULL, 0, FX_T0 + 2 * USEC_PER_DAY, NULL), 0);
 }
 
+static void test_key_in_use(void **state) {
+        fx_init(&fx, 4);
+        /* versionless: the current version */
+        assert_ptr_equal(cluster_result_key_in_use(&fx.results[0]), &fx.keys[0]);
+        /* pinned to an older version that was read */
+        fx_pin(&fx, 1, true);
+        assert_ptr_equal(cluster_result_key_in_use(&fx.results[1]), &fx.pinned[1]);
+        /* pinned to the current version: the current one (no second read) */
+        snprintf(fx.urls[2], sizeof fx.urls[2], "https://vault2.vault.azure.net/keys/key2/v0");
+        assert_int_equal(keyurl_parse(fx.urls[2], &fx.results[2].verdict.keyurl), 0);
+        assert_ptr_equal(cluster_result_key_in_use(&fx.results[2]), &fx.keys[2]);
+        /* pinned to a version that could not be read: unknown, not the current one */
+        snprintf(fx.urls[3], sizeof fx.urls[3], "https://vault3.vault.azure.net/keys/key3/gone");
+        assert_int_equal(keyurl_parse(fx.urls[3], &fx.results[3].verdict.keyurl), 0);
+        assert_null(cluster_result_key_in_use(&fx.results[3]));
+        fx.results[3].verdict.has_keyurl = false;
+        assert_null(cluster_result_key_in_use(&fx.results[3]));
+}
+
 static void test_alloc_failure(void **state) {
         struct report_input in = build();
 
@@ -424,6 +443,7 @@ int main(void) {
                 cmocka_unit_test(test_sweep_that_did_not_run),
                 cmocka_unit_test(test_write_and_prune),
                 cmocka_unit_test(test_run_periods),
+                cmocka_unit_test(test_key_in_use),
                 cmocka_unit_test(test_alloc_failure),
         };
         return cmocka_run_group_tests(tests, setup, teardown);
