@@ -41,6 +41,7 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/unit/%)
 .PHONY: all deps check unit check-integration install demo clean FORCE
 .PHONY: check-service check-notify
 .PHONY: check-conf fuzz-build-conf fuzz-smoke-conf
+.PHONY: check-tell
 
 all: $(BUILD)/cmkd $(BUILD)/systemd/cmkd.service
 
@@ -64,7 +65,19 @@ $(BUILD)/unit/%: tests/unit/%.c $(BUILD)/libcmkd.a | $(BUILD)/unit
 	@echo '  CCLD    $@'
 	@$(CC) $(CFLAGS) -Isrc -MMD -MP -o $@ $< $(BUILD)/libcmkd.a $(LDFLAGS) $(PKG_LIBS) -lcmocka
 
-$(BUILD)/obj $(BUILD)/unit $(BUILD)/systemd:
+# Test drivers of the journal and report checks (tests/integration/*-driver.c).
+DRIVERS := $(BUILD)/alert-driver $(BUILD)/report-driver
+
+$(BUILD)/%-driver: tests/integration/%-driver.c $(BUILD)/integration/fixture.o $(BUILD)/libcmkd.a
+	@echo '  CCLD    $@'
+	@$(CC) $(CFLAGS) -Isrc -Itests/integration -MMD -MP -o $@ $< $(BUILD)/integration/fixture.o \
+		$(BUILD)/libcmkd.a $(LDFLAGS) $(PKG_LIBS)
+
+$(BUILD)/integration/fixture.o: tests/integration/fixture.c | $(BUILD)/integration
+	@echo '  CC      $<'
+	@$(CC) $(CFLAGS) -Isrc -MMD -MP -c $< -o $@
+
+$(BUILD)/obj $(BUILD)/unit $(BUILD)/systemd $(BUILD)/integration:
 	mkdir -p $@
 
 # The unit as installed, ExecStart= at $(BINDIR). Rewritten only when the text changes, so
@@ -120,8 +133,14 @@ fuzz-smoke-conf: fuzz-build-conf
 		grep -E '^stat::number_of_executed_units|^stat::peak_rss_mb' build-fuzz/$$t.log; \
 	done
 
-check-integration: $(BUILD)/cmkd
-	CMKD=$(abspath $(BUILD)/cmkd) $(PYTHON) -m unittest discover -s tests/integration -p 'test_*.py'
+check-integration: $(BUILD)/cmkd $(DRIVERS)
+	CMKD=$(abspath $(BUILD)/cmkd) CMKD_BUILD=$(abspath $(BUILD)) $(PYTHON) -m unittest discover -s tests/integration -p 'test_*.py'
+
+# Alerts through a real journald (private mount namespace), the catalog through journalctl,
+# reports against their schema and in headless Chromium.
+# Needs root (mount namespace) and Debian's chromium. Screenshot: $(BUILD)/report-screenshot.png.
+check-tell: $(DRIVERS)
+	cd tests/integration && CMKD_BUILD=$(abspath $(BUILD)) $(PYTHON) -m unittest -v test_journal test_report
 
 # 'systemd-analyze verify' prints nothing and 'security --offline=yes' rates the unit at 1.0
 # or lower; the checked copy runs the binary just built. Starts no systemd.
@@ -147,4 +166,4 @@ install: $(BUILD)/cmkd $(BUILD)/systemd/cmkd.service
 clean:
 	rm -rf build build-*
 
--include $(OBJ:.o=.d) $(UNIT_BIN:=.d) $(BUILD)/conf-check.d
+-include $(OBJ:.o=.d) $(UNIT_BIN:=.d) $(BUILD)/conf-check.d $(DRIVERS:=.d) $(BUILD)/integration/fixture.d

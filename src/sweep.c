@@ -58,6 +58,20 @@ void sweep_count_findings(const struct sweep_result *s, unsigned counts[_FINDING
         }
 }
 
+const struct key_bundle *cluster_result_key_in_use(const struct cluster_result *cr) {
+        const struct keyurl *k = &cr->verdict.keyurl;
+        const struct key_bundle *current = cr->obs.key;
+
+        if (!cr->verdict.has_keyurl)
+                return NULL;
+        if (!keyurl_is_versioned(k))
+                return current;
+        /* The pinned version is read only when it is not the current one. */
+        if (cr->obs.pinned)
+                return cr->obs.pinned;
+        return current && current->version && streq(current->version, k->version) ? current : NULL;
+}
+
 const char *action_outcome_to_string(enum action_outcome o) {
         static const char *const table[_OUTCOME_MAX] = {
                 [OUTCOME_NONE] = "none",

@@ -75,4 +75,9 @@ int sweep_exit_code(const struct sweep_result *s);
 /* Counts findings per code and severity into counts[_FINDING_MAX][_SEVERITY_MAX]. */
 void sweep_count_findings(const struct sweep_result *s, unsigned counts[_FINDING_MAX][_SEVERITY_MAX]);
 
+/* The key version the cluster uses: for a versioned URL the pinned version (obs.pinned, or
+ * obs.key when the pin is the current version); for a versionless URL the current one.
+ * NULL when unknown (not read, or no parsable key URL). */
+const struct key_bundle *cluster_result_key_in_use(const struct cluster_result *cr);
+
 const char *action_outcome_to_string(enum action_outcome o);
