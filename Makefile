@@ -157,6 +157,7 @@ check: deps
 	$(MAKE) all
 	$(MAKE) unit
 	$(MAKE) check-conf
+	$(MAKE) check-tell
 
 install: $(BUILD)/cmkd $(BUILD)/systemd/cmkd.service
 	install -Dm755 $(BUILD)/cmkd $(DESTDIR)$(BINDIR)/cmkd
