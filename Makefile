@@ -60,7 +60,7 @@ $(BUILD)/cmkd: $(BUILD)/obj/main.o $(BUILD)/libcmkd.a
 
 $(BUILD)/unit/%: tests/unit/%.c $(BUILD)/libcmkd.a | $(BUILD)/unit
 	@echo '  CCLD    $@'
-	@$(CC) $(CFLAGS) -Isrc -MMD -MP -o $@ $< $(BUILD)/libcmkd.a $(LDFLAGS) $(PKG_LIBS) -lcmocka
+	@$(CC) -Isrc $(CFLAGS) -MMD -MP -o $@ $< $(BUILD)/libcmkd.a $(LDFLAGS) $(PKG_LIBS) -lcmocka
 
 $(BUILD)/obj $(BUILD)/unit:
 	mkdir -p $@
