@@ -317,7 +317,8 @@ static int vault_network_from_json(const struct json_object *props, struct vault
         r = json_dup_string(props, "publicNetworkAccess", &v->public_network_access);
         if (r < 0)
                 return r;
-        v->public_network_disabled = v->public_network_access && strcasecmp(v->public_network_access, "disabled") == 0;
+        v->public_network_disabled =
+                v->public_network_access && strcasecmp(v->public_network_access, "disabled") == 0;
 
         v->bypass_azure_services = true; /* the spec's default */
         r = json_get_object(props, "networkAcls", &acls);

@@ -39,7 +39,12 @@ static inline void json_object_putp(struct json_object **p) {
 /* Parses body[0..len) (need not be NUL-terminated) as exactly one JSON object, with only
  * whitespace around it (a leading UTF-8 byte order mark is skipped). Rejects invalid UTF-8,
  * the escape \u0000 anywhere, and nesting deeper than JSON_DEPTH_MAX (-E2BIG). On success
- * *ret owns the tree: drop it with json_object_put() in the same function. */
+ * *ret owns the tree: drop it with json_object_put() in the same function.
+ * Known json-c leniencies, harmless because every value is type-checked afterwards:
+ * single-quoted strings and "1." are accepted, NaN/Infinity parse as doubles (the number
+ * getters reject them), a duplicate member keeps its last value, lone surrogate escapes
+ * become U+FFFD. json-c allocates with malloc(), not mem.h: an allocation failure inside
+ * json-c shows as -EBADMSG. */
 int json_parse_object(const char *body, size_t len, struct json_object **ret);
 
 /* Checks an element already in hand (array item, map value): a string of at most
