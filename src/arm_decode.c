@@ -35,7 +35,7 @@ static int check_key(const char *k) {
 
         if (n > JSON_STRING_MAX)
                 return -E2BIG;
-        if (!utf8_valid(k, n))
+        if (!json_utf8_valid(k, n))
                 return -EBADMSG;
         return 0;
 }

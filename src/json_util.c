@@ -9,7 +9,7 @@
 #include "mem.h"
 #include "strv.h"
 
-bool utf8_valid(const char *s, size_t n) {
+bool json_utf8_valid(const char *s, size_t n) {
         const unsigned char *p = (const unsigned char *) s;
         size_t i = 0;
 
@@ -125,7 +125,7 @@ int json_value_string(const struct json_object *v, const char **ret) {
         if ((size_t) n > JSON_STRING_MAX)
                 return -E2BIG;
         s = json_object_get_string((struct json_object *) v);
-        if (!s || strlen(s) != (size_t) n || !utf8_valid(s, (size_t) n))
+        if (!s || strlen(s) != (size_t) n || !json_utf8_valid(s, (size_t) n))
                 return -EBADMSG;
         *ret = s;
         return 0;

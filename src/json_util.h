@@ -99,4 +99,4 @@ static inline bool json_item_error(int r) {
 
 /* True if s[0..n) is well-formed UTF-8 (no overlongs, surrogates or code points past
  * U+10FFFF). */
-bool utf8_valid(const char *s, size_t n);
+bool json_utf8_valid(const char *s, size_t n);
