@@ -42,6 +42,7 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/unit/%)
 .PHONY: check-service check-notify
 .PHONY: check-conf fuzz-build-conf fuzz-smoke-conf
 .PHONY: check-tell
+.PHONY: fuzz-build fuzz-smoke
 
 all: $(BUILD)/cmkd $(BUILD)/systemd/cmkd.service
 
@@ -63,7 +64,7 @@ $(BUILD)/cmkd: $(BUILD)/obj/main.o $(BUILD)/libcmkd.a
 
 $(BUILD)/unit/%: tests/unit/%.c $(BUILD)/libcmkd.a | $(BUILD)/unit
 	@echo '  CCLD    $@'
-	@$(CC) $(CFLAGS) -Isrc -MMD -MP -o $@ $< $(BUILD)/libcmkd.a $(LDFLAGS) $(PKG_LIBS) -lcmocka
+	@$(CC) -Isrc $(CFLAGS) -MMD -MP -o $@ $< $(BUILD)/libcmkd.a $(LDFLAGS) $(PKG_LIBS) -lcmocka
 
 # Test drivers of the journal and report checks (tests/integration/*-driver.c).
 DRIVERS := $(BUILD)/alert-driver $(BUILD)/report-driver
@@ -153,6 +154,56 @@ CMKD ?= $(abspath $(BUILD)/cmkd)
 check-notify: $(BUILD)/cmkd
 	CMKD=$(CMKD) $(PYTHON) -m unittest -v tests/integration/test_notify.py
 
+# Decoder fuzzers (libFuzzer, clang 14 + libclang-rt-14-dev). Only the modules the decoders
+# use are built, instrumented, into $(FUZZ_BUILD). fuzz-smoke runs each target for
+# FUZZ_SECONDS, seeded from tests/fuzz/corpus/<target>/ (regenerate the seeds with
+# tests/fuzz/make-corpus.py); new inputs go to $(FUZZ_BUILD)/corpus/, crashes to
+# $(FUZZ_BUILD)/artifacts/.
+FUZZ_BUILD ?= build-fuzz
+FUZZ_CC ?= clang
+FUZZ_SECONDS ?= 20
+FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -O1 -g -Wall -Wextra -Werror -Wno-unused-parameter \
+	-Wno-missing-field-initializers -Isrc $(PKG_CFLAGS) $(FUZZ_SAN)
+FUZZ_LIB_SRC := src/json_util.c src/arm_decode.c src/kv_decode.c src/model.c src/mem.c src/strv.c \
+	src/armid.c src/keyurl.c src/timeutil.c
+FUZZ_LIB_OBJ := $(FUZZ_LIB_SRC:src/%.c=$(FUZZ_BUILD)/obj/%.o)
+FUZZ_SRC := $(wildcard tests/fuzz/fuzz-*.c)
+FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=$(FUZZ_BUILD)/%)
+
+$(FUZZ_BUILD)/obj/%.o: src/%.c | $(FUZZ_BUILD)/obj
+	@echo '  FUZZCC  $<'
+	@$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -MMD -MP -c $< -o $@
+
+$(FUZZ_BUILD)/fuzz-%: tests/fuzz/fuzz-%.c tests/fuzz/fuzz-common.h $(FUZZ_LIB_OBJ) | $(FUZZ_BUILD)/obj
+	@echo '  FUZZLD  $@'
+	@$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_LIB_OBJ) $(PKG_LIBS)
+
+$(FUZZ_BUILD)/obj:
+	mkdir -p $@
+
+fuzz-build: $(FUZZ_BIN)
+
+fuzz-smoke: fuzz-build
+	@set -e; for b in $(FUZZ_BIN); do \
+		t=$${b##*/fuzz-}; log=$(FUZZ_BUILD)/fuzz-$$t.log; \
+		mkdir -p $(FUZZ_BUILD)/corpus/$$t $(FUZZ_BUILD)/artifacts; \
+		echo "== fuzz-$$t ($(FUZZ_SECONDS)s)"; \
+		if ! $$b -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -timeout=10 -rss_limit_mb=2048 \
+			-dict=tests/fuzz/json.dict -print_final_stats=1 \
+			-artifact_prefix=$(FUZZ_BUILD)/artifacts/$$t- \
+			$(FUZZ_BUILD)/corpus/$$t tests/fuzz/corpus/$$t >$$log 2>&1; then \
+			tail -n 60 $$log; echo "fuzz-$$t failed: see $$log and $(FUZZ_BUILD)/artifacts/" >&2; exit 1; \
+		fi; \
+		grep -E '^#[0-9]+[[:space:]]+DONE|^stat::number_of_executed_units|^stat::peak_rss_mb' $$log || true; \
+	done
+
+# The instrumented objects are shared by every target: keep them between runs.
+.SECONDARY: $(FUZZ_LIB_OBJ)
+
+check-integration: $(BUILD)/cmkd
+	CMKD=$(abspath $(BUILD)/cmkd) $(PYTHON) -m unittest discover -s tests/integration -p 'test_*.py'
+
 check: deps
 	$(MAKE) all
 	$(MAKE) unit
@@ -168,3 +219,5 @@ clean:
 	rm -rf build build-*
 
 -include $(OBJ:.o=.d) $(UNIT_BIN:=.d) $(BUILD)/conf-check.d $(DRIVERS:=.d) $(BUILD)/integration/fixture.d
+
+-include $(OBJ:.o=.d) $(UNIT_BIN:=.d) $(FUZZ_LIB_OBJ:.o=.d)

@@ -17,6 +17,7 @@ struct cluster *cluster_free(struct cluster *c) {
         mem_free(c->provisioning_state);
         mem_free(c->cluster_status);
         mem_free(c->replica_role);
+        mem_free(c->replication_state);
         mem_free(c->create_mode);
         mem_free(c->identity_type);
         for (size_t i = 0; i < c->n_assigned; i++) {
@@ -34,6 +35,18 @@ struct cluster *cluster_free(struct cluster *c) {
         }
         mem_free(c->tags);
         mem_free(c);
+        return NULL;
+}
+
+struct cluster_list *cluster_list_free(struct cluster_list *l) {
+        if (!l)
+                return NULL;
+        for (size_t i = 0; i < l->n_items; i++)
+                cluster_free(l->items[i]);
+        mem_free(l->items);
+        mem_free(l->next_link);
+        strv_free(l->invalid_ids);
+        mem_free(l);
         return NULL;
 }
 
@@ -58,6 +71,7 @@ struct key_bundle *key_bundle_free(struct key_bundle *k) {
         mem_free(k->version);
         mem_free(k->kty);
         mem_free(k->recovery_level);
+        mem_free(k->recovery_id);
         mem_free(k);
         return NULL;
 }
@@ -71,7 +85,13 @@ struct key_version_list *key_version_list_free(struct key_version_list *l) {
         }
         mem_free(l->items);
         mem_free(l->next_link);
+        strv_free(l->invalid_ids);
         mem_free(l);
+        return NULL;
+}
+
+struct rotation_policy *rotation_policy_free(struct rotation_policy *p) {
+        mem_free(p);
         return NULL;
 }
 
@@ -83,6 +103,7 @@ struct vault *vault_free(struct vault *v) {
         mem_free(v->location);
         mem_free(v->tenant_id);
         mem_free(v->uri);
+        mem_free(v->public_network_access);
         for (size_t i = 0; i < v->n_access_policies; i++) {
                 mem_free(v->access_policies[i].tenant_id);
                 mem_free(v->access_policies[i].object_id);
@@ -93,13 +114,48 @@ struct vault *vault_free(struct vault *v) {
         return NULL;
 }
 
+struct vault_list *vault_list_free(struct vault_list *l) {
+        if (!l)
+                return NULL;
+        for (size_t i = 0; i < l->n_items; i++)
+                vault_free(l->items[i]);
+        mem_free(l->items);
+        mem_free(l->next_link);
+        strv_free(l->invalid_ids);
+        mem_free(l);
+        return NULL;
+}
+
 struct deleted_vault *deleted_vault_free(struct deleted_vault *v) {
         if (!v)
                 return NULL;
         mem_free(v->name);
         mem_free(v->vault_id);
         mem_free(v->location);
+        mem_free(v->id);
         mem_free(v);
+        return NULL;
+}
+
+struct deleted_vault_list *deleted_vault_list_free(struct deleted_vault_list *l) {
+        if (!l)
+                return NULL;
+        for (size_t i = 0; i < l->n_items; i++)
+                deleted_vault_free(l->items[i]);
+        mem_free(l->items);
+        mem_free(l->next_link);
+        strv_free(l->invalid_ids);
+        mem_free(l);
+        return NULL;
+}
+
+struct subscription_list *subscription_list_free(struct subscription_list *l) {
+        if (!l)
+                return NULL;
+        strv_free(l->ids);
+        mem_free(l->next_link);
+        strv_free(l->invalid_ids);
+        mem_free(l);
         return NULL;
 }
 
@@ -127,6 +183,7 @@ struct role_assignment_list *role_assignment_list_free(struct role_assignment_li
         }
         mem_free(l->items);
         mem_free(l->next_link);
+        strv_free(l->invalid_ids);
         mem_free(l);
         return NULL;
 }
@@ -139,5 +196,17 @@ struct role_definition *role_definition_free(struct role_definition *d) {
         strv_free(d->data_actions);
         strv_free(d->not_data_actions);
         mem_free(d);
+        return NULL;
+}
+
+struct role_definition_list *role_definition_list_free(struct role_definition_list *l) {
+        if (!l)
+                return NULL;
+        for (size_t i = 0; i < l->n_items; i++)
+                role_definition_free(l->items[i]);
+        mem_free(l->items);
+        mem_free(l->next_link);
+        strv_free(l->invalid_ids);
+        mem_free(l);
         return NULL;
 }

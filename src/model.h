@@ -31,6 +31,7 @@ struct cluster {
         char *provisioning_state; /* properties.provisioningState as sent; NULL if absent */
         char *cluster_status;     /* properties.clusterStatus as sent; NULL if absent */
         char *replica_role;       /* properties.replica.role; NULL if absent */
+        char *replication_state;  /* properties.replica.replicationState; NULL if absent */
         char *create_mode;        /* properties.createMode; NULL if absent */
 
         char *identity_type; /* identity.type; NULL if no identity block */
@@ -54,6 +55,20 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(struct cluster *, cluster_free);
 const struct assigned_identity *cluster_find_assigned(const struct cluster *c, const char *id);
 const char *cluster_tag(const struct cluster *c, const char *name);
 
+/* One page of a mongoCluster list. Items that could not be decoded are not dropped
+ * silently: they are counted in n_invalid, and the ids of those whose id was readable are
+ * in invalid_ids, so that the caller can report them as check-unknown. */
+struct cluster_list {
+        struct cluster **items; /* each owned; a caller may steal one and set it NULL */
+        size_t n_items;
+        char *next_link; /* NULL on the last page */
+        size_t n_invalid;
+        char **invalid_ids; /* strv, NULL if none; may be shorter than n_invalid */
+};
+
+struct cluster_list *cluster_list_free(struct cluster_list *l);
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct cluster_list *, cluster_list_free);
+
 /* ---- Key Vault / Managed HSM keys ----------------------------------------------- */
 
 enum key_op {
@@ -71,9 +86,10 @@ enum key_op {
 struct key_bundle {
         char *kid;     /* full versioned id as sent */
         char *version; /* last segment of kid */
-        char *kty;     /* "RSA", "RSA-HSM", "EC", ... */
+        char *kty;     /* "RSA", "RSA-HSM", "EC", ...; NULL if absent */
         unsigned rsa_bits; /* bit length of n; 0 if not RSA or n absent */
         unsigned key_ops;  /* KEY_OP_* */
+        bool has_key_ops;  /* key_ops was sent (absent in JWK means "no restriction") */
         bool enabled;
         usec_t nbf;     /* 0 = not set */
         usec_t exp;     /* USEC_INFINITY = not set */
@@ -82,6 +98,7 @@ struct key_bundle {
         char *recovery_level;
         bool managed;
         /* Only for GET /deletedkeys/{name} (DeletedKeyBundle). */
+        char *recovery_id; /* NULL if absent */
         usec_t deleted_date;
         usec_t scheduled_purge_date;
 };
@@ -101,6 +118,8 @@ struct key_version_list {
         struct key_version_item *items;
         size_t n_items;
         char *next_link; /* NULL on the last page */
+        size_t n_invalid;   /* items skipped as undecodable (see struct cluster_list) */
+        char **invalid_ids; /* strv of their kids when readable, NULL if none */
 };
 
 struct key_version_list *key_version_list_free(struct key_version_list *l);
@@ -111,7 +130,12 @@ struct rotation_policy {
         usec_t rotate_after_create;  /* trigger.timeAfterCreate of that action; 0 if none */
         usec_t rotate_before_expiry; /* trigger.timeBeforeExpiry; 0 if none */
         usec_t expiry_time;          /* attributes.expiryTime; 0 if none */
+        bool has_notify_action;      /* a lifetimeAction of type Notify */
+        usec_t notify_before_expiry; /* its trigger.timeBeforeExpiry; 0 if none */
 };
+
+struct rotation_policy *rotation_policy_free(struct rotation_policy *p);
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct rotation_policy *, rotation_policy_free);
 
 /* ---- ARM: Microsoft.KeyVault/vaults and managedHSMs ----------------------------- */
 
@@ -141,6 +165,8 @@ struct vault {
         bool soft_delete;     /* absent counts as on: Azure no longer lets it be off */
         bool purge_protection;
         bool rbac_authorization;
+        bool rbac_authorization_set;  /* enableRbacAuthorization was sent (absent: access policies) */
+        char *public_network_access;  /* as sent; NULL if absent (Azure's default: enabled) */
         bool public_network_disabled; /* publicNetworkAccess "Disabled" (any case) */
         bool default_action_deny;     /* networkAcls.defaultAction "Deny" */
         bool bypass_azure_services;   /* networkAcls.bypass contains "AzureServices" (absent: true) */
@@ -152,16 +178,56 @@ struct vault {
 struct vault *vault_free(struct vault *v);
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct vault *, vault_free);
 
+/* One page of Vaults_ListBySubscription or ManagedHsms_ListBySubscription. */
+struct vault_list {
+        struct vault **items; /* each owned; a caller may steal one and set it NULL */
+        size_t n_items;
+        char *next_link;
+        size_t n_invalid;   /* see struct cluster_list */
+        char **invalid_ids;
+};
+
+struct vault_list *vault_list_free(struct vault_list *l);
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct vault_list *, vault_list_free);
+
 /* A vault in the deletedVaults list (soft-deleted, recoverable). */
 struct deleted_vault {
         char *name;
         char *vault_id;
         char *location;
-        usec_t deletion_date;
-        usec_t scheduled_purge_date;
+        usec_t deletion_date;        /* 0 if absent */
+        usec_t scheduled_purge_date; /* 0 if absent */
+        char *id;              /* .../locations/{loc}/deletedVaults/{name}; NULL if absent */
+        bool purge_protection; /* properties.purgeProtectionEnabled */
 };
 
 struct deleted_vault *deleted_vault_free(struct deleted_vault *v);
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct deleted_vault *, deleted_vault_free);
+
+struct deleted_vault_list {
+        struct deleted_vault **items;
+        size_t n_items;
+        char *next_link;
+        size_t n_invalid; /* see struct cluster_list */
+        char **invalid_ids;
+};
+
+struct deleted_vault_list *deleted_vault_list_free(struct deleted_vault_list *l);
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct deleted_vault_list *, deleted_vault_list_free);
+
+/* ---- Subscriptions -------------------------------------------------------------- */
+
+/* One page of GET /subscriptions. */
+struct subscription_list {
+        char **ids;       /* strv of subscriptionIds to sweep (never NULL after decoding) */
+        char *next_link;
+        size_t n_skipped; /* subscriptions left out for their state (Disabled, Deleted) */
+        size_t n_invalid; /* see struct cluster_list */
+        char **invalid_ids;
+};
+
+struct subscription_list *subscription_list_free(struct subscription_list *l);
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct subscription_list *, subscription_list_free);
 
 /* ---- Managed identities --------------------------------------------------------- */
 
@@ -191,6 +257,8 @@ struct role_assignment_list {
         struct role_assignment *items;
         size_t n_items;
         char *next_link;
+        size_t n_invalid;   /* see struct cluster_list: an unreadable item might be the grant */
+        char **invalid_ids;
 };
 
 struct role_assignment_list *role_assignment_list_free(struct role_assignment_list *l);
@@ -205,6 +273,19 @@ struct role_definition {
 };
 
 struct role_definition *role_definition_free(struct role_definition *d);
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct role_definition *, role_definition_free);
+
+/* One page of role definitions (Managed HSM custom roles, or ARM). */
+struct role_definition_list {
+        struct role_definition **items;
+        size_t n_items;
+        char *next_link;
+        size_t n_invalid; /* see struct cluster_list */
+        char **invalid_ids;
+};
+
+struct role_definition_list *role_definition_list_free(struct role_definition_list *l);
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct role_definition_list *, role_definition_list_free);
 
 /* ---- Observation: a fact as gathered, with why it could not be read --------------- */
 

@@ -1,0 +1,1078 @@
+/* SPDX-License-Identifier: MIT */
+/* ARM JSON → model: mongoClusters, vaults, managed HSMs, deleted vaults, identities,
+ * subscriptions, role assignments and definitions, async-operation status. Pure: no
+ * curl, no I/O, no logging, no clock. Every json-c tree is dropped before returning. */
+
+#include <ctype.h>
+#include <json-c/json_object_iterator.h>
+
+#include "arm_decode.h"
+#include "armid.h"
+#include "json_util.h"
+#include "mem.h"
+#include "strv.h"
+#include "timeutil.h"
+
+/* Copies s into *dst, which must be NULL. Returns 0 or -ENOMEM. */
+static int dup_to(char **dst, const char *s) {
+        char *c = mem_strdup(s);
+
+        if (!c)
+                return -ENOMEM;
+        *dst = c;
+        return 0;
+}
+
+static void ascii_lower(char *s) {
+        for (; *s; s++)
+                *s = (char) tolower((unsigned char) *s);
+}
+
+/* A member name from an object we walk (tags, userAssignedIdentities). json-c validated
+ * the document's UTF-8, but escapes can still form surrogates. */
+static int check_key(const char *k) {
+        size_t n = strlen(k);
+
+        if (n > JSON_STRING_MAX)
+                return -E2BIG;
+        if (!json_utf8_valid(k, n))
+                return -EBADMSG;
+        return 0;
+}
+
+/* ---- mongoClusters ---------------------------------------------------------------- */
+
+static int cluster_identity_from_json(const struct json_object *identity, struct cluster *c) {
+        struct json_object_iterator it, end;
+        struct json_object *uai;
+        size_t allocated = 0;
+        int r;
+
+        r = json_dup_string(identity, "type", &c->identity_type);
+        if (r < 0)
+                return r;
+        r = json_get_object(identity, "userAssignedIdentities", &uai);
+        if (r < 0)
+                return r;
+        if (r != JSON_FIELD_PRESENT)
+                return 0;
+
+        it = json_object_iter_begin((struct json_object *) uai);
+        end = json_object_iter_end((struct json_object *) uai);
+        for (; !json_object_iter_equal(&it, &end); json_object_iter_next(&it)) {
+                const char *id = json_object_iter_peek_name(&it);
+                struct json_object *v = json_object_iter_peek_value(&it);
+                struct assigned_identity *a;
+
+                r = check_key(id);
+                if (r < 0)
+                        return r;
+                if (id[0] == 0)
+                        return -EBADMSG;
+                /* Values are { principalId, clientId }, or {} / null in requests and while
+                 * Azure has not filled them in yet. */
+                if (v && json_value_object(v) < 0)
+                        return -EBADMSG;
+                if (GREEDY_REALLOC(c->assigned, allocated, c->n_assigned + 1) < 0)
+                        return -ENOMEM;
+                a = &c->assigned[c->n_assigned++];
+                *a = (struct assigned_identity) {};
+                r = dup_to(&a->id, id);
+                if (r < 0)
+                        return r;
+                if (!v)
+                        continue;
+                r = json_dup_string(v, "principalId", &a->principal_id);
+                if (r < 0)
+                        return r;
+                r = json_dup_string(v, "clientId", &a->client_id);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+static int cluster_tags_from_json(const struct json_object *tags, struct cluster *c) {
+        struct json_object_iterator it, end;
+        size_t allocated = 0;
+        int r;
+
+        it = json_object_iter_begin((struct json_object *) tags);
+        end = json_object_iter_end((struct json_object *) tags);
+        for (; !json_object_iter_equal(&it, &end); json_object_iter_next(&it)) {
+                const char *name = json_object_iter_peek_name(&it), *value;
+                struct json_object *v = json_object_iter_peek_value(&it);
+                struct cluster_tag *t;
+
+                r = check_key(name);
+                if (r < 0)
+                        return r;
+                if (!v)
+                        continue; /* a null tag value carries nothing */
+                r = json_value_string(v, &value);
+                if (r < 0)
+                        return r;
+                if (GREEDY_REALLOC(c->tags, allocated, c->n_tags + 1) < 0)
+                        return -ENOMEM;
+                t = &c->tags[c->n_tags++];
+                *t = (struct cluster_tag) {};
+                r = dup_to(&t->name, name);
+                if (r < 0)
+                        return r;
+                r = dup_to(&t->value, value);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+static int cluster_encryption_from_json(const struct json_object *props, struct cluster *c) {
+        struct json_object *enc, *cmk, *kek;
+        int r;
+
+        r = json_get_object(props, "encryption", &enc);
+        if (r != JSON_FIELD_PRESENT)
+                return MIN(r, 0);
+        r = json_get_object(enc, "customerManagedKeyEncryption", &cmk);
+        if (r != JSON_FIELD_PRESENT)
+                return MIN(r, 0);
+
+        /* A CMK block without its key URL is not a service-managed key: refuse it rather
+         * than report the cluster as service-managed. */
+        c->customer_managed = true;
+        r = json_need_dup_string(cmk, "keyEncryptionKeyUrl", &c->key_url);
+        if (r < 0)
+                return r;
+        r = json_get_object(cmk, "keyEncryptionKeyIdentity", &kek);
+        if (r != JSON_FIELD_PRESENT)
+                return MIN(r, 0);
+        r = json_dup_string(kek, "identityType", &c->kek_identity_type);
+        if (r < 0)
+                return r;
+        r = json_dup_string(kek, "userAssignedIdentityResourceId", &c->kek_identity_id);
+        if (r < 0)
+                return r;
+        return 0;
+}
+
+static int cluster_from_json(const struct json_object *o, struct cluster **ret) {
+        _cleanup_(cluster_freep) struct cluster *c = NULL;
+        struct json_object *props, *replica, *identity, *tags;
+        struct armid a;
+        int r;
+
+        r = json_value_object(o);
+        if (r < 0)
+                return r;
+        c = new0(struct cluster, 1);
+        if (!c)
+                return -ENOMEM;
+
+        r = json_need_dup_string(o, "id", &c->id);
+        if (r < 0)
+                return r;
+        if (armid_parse(c->id, &a) < 0)
+                return -EBADMSG;
+        r = dup_to(&c->subscription, a.subscription);
+        if (r < 0)
+                return r;
+        r = dup_to(&c->resource_group, a.resource_group);
+        if (r < 0)
+                return r;
+        r = json_dup_string(o, "name", &c->name);
+        if (r < 0)
+                return r;
+        if (!c->name && dup_to(&c->name, a.name) < 0)
+                return -ENOMEM;
+        r = json_dup_string(o, "location", &c->location);
+        if (r < 0)
+                return r;
+
+        /* Without properties we could not tell a CMK cluster from a service-managed one. */
+        r = json_need_object(o, "properties", &props);
+        if (r < 0)
+                return r;
+        r = json_dup_string(props, "provisioningState", &c->provisioning_state);
+        if (r < 0)
+                return r;
+        r = json_dup_string(props, "clusterStatus", &c->cluster_status);
+        if (r < 0)
+                return r;
+        r = json_dup_string(props, "createMode", &c->create_mode);
+        if (r < 0)
+                return r;
+        r = json_get_object(props, "replica", &replica);
+        if (r < 0)
+                return r;
+        if (r == JSON_FIELD_PRESENT) {
+                r = json_dup_string(replica, "role", &c->replica_role);
+                if (r < 0)
+                        return r;
+                r = json_dup_string(replica, "replicationState", &c->replication_state);
+                if (r < 0)
+                        return r;
+        }
+        r = cluster_encryption_from_json(props, c);
+        if (r < 0)
+                return r;
+
+        r = json_get_object(o, "identity", &identity);
+        if (r < 0)
+                return r;
+        if (r == JSON_FIELD_PRESENT) {
+                r = cluster_identity_from_json(identity, c);
+                if (r < 0)
+                        return r;
+        }
+        r = json_get_object(o, "tags", &tags);
+        if (r < 0)
+                return r;
+        if (r == JSON_FIELD_PRESENT) {
+                r = cluster_tags_from_json(tags, c);
+                if (r < 0)
+                        return r;
+        }
+
+        *ret = TAKE_PTR(c);
+        return 0;
+}
+
+int arm_decode_cluster(const char *body, size_t len, struct cluster **ret) {
+        _cleanup_json_ struct json_object *root = NULL;
+        int r;
+
+        r = json_parse_object(body, len, &root);
+        if (r < 0)
+                return r;
+        return cluster_from_json(root, ret);
+}
+
+int arm_decode_cluster_list(const char *body, size_t len, struct cluster_list **ret) {
+        _cleanup_json_ struct json_object *root = NULL;
+        _cleanup_(cluster_list_freep) struct cluster_list *l = NULL;
+        struct json_object *value;
+        size_t n;
+        int r;
+
+        r = json_parse_object(body, len, &root);
+        if (r < 0)
+                return r;
+        r = json_get_page_value(root, &value, &n);
+        if (r < 0)
+                return r;
+        l = new0(struct cluster_list, 1);
+        if (!l)
+                return -ENOMEM;
+        r = json_get_next_link(root, &l->next_link);
+        if (r < 0)
+                return r;
+        l->items = new0(struct cluster *, MAX(n, (size_t) 1));
+        if (!l->items)
+                return -ENOMEM;
+        for (size_t i = 0; i < n; i++) {
+                struct json_object *item = json_object_array_get_idx(value, i);
+
+                r = cluster_from_json(item, &l->items[l->n_items]);
+                if (r < 0 && !json_item_error(r))
+                        return r;
+                if (r < 0) {
+                        r = json_note_invalid(item, "id", &l->n_invalid, &l->invalid_ids);
+                        if (r < 0)
+                                return r;
+                        continue;
+                }
+                l->n_items++;
+        }
+        *ret = TAKE_PTR(l);
+        return 0;
+}
+
+/* ---- vaults and managed HSMs ---------------------------------------------------- */
+
+/* True if the comma-separated list s names word (any case). ARM sends one value for Key
+ * Vault ("AzureServices" or "None"), but other resource types send flag lists. */
+static bool word_list_contains(const char *s, const char *word) {
+        size_t wl = strlen(word);
+
+        for (const char *p = s; *p;) {
+                size_t n;
+
+                p += strspn(p, " ,");
+                n = strcspn(p, ",");
+                while (n > 0 && p[n - 1] == ' ')
+                        n--;
+                if (n == wl && strncasecmp(p, word, wl) == 0)
+                        return true;
+                p += strcspn(p, ",");
+        }
+        return false;
+}
+
+static int vault_network_from_json(const struct json_object *props, struct vault *v) {
+        struct json_object *acls, *pecs;
+        const char *s;
+        size_t n;
+        int r;
+
+        r = json_dup_string(props, "publicNetworkAccess", &v->public_network_access);
+        if (r < 0)
+                return r;
+        v->public_network_disabled =
+                v->public_network_access && strcasecmp(v->public_network_access, "disabled") == 0;
+
+        v->bypass_azure_services = true; /* the spec's default */
+        r = json_get_object(props, "networkAcls", &acls);
+        if (r < 0)
+                return r;
+        if (r == JSON_FIELD_PRESENT) {
+                r = json_get_string(acls, "bypass", &s);
+                if (r < 0)
+                        return r;
+                if (r == JSON_FIELD_PRESENT)
+                        v->bypass_azure_services = word_list_contains(s, "AzureServices");
+                r = json_get_string(acls, "defaultAction", &s);
+                if (r < 0)
+                        return r;
+                v->default_action_deny = r == JSON_FIELD_PRESENT && strcasecmp(s, "Deny") == 0;
+        }
+
+        r = json_get_array(props, "privateEndpointConnections", &pecs, &n);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; r == JSON_FIELD_PRESENT && i < n; i++) {
+                struct json_object *pec = json_object_array_get_idx(pecs, i), *p, *state;
+                const char *status;
+                int k;
+
+                k = json_value_object(pec);
+                if (k < 0)
+                        return k;
+                k = json_get_object(pec, "properties", &p);
+                if (k < 0)
+                        return k;
+                if (k != JSON_FIELD_PRESENT)
+                        continue;
+                k = json_get_object(p, "privateLinkServiceConnectionState", &state);
+                if (k < 0)
+                        return k;
+                if (k != JSON_FIELD_PRESENT)
+                        continue;
+                k = json_get_string(state, "status", &status);
+                if (k < 0)
+                        return k;
+                if (k == JSON_FIELD_PRESENT && strcasecmp(status, "Approved") == 0)
+                        v->n_private_endpoints++;
+        }
+        return 0;
+}
+
+static unsigned key_permission_from_string(const char *s) {
+        static const struct {
+                const char *name;
+                unsigned bit;
+        } table[] = {
+                { "get", KEY_PERM_GET },
+                { "list", KEY_PERM_LIST },
+                { "wrapKey", KEY_PERM_WRAP_KEY },
+                { "unwrapKey", KEY_PERM_UNWRAP_KEY },
+                { "all", KEY_PERM_ALL },
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(table); i++)
+                if (strcasecmp(s, table[i].name) == 0)
+                        return table[i].bit;
+        return KEY_PERM_OTHER;
+}
+
+static int access_policy_from_json(const struct json_object *o, struct access_policy *ap) {
+        struct json_object *perms, *keys;
+        size_t n;
+        int r;
+
+        r = json_value_object(o);
+        if (r < 0)
+                return r;
+        r = json_need_dup_string(o, "tenantId", &ap->tenant_id);
+        if (r < 0)
+                return r;
+        r = json_need_dup_string(o, "objectId", &ap->object_id);
+        if (r < 0)
+                return r;
+        r = json_dup_string(o, "applicationId", &ap->application_id);
+        if (r < 0)
+                return r;
+        r = json_get_object(o, "permissions", &perms);
+        if (r != JSON_FIELD_PRESENT)
+                return MIN(r, 0);
+        r = json_get_array(perms, "keys", &keys, &n);
+        if (r != JSON_FIELD_PRESENT)
+                return MIN(r, 0);
+        for (size_t i = 0; i < n; i++) {
+                const char *s;
+
+                r = json_value_string(json_object_array_get_idx(keys, i), &s);
+                if (r < 0)
+                        return r;
+                ap->key_permissions |= key_permission_from_string(s);
+        }
+        return 0;
+}
+
+static int vault_from_json(const struct json_object *o, enum key_store store, struct vault **ret) {
+        _cleanup_(vault_freep) struct vault *v = NULL;
+        struct json_object *props, *aps;
+        struct armid a;
+        size_t n;
+        int r;
+
+        r = json_value_object(o);
+        if (r < 0)
+                return r;
+        v = new0(struct vault, 1);
+        if (!v)
+                return -ENOMEM;
+        v->store = store;
+
+        r = json_need_dup_string(o, "id", &v->id);
+        if (r < 0)
+                return r;
+        r = json_dup_string(o, "name", &v->name);
+        if (r < 0)
+                return r;
+        if (!v->name && armid_parse(v->id, &a) >= 0 && dup_to(&v->name, a.name) < 0)
+                return -ENOMEM;
+        r = json_dup_string(o, "location", &v->location);
+        if (r < 0)
+                return r;
+
+        r = json_need_object(o, "properties", &props);
+        if (r < 0)
+                return r;
+        r = json_need_dup_string(props, "tenantId", &v->tenant_id);
+        if (r < 0)
+                return r;
+        r = json_dup_string(props, store == KEY_STORE_MANAGED_HSM ? "hsmUri" : "vaultUri", &v->uri);
+        if (r < 0)
+                return r;
+
+        v->soft_delete = true;
+        r = json_get_bool(props, "enableSoftDelete", &v->soft_delete);
+        if (r < 0)
+                return r;
+        r = json_get_bool(props, "enablePurgeProtection", &v->purge_protection);
+        if (r < 0)
+                return r;
+
+        if (store == KEY_STORE_MANAGED_HSM) {
+                v->rbac_authorization = true;
+                v->rbac_authorization_set = true;
+        } else {
+                r = json_get_bool(props, "enableRbacAuthorization", &v->rbac_authorization);
+                if (r < 0)
+                        return r;
+                v->rbac_authorization_set = r == JSON_FIELD_PRESENT;
+        }
+
+        r = vault_network_from_json(props, v);
+        if (r < 0)
+                return r;
+
+        if (store == KEY_STORE_VAULT) {
+                r = json_get_array(props, "accessPolicies", &aps, &n);
+                if (r < 0)
+                        return r;
+                if (r == JSON_FIELD_PRESENT && n > 0) {
+                        v->access_policies = new0(struct access_policy, n);
+                        if (!v->access_policies)
+                                return -ENOMEM;
+                        for (size_t i = 0; i < n; i++) {
+                                /* Counted first, so vault_free() frees a half-filled entry. */
+                                v->n_access_policies++;
+                                r = access_policy_from_json(json_object_array_get_idx(aps, i),
+                                                            &v->access_policies[i]);
+                                if (r < 0)
+                                        return r;
+                        }
+                }
+        }
+
+        *ret = TAKE_PTR(v);
+        return 0;
+}
+
+static int vault_decode(const char *body, size_t len, enum key_store store, struct vault **ret) {
+        _cleanup_json_ struct json_object *root = NULL;
+        int r;
+
+        r = json_parse_object(body, len, &root);
+        if (r < 0)
+                return r;
+        return vault_from_json(root, store, ret);
+}
+
+int arm_decode_vault(const char *body, size_t len, struct vault **ret) {
+        return vault_decode(body, len, KEY_STORE_VAULT, ret);
+}
+
+int arm_decode_managed_hsm(const char *body, size_t len, struct vault **ret) {
+        return vault_decode(body, len, KEY_STORE_MANAGED_HSM, ret);
+}
+
+static int vault_list_decode(const char *body, size_t len, enum key_store store, struct vault_list **ret) {
+        _cleanup_json_ struct json_object *root = NULL;
+        _cleanup_(vault_list_freep) struct vault_list *l = NULL;
+        struct json_object *value;
+        size_t n;
+        int r;
+
+        r = json_parse_object(body, len, &root);
+        if (r < 0)
+                return r;
+        r = json_get_page_value(root, &value, &n);
+        if (r < 0)
+                return r;
+        l = new0(struct vault_list, 1);
+        if (!l)
+                return -ENOMEM;
+        r = json_get_next_link(root, &l->next_link);
+        if (r < 0)
+                return r;
+        l->items = new0(struct vault *, MAX(n, (size_t) 1));
+        if (!l->items)
+                return -ENOMEM;
+        for (size_t i = 0; i < n; i++) {
+                struct json_object *item = json_object_array_get_idx(value, i);
+
+                r = vault_from_json(item, store, &l->items[l->n_items]);
+                if (r < 0 && !json_item_error(r))
+                        return r;
+                if (r < 0) {
+                        r = json_note_invalid(item, "id", &l->n_invalid, &l->invalid_ids);
+                        if (r < 0)
+                                return r;
+                        continue;
+                }
+                l->n_items++;
+        }
+        *ret = TAKE_PTR(l);
+        return 0;
+}
+
+int arm_decode_vault_list(const char *body, size_t len, struct vault_list **ret) {
+        return vault_list_decode(body, len, KEY_STORE_VAULT, ret);
+}
+
+int arm_decode_managed_hsm_list(const char *body, size_t len, struct vault_list **ret) {
+        return vault_list_decode(body, len, KEY_STORE_MANAGED_HSM, ret);
+}
+
+/* ---- deleted vaults --------------------------------------------------------------- */
+
+/* An optional RFC 3339 member; 0 when absent or null. */
+static int get_date(const struct json_object *o, const char *key, usec_t *ret) {
+        const char *s;
+        usec_t t;
+        int r;
+
+        r = json_get_string(o, key, &s);
+        if (r != JSON_FIELD_PRESENT)
+                return MIN(r, 0);
+        if (rfc3339_parse(s, &t) < 0)
+                return -EBADMSG;
+        *ret = t;
+        return 0;
+}
+
+static int deleted_vault_from_json(const struct json_object *o, struct deleted_vault **ret) {
+        _cleanup_(deleted_vault_freep) struct deleted_vault *v = NULL;
+        struct json_object *props;
+        int r;
+
+        r = json_value_object(o);
+        if (r < 0)
+                return r;
+        v = new0(struct deleted_vault, 1);
+        if (!v)
+                return -ENOMEM;
+        r = json_need_dup_string(o, "name", &v->name);
+        if (r < 0)
+                return r;
+        r = json_dup_string(o, "id", &v->id);
+        if (r < 0)
+                return r;
+        r = json_need_object(o, "properties", &props);
+        if (r < 0)
+                return r;
+        r = json_dup_string(props, "vaultId", &v->vault_id);
+        if (r < 0)
+                return r;
+        r = json_dup_string(props, "location", &v->location);
+        if (r < 0)
+                return r;
+        r = get_date(props, "deletionDate", &v->deletion_date);
+        if (r < 0)
+                return r;
+        r = get_date(props, "scheduledPurgeDate", &v->scheduled_purge_date);
+        if (r < 0)
+                return r;
+        r = json_get_bool(props, "purgeProtectionEnabled", &v->purge_protection);
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(v);
+        return 0;
+}
+
+int arm_decode_deleted_vault(const char *body, size_t len, struct deleted_vault **ret) {
+        _cleanup_json_ struct json_object *root = NULL;
+        int r;
+
+        r = json_parse_object(body, len, &root);
+        if (r < 0)
+                return r;
+        return deleted_vault_from_json(root, ret);
+}
+
+int arm_decode_deleted_vault_list(const char *body, size_t len, struct deleted_vault_list **ret) {
+        _cleanup_json_ struct json_object *root = NULL;
+        _cleanup_(deleted_vault_list_freep) struct deleted_vault_list *l = NULL;
+        struct json_object *value;
+        size_t n;
+        int r;
+
+        r = json_parse_object(body, len, &root);
+        if (r < 0)
+                return r;
+        r = json_get_page_value(root, &value, &n);
+        if (r < 0)
+                return r;
+        l = new0(struct deleted_vault_list, 1);
+        if (!l)
+                return -ENOMEM;
+        r = json_get_next_link(root, &l->next_link);
+        if (r < 0)
+                return r;
+        l->items = new0(struct deleted_vault *, MAX(n, (size_t) 1));
+        if (!l->items)
+                return -ENOMEM;
+        for (size_t i = 0; i < n; i++) {
+                struct json_object *item = json_object_array_get_idx(value, i);
+
+                r = deleted_vault_from_json(item, &l->items[l->n_items]);
+                if (r < 0 && !json_item_error(r))
+                        return r;
+                if (r < 0) {
+                        r = json_note_invalid(item, "id", &l->n_invalid, &l->invalid_ids);
+                        if (r < 0)
+                                return r;
+                        continue;
+                }
+                l->n_items++;
+        }
+        *ret = TAKE_PTR(l);
+        return 0;
+}
+
+/* ---- user-assigned identities -------------------------------------------------------- */
+
+int arm_decode_identity(const char *body, size_t len, struct identity **ret) {
+        _cleanup_json_ struct json_object *root = NULL;
+        _cleanup_(identity_freep) struct identity *i = NULL;
+        struct json_object *props;
+        struct armid a;
+        int r;
+
+        r = json_parse_object(body, len, &root);
+        if (r < 0)
+                return r;
+        i = new0(struct identity, 1);
+        if (!i)
+                return -ENOMEM;
+        r = json_need_dup_string(root, "id", &i->id);
+        if (r < 0)
+                return r;
+        r = json_dup_string(root, "name", &i->name);
+        if (r < 0)
+                return r;
+        if (!i->name && armid_parse(i->id, &a) >= 0 && dup_to(&i->name, a.name) < 0)
+                return -ENOMEM;
+        r = json_dup_string(root, "location", &i->location);
+        if (r < 0)
+                return r;
+        r = json_need_object(root, "properties", &props);
+        if (r < 0)
+                return r;
+        /* principalId is what access policies and role assignments name: without it the
+         * identity tells us nothing. */
+        r = json_need_dup_string(props, "principalId", &i->principal_id);
+        if (r < 0)
+                return r;
+        r = json_dup_string(props, "tenantId", &i->tenant_id);
+        if (r < 0)
+                return r;
+        r = json_dup_string(props, "clientId", &i->client_id);
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(i);
+        return 0;
+}
+
+/* ---- subscriptions ---------------------------------------------------------------- */
+
+int arm_decode_subscription_list(const char *body, size_t len, struct subscription_list **ret) {
+        _cleanup_json_ struct json_object *root = NULL;
+        _cleanup_(subscription_list_freep) struct subscription_list *l = NULL;
+        struct json_object *value;
+        size_t n, n_ids = 0;
+        int r;
+
+        r = json_parse_object(body, len, &root);
+        if (r < 0)
+                return r;
+        r = json_get_page_value(root, &value, &n);
+        if (r < 0)
+                return r;
+        l = new0(struct subscription_list, 1);
+        if (!l)
+                return -ENOMEM;
+        r = json_get_next_link(root, &l->next_link);
+        if (r < 0)
+                return r;
+        l->ids = new0(char *, n + 1);
+        if (!l->ids)
+                return -ENOMEM;
+        for (size_t i = 0; i < n; i++) {
+                struct json_object *item = json_object_array_get_idx(value, i);
+                const char *id = NULL, *state = NULL;
+
+                r = json_value_object(item);
+                if (r >= 0)
+                        r = json_need_string(item, "subscriptionId", &id);
+                if (r >= 0)
+                        r = json_get_string(item, "state", &state);
+                if (r < 0) {
+                        r = json_note_invalid(item, "id", &l->n_invalid, &l->invalid_ids);
+                        if (r < 0)
+                                return r;
+                        continue;
+                }
+                if (state && (strcasecmp(state, "Disabled") == 0 || strcasecmp(state, "Deleted") == 0)) {
+                        l->n_skipped++;
+                        continue;
+                }
+                r = dup_to(&l->ids[n_ids], id);
+                if (r < 0)
+                        return r;
+                n_ids++;
+        }
+        *ret = TAKE_PTR(l);
+        return 0;
+}
+
+/* ---- role assignments ------------------------------------------------------------- */
+
+static void role_assignment_done(struct role_assignment *ra) {
+        mem_free(ra->id);
+        mem_free(ra->scope);
+        mem_free(ra->principal_id);
+        mem_free(ra->role_definition);
+        *ra = (struct role_assignment) {};
+}
+
+/* The role definition's key: last segment of its id, lowercased. */
+static int role_key_from_id(const char *id, char **ret) {
+        const char *last = armid_last_segment(id);
+        size_t n = strcspn(last, "/");
+        char *c;
+
+        if (n == 0)
+                return -EBADMSG;
+        c = mem_strndup(last, n);
+        if (!c)
+                return -ENOMEM;
+        ascii_lower(c);
+        *ret = c;
+        return 0;
+}
+
+static int role_assignment_from_json(const struct json_object *o, struct role_assignment *ra) {
+        static const char marker[] = "/providers/Microsoft.Authorization/roleAssignments/";
+        struct json_object *props;
+        const char *s;
+        int r;
+
+        r = json_value_object(o);
+        if (r < 0)
+                return r;
+        r = json_need_dup_string(o, "id", &ra->id);
+        if (r < 0)
+                return r;
+        r = json_need_object(o, "properties", &props);
+        if (r < 0)
+                return r;
+        r = json_need_string(props, "roleDefinitionId", &s);
+        if (r < 0)
+                return r;
+        r = role_key_from_id(s, &ra->role_definition);
+        if (r < 0)
+                return r;
+        r = json_need_dup_string(props, "principalId", &ra->principal_id);
+        if (r < 0)
+                return r;
+
+        r = json_get_string(props, "scope", &s);
+        if (r < 0)
+                return r;
+        if (r == JSON_FIELD_PRESENT && s[0] != 0)
+                r = dup_to(&ra->scope, s);
+        else {
+                /* scope is read-only and always sent, but the id carries it too. */
+                const char *m = NULL;
+
+                for (const char *p = ra->id; *p; p++)
+                        if (strncasecmp(p, marker, sizeof marker - 1) == 0) {
+                                m = p;
+                                break;
+                        }
+                if (!m)
+                        return -EBADMSG;
+                ra->scope = m == ra->id ? mem_strdup("/") : mem_strndup(ra->id, (size_t) (m - ra->id));
+                r = ra->scope ? 0 : -ENOMEM;
+        }
+        if (r < 0)
+                return r;
+
+        r = json_get_string(props, "condition", &s);
+        if (r < 0)
+                return r;
+        ra->has_condition = r == JSON_FIELD_PRESENT && s[0] != 0;
+        return 0;
+}
+
+int arm_decode_role_assignment_list(const char *body, size_t len, struct role_assignment_list **ret) {
+        _cleanup_json_ struct json_object *root = NULL;
+        _cleanup_(role_assignment_list_freep) struct role_assignment_list *l = NULL;
+        struct json_object *value;
+        size_t n;
+        int r;
+
+        r = json_parse_object(body, len, &root);
+        if (r < 0)
+                return r;
+        r = json_get_page_value(root, &value, &n);
+        if (r < 0)
+                return r;
+        l = new0(struct role_assignment_list, 1);
+        if (!l)
+                return -ENOMEM;
+        r = json_get_next_link(root, &l->next_link);
+        if (r < 0)
+                return r;
+        l->items = new0(struct role_assignment, MAX(n, (size_t) 1));
+        if (!l->items)
+                return -ENOMEM;
+        for (size_t i = 0; i < n; i++) {
+                struct json_object *item = json_object_array_get_idx(value, i);
+                struct role_assignment *ra = &l->items[l->n_items];
+
+                r = role_assignment_from_json(item, ra);
+                if (r < 0) {
+                        role_assignment_done(ra);
+                        if (!json_item_error(r))
+                                return r;
+                        r = json_note_invalid(item, "id", &l->n_invalid, &l->invalid_ids);
+                        if (r < 0)
+                                return r;
+                        continue;
+                }
+                l->n_items++;
+        }
+        *ret = TAKE_PTR(l);
+        return 0;
+}
+
+/* ---- role definitions ------------------------------------------------------------- */
+
+/* Appends the strings of the array member key of o to the strv *l of length *n. */
+static int append_actions(const struct json_object *o, const char *key, char ***l, size_t *n,
+                          size_t *allocated) {
+        struct json_object *a;
+        size_t m;
+        int r;
+
+        r = json_get_array(o, key, &a, &m);
+        if (r != JSON_FIELD_PRESENT)
+                return MIN(r, 0);
+        for (size_t i = 0; i < m; i++) {
+                const char *s;
+
+                r = json_value_string(json_object_array_get_idx(a, i), &s);
+                if (r < 0)
+                        return r;
+                if (*n >= JSON_ARRAY_MAX)
+                        return -E2BIG;
+                if (GREEDY_REALLOC(*l, *allocated, *n + 2) < 0)
+                        return -ENOMEM;
+                (*l)[*n] = mem_strdup(s);
+                if (!(*l)[*n])
+                        return -ENOMEM;
+                (*l)[++*n] = NULL;
+        }
+        return 0;
+}
+
+static int role_definition_from_json(const struct json_object *o, struct role_definition **ret) {
+        _cleanup_(role_definition_freep) struct role_definition *d = NULL;
+        struct json_object *props, *perms;
+        size_t n_perms, n_data = 0, n_not = 0, a_data = 0, a_not = 0;
+        const char *s;
+        int r;
+
+        r = json_value_object(o);
+        if (r < 0)
+                return r;
+        d = new0(struct role_definition, 1);
+        if (!d)
+                return -ENOMEM;
+        r = json_get_string(o, "name", &s);
+        if (r < 0)
+                return r;
+        if (r == JSON_FIELD_PRESENT && s[0] != 0) {
+                r = dup_to(&d->id, s);
+                if (r < 0)
+                        return r;
+                ascii_lower(d->id);
+        } else {
+                r = json_need_string(o, "id", &s);
+                if (r < 0)
+                        return r;
+                r = role_key_from_id(s, &d->id);
+                if (r < 0)
+                        return r;
+        }
+        r = json_need_object(o, "properties", &props);
+        if (r < 0)
+                return r;
+        r = json_dup_string(props, "roleName", &d->name);
+        if (r < 0)
+                return r;
+
+        /* Never NULL, so that callers can tell "no data actions" from "not decoded". */
+        if (GREEDY_REALLOC(d->data_actions, a_data, 1) < 0)
+                return -ENOMEM;
+        d->data_actions[0] = NULL;
+        if (GREEDY_REALLOC(d->not_data_actions, a_not, 1) < 0)
+                return -ENOMEM;
+        d->not_data_actions[0] = NULL;
+
+        r = json_get_array(props, "permissions", &perms, &n_perms);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; r == JSON_FIELD_PRESENT && i < n_perms; i++) {
+                struct json_object *p = json_object_array_get_idx(perms, i);
+                int k;
+
+                k = json_value_object(p);
+                if (k < 0)
+                        return k;
+                k = append_actions(p, "dataActions", &d->data_actions, &n_data, &a_data);
+                if (k < 0)
+                        return k;
+                k = append_actions(p, "notDataActions", &d->not_data_actions, &n_not, &a_not);
+                if (k < 0)
+                        return k;
+        }
+        *ret = TAKE_PTR(d);
+        return 0;
+}
+
+int arm_decode_role_definition(const char *body, size_t len, struct role_definition **ret) {
+        _cleanup_json_ struct json_object *root = NULL;
+        int r;
+
+        r = json_parse_object(body, len, &root);
+        if (r < 0)
+                return r;
+        return role_definition_from_json(root, ret);
+}
+
+int arm_decode_role_definition_list(const char *body, size_t len, struct role_definition_list **ret) {
+        _cleanup_json_ struct json_object *root = NULL;
+        _cleanup_(role_definition_list_freep) struct role_definition_list *l = NULL;
+        struct json_object *value;
+        size_t n;
+        int r;
+
+        r = json_parse_object(body, len, &root);
+        if (r < 0)
+                return r;
+        r = json_get_page_value(root, &value, &n);
+        if (r < 0)
+                return r;
+        l = new0(struct role_definition_list, 1);
+        if (!l)
+                return -ENOMEM;
+        r = json_get_next_link(root, &l->next_link);
+        if (r < 0)
+                return r;
+        l->items = new0(struct role_definition *, MAX(n, (size_t) 1));
+        if (!l->items)
+                return -ENOMEM;
+        for (size_t i = 0; i < n; i++) {
+                struct json_object *item = json_object_array_get_idx(value, i);
+
+                r = role_definition_from_json(item, &l->items[l->n_items]);
+                if (r < 0 && !json_item_error(r))
+                        return r;
+                if (r < 0) {
+                        r = json_note_invalid(item, "id", &l->n_invalid, &l->invalid_ids);
+                        if (r < 0)
+                                return r;
+                        continue;
+                }
+                l->n_items++;
+        }
+        *ret = TAKE_PTR(l);
+        return 0;
+}
+
+/* ---- async operation status ------------------------------------------------------- */
+
+struct arm_operation_status *arm_operation_status_free(struct arm_operation_status *s) {
+        if (!s)
+                return NULL;
+        mem_free(s->status);
+        mem_free(s->error_code);
+        mem_free(s->error_message);
+        mem_free(s);
+        return NULL;
+}
+
+int arm_decode_operation_status(const char *body, size_t len, struct arm_operation_status **ret) {
+        _cleanup_json_ struct json_object *root = NULL;
+        _cleanup_(arm_operation_status_freep) struct arm_operation_status *s = NULL;
+        struct json_object *error;
+        int r;
+
+        r = json_parse_object(body, len, &root);
+        if (r < 0)
+                return r;
+        s = new0(struct arm_operation_status, 1);
+        if (!s)
+                return -ENOMEM;
+        r = json_need_dup_string(root, "status", &s->status);
+        if (r < 0)
+                return r;
+        r = json_get_object(root, "error", &error);
+        if (r < 0)
+                return r;
+        if (r == JSON_FIELD_PRESENT) {
+                r = json_dup_string(error, "code", &s->error_code);
+                if (r < 0)
+                        return r;
+                r = json_dup_string(error, "message", &s->error_message);
+                if (r < 0)
+                        return r;
+        }
+        *ret = TAKE_PTR(s);
+        return 0;
+}
