@@ -201,9 +201,6 @@ fuzz-smoke: fuzz-build
 # The instrumented objects are shared by every target: keep them between runs.
 .SECONDARY: $(FUZZ_LIB_OBJ)
 
-check-integration: $(BUILD)/cmkd
-	CMKD=$(abspath $(BUILD)/cmkd) $(PYTHON) -m unittest discover -s tests/integration -p 'test_*.py'
-
 check: deps
 	$(MAKE) all
 	$(MAKE) unit
