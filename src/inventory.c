@@ -1,0 +1,1224 @@
+/* SPDX-License-Identifier: MIT */
+/* Gathers the facts of one sweep: lists clusters, then reads each distinct key, pinned
+ * version, deleted key, rotation policy, identity, vault listing and role scope once,
+ * from the TTL cache where allowed. It decides nothing (policy.c does) and sends no
+ * request itself (the fetcher does). */
+
+#include <assert.h>
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "arm_decode.h"
+#include "armid.h"
+#include "hashmap.h"
+#include "inventory.h"
+#include "kv_decode.h"
+#include "log.h"
+#include "mem.h"
+#include "strv.h"
+
+/* api-versions of every ARM and data-plane read (azure/README.md §1-§5). */
+#define API_MONGO "2025-09-01"
+#define API_SUBSCRIPTIONS "2022-12-01"
+#define API_KEYVAULT_MGMT "2026-04-01"
+#define API_MSI "2023-01-31"
+#define API_AUTHORIZATION "2022-04-01"
+#define API_KEYVAULT "7.6"
+
+/* A list longer than this many pages is treated as a loop in nextLink. */
+#define LIST_PAGES_MAX 100000U
+
+/* A fact as read, with an owned copy of the error code its status points to. Facts live
+ * in heap entries that never move, so status.error_code may point into code[]. */
+struct fact {
+        struct obs_status status;
+        char code[64];
+        usec_t fetched_realtime;
+        bool requested;
+};
+
+struct version_entry {
+        struct fact fact;
+        struct key_bundle *bundle; /* owned */
+};
+
+/* One distinct key of this sweep ("{host}/keys/{name}", lowercase). */
+struct key_entry {
+        struct inventory *inv;
+        char *id;              /* owned */
+        struct keyurl url;     /* version cleared */
+        struct fact current;
+        struct key_bundle *current_bundle;  /* owned */
+        struct fact deleted;
+        struct key_bundle *deleted_bundle;  /* owned */
+        struct hashmap *versions;           /* pinned version (lowercase) → struct version_entry, owned */
+};
+
+struct rotation_entry {
+        struct fact fact;
+        struct rotation_policy *policy; /* owned; NULL unless present */
+};
+
+struct identity_entry {
+        struct fact fact;
+        struct identity *identity; /* owned */
+};
+
+struct roles_entry {
+        struct fact fact;
+        struct role_assignment_list *list; /* owned */
+};
+
+/* What the vault listings of the vault subscriptions showed. */
+struct vault_dir {
+        struct hashmap *vaults;  /* lowercase name → struct vault, owned */
+        struct hashmap *deleted; /* lowercase name → struct deleted_vault, owned */
+        usec_t fetched_realtime; /* 0 = never listed */
+        unsigned pending;        /* listing requests in flight */
+        bool failed;             /* a listing failed: a vault not found is unknown, not absent */
+        struct fact failure;     /* the first failure */
+        bool refreshed_this_sweep;
+};
+
+enum req_type {
+        REQ_SUBSCRIPTIONS,
+        REQ_CLUSTERS,
+        REQ_VAULTS,
+        REQ_DELETED_VAULTS,
+        REQ_KEY,
+        REQ_KEY_VERSION,
+        REQ_DELETED_KEY,
+        REQ_ROTATION,
+        REQ_IDENTITY,
+        REQ_ROLES,
+};
+
+struct req {
+        struct inventory *inv;
+        enum req_type type;
+        char *scope;   /* owned: subscription or list scope, key id, identity id, vault id */
+        char *version; /* owned: REQ_KEY_VERSION */
+        unsigned page;
+        struct role_assignment_list *roles_acc; /* owned: REQ_ROLES pages so far */
+};
+
+enum sweep_phase {
+        PHASE_IDLE,
+        PHASE_LIST,   /* subscriptions, clusters, vault listings, and per-cluster reads */
+        PHASE_VAULTS, /* vault re-listing, when a key's vault is missing from a cached listing */
+        PHASE_ROLES,  /* role assignments of RBAC vaults, which need the vault directory */
+        PHASE_DONE,
+};
+
+struct inventory {
+        const struct conf *conf;      /* borrowed */
+        const struct fetcher *fetcher; /* borrowed */
+
+        /* This sweep. */
+        enum sweep_phase phase;
+        usec_t now;
+        unsigned pending;
+        inventory_done_fn done;
+        void *userdata;
+        char **subscriptions;          /* strv, owned: configured or discovered */
+        bool subscriptions_failed;
+        struct fact subscriptions_failure;
+        struct cluster **clusters;     /* owned */
+        size_t n_clusters, n_clusters_allocated;
+        struct hashmap *cluster_ids;   /* id → (void*) index+1, case-insensitive */
+        char **failed_scopes;          /* strv, owned */
+        char *first_scope_error;       /* owned: message of the first failed listing */
+        int first_scope_error_code;
+        unsigned n_list_scopes, n_list_scopes_failed;
+        unsigned n_unreadable;
+        struct hashmap *keys;          /* key id → struct key_entry, owned */
+        unsigned requests, list_pages, key_reads, cached_reads;
+
+        /* Cached across sweeps for conf->cache_ttl_usec. */
+        struct vault_dir dir;
+        struct hashmap *rotations;     /* key id → struct rotation_entry */
+        struct hashmap *identities;    /* identity id → struct identity_entry (case-insensitive) */
+        struct hashmap *roles;         /* vault id → struct roles_entry (case-insensitive) */
+};
+
+static void version_entry_free(void *p) {
+        struct version_entry *v = p;
+
+        if (!v)
+                return;
+        key_bundle_free(v->bundle);
+        mem_free(v);
+}
+
+static void key_entry_free(void *p) {
+        struct key_entry *k = p;
+
+        if (!k)
+                return;
+        mem_free(k->id);
+        key_bundle_free(k->current_bundle);
+        key_bundle_free(k->deleted_bundle);
+        hashmap_free(k->versions);
+        mem_free(k);
+}
+
+static void rotation_entry_free(void *p) {
+        struct rotation_entry *e = p;
+
+        if (!e)
+                return;
+        rotation_policy_free(e->policy);
+        mem_free(e);
+}
+
+static void identity_entry_free(void *p) {
+        struct identity_entry *e = p;
+
+        if (!e)
+                return;
+        identity_free(e->identity);
+        mem_free(e);
+}
+
+static void roles_entry_free(void *p) {
+        struct roles_entry *e = p;
+
+        if (!e)
+                return;
+        role_assignment_list_free(e->list);
+        mem_free(e);
+}
+
+static void vault_free_void(void *p) {
+        vault_free(p);
+}
+
+static void deleted_vault_free_void(void *p) {
+        deleted_vault_free(p);
+}
+
+static void req_free(struct req *q) {
+        if (!q)
+                return;
+        mem_free(q->scope);
+        mem_free(q->version);
+        role_assignment_list_free(q->roles_acc);
+        mem_free(q);
+}
+
+static void fact_set(struct fact *f, const struct fetch_result *r, usec_t now) {
+        *f = (struct fact) { .fetched_realtime = now, .requested = true };
+        f->status.state = r->error == 0 ? OBS_PRESENT : r->error == -ENOENT ? OBS_ABSENT : OBS_UNKNOWN;
+        f->status.error = r->error;
+        f->status.http_status = (int) r->http_status;
+        if (r->error_code) {
+                snprintf(f->code, sizeof f->code, "%s", r->error_code);
+                f->status.error_code = f->code;
+        }
+}
+
+/* A 2xx answer whose body did not decode: unknown, never a pass or a fail. */
+static void fact_set_undecodable(struct fact *f, int error, long http_status, usec_t now) {
+        *f = (struct fact) { .fetched_realtime = now, .requested = true };
+        f->status.state = OBS_UNKNOWN;
+        f->status.error = error;
+        f->status.http_status = (int) http_status;
+        snprintf(f->code, sizeof f->code, "%s", error == -ENOMEM ? "OutOfMemory" : "MalformedResponse");
+        f->status.error_code = f->code;
+}
+
+static bool cache_fresh(const struct inventory *inv, const struct fact *f) {
+        return f->requested && f->status.state != OBS_UNKNOWN &&
+               f->fetched_realtime + inv->conf->cache_ttl_usec > inv->now;
+}
+
+static void lowercase(char *s) {
+        for (; *s; s++)
+                *s = (char) tolower((unsigned char) *s);
+}
+
+static void phase_advance(struct inventory *inv);
+
+/* Every request goes out here; a request that cannot start is answered at once as a
+ * failure, so the bookkeeping stays the same. */
+static void on_fetch_done(const struct fetch_result *r, void *userdata);
+
+static int fetch(struct inventory *inv, enum req_type type, enum fetch_audience audience, enum fetch_kind kind,
+                 const char *url, const char *scope, const char *version, struct req **ret_req) {
+        struct req *q;
+        int r;
+
+        q = new0(struct req, 1);
+        if (!q)
+                return -ENOMEM;
+        q->inv = inv;
+        q->type = type;
+        q->scope = mem_strdup(scope);
+        if (version)
+                q->version = mem_strdup(version);
+        if (!q->scope || (version && !q->version)) {
+                req_free(q);
+                return -ENOMEM;
+        }
+        if (!url) {
+                req_free(q);
+                return -ENOMEM;
+        }
+        inv->pending++;
+        inv->requests++;
+        if (kind == FETCH_LIST_PAGE)
+                inv->list_pages++;
+        if (kind == FETCH_KEY)
+                inv->key_reads++;
+        r = inv->fetcher->get(inv->fetcher->ctx, audience, kind, url, on_fetch_done, q);
+        if (r < 0) {
+                struct fetch_result fail = { .error = r };
+
+                log_debug_errno(r, "Failed to start request for %s: %m", scope);
+                on_fetch_done(&fail, q);
+                return 0;
+        }
+        if (ret_req)
+                *ret_req = q;
+        return 0;
+}
+
+static char *url_printf(const char *format, ...) _printf_(1, 2);
+static char *url_printf(const char *format, ...) {
+        va_list ap;
+        char *s;
+        int n;
+
+        va_start(ap, format);
+        n = vsnprintf(NULL, 0, format, ap);
+        va_end(ap);
+        if (n < 0)
+                return NULL;
+        s = mem_malloc((size_t) n + 1);
+        if (!s)
+                return NULL;
+        va_start(ap, format);
+        vsnprintf(s, (size_t) n + 1, format, ap);
+        va_end(ap);
+        return s;
+}
+
+char *inventory_cluster_url(const struct conf *conf, const char *cluster_id) {
+        return url_printf("%s%s?api-version=" API_MONGO, conf->cloud.arm_endpoint, cluster_id);
+}
+
+/* A list page re-uses fetch() with the next link as URL; the req keeps its type and scope. */
+static void fetch_next_page(struct inventory *inv, struct req *q, const char *next_link) {
+        _cleanup_free_ char *url = mem_strdup(next_link);
+        struct req *n = NULL;
+        int r;
+
+        if (q->page + 1 >= LIST_PAGES_MAX) {
+                log_warning("Listing %s returned more than %u pages, stopping.", q->scope, LIST_PAGES_MAX);
+                return;
+        }
+        r = fetch(inv, q->type, FETCH_ARM, FETCH_LIST_PAGE, url, q->scope, NULL, &n);
+        if (r < 0) {
+                log_oom();
+                return;
+        }
+        if (n) {
+                n->page = q->page + 1;
+                n->roles_acc = TAKE_PTR(q->roles_acc);
+        }
+}
+
+/* ---- clusters ------------------------------------------------------------------- */
+
+static void list_scope_failed(struct inventory *inv, const char *scope, const struct fetch_result *r) {
+        inv->n_list_scopes_failed++;
+        if (strv_extend(&inv->failed_scopes, scope) < 0)
+                log_oom();
+        if (!inv->first_scope_error) {
+                char line[512];
+
+                snprintf(line, sizeof line, "could not list clusters in %s: %s%s%s", scope,
+                         r->error_code ?: strerror(ERRNO_VALUE(r->error ?: EIO)), r->error_message ? ": " : "",
+                         strempty(r->error_message));
+                inv->first_scope_error = mem_strdup(line);
+                inv->first_scope_error_code = r->error;
+        }
+}
+
+static struct key_entry *key_entry_get(struct inventory *inv, const struct keyurl *url, bool *ret_new) {
+        char id[KEYURL_MAX];
+        struct key_entry *k;
+
+        keyurl_key_id(url, id, sizeof id);
+        k = hashmap_get(inv->keys, id);
+        *ret_new = false;
+        if (k)
+                return k;
+        k = new0(struct key_entry, 1);
+        if (!k)
+                return NULL;
+        k->inv = inv;
+        k->url = *url;
+        k->url.version[0] = 0;
+        k->id = mem_strdup(id);
+        k->versions = hashmap_new(true, version_entry_free);
+        if (!k->id || !k->versions || hashmap_put(inv->keys, id, k) < 0) {
+                key_entry_free(k);
+                return NULL;
+        }
+        *ret_new = true;
+        return k;
+}
+
+static enum fetch_audience key_audience(const struct keyurl *url) {
+        return url->store == KEY_STORE_MANAGED_HSM ? FETCH_HSM : FETCH_VAULT;
+}
+
+static bool keyurl_allowed(const struct inventory *inv, const struct keyurl *url) {
+        return keyurl_suffix_allowed(url, url->store == KEY_STORE_MANAGED_HSM ? inv->conf->cloud.hsm_suffixes
+                                                                              : inv->conf->cloud.vault_suffixes);
+}
+
+static void request_key_facts(struct inventory *inv, const struct cluster *c) {
+        struct key_entry *k;
+        struct keyurl url;
+        bool is_new;
+
+        if (!c->customer_managed || !c->key_url || keyurl_parse(c->key_url, &url) < 0)
+                return;
+        /* Never send a token to a host outside the configured cloud: the URL comes from a
+         * resource others can write. The policy reports key-url-invalid. */
+        if (!keyurl_allowed(inv, &url))
+                return;
+
+        k = key_entry_get(inv, &url, &is_new);
+        if (!k) {
+                log_oom();
+                return;
+        }
+        if (is_new) {
+                _cleanup_free_ char *u = url_printf("https://%s/keys/%s?api-version=" API_KEYVAULT, url.host,
+                                                    url.name);
+                struct rotation_entry *rot = hashmap_get(inv->rotations, k->id);
+
+                (void) fetch(inv, REQ_KEY, key_audience(&url), FETCH_KEY, u, k->id, NULL, NULL);
+                if (rot && cache_fresh(inv, &rot->fact))
+                        inv->cached_reads++;
+                else {
+                        _cleanup_free_ char *ru = url_printf("https://%s/keys/%s/rotationpolicy?api-version=" API_KEYVAULT,
+                                                             url.host, url.name);
+                        (void) fetch(inv, REQ_ROTATION, key_audience(&url), FETCH_KEY, ru, k->id, NULL, NULL);
+                }
+        }
+        if (keyurl_is_versioned(&url)) {
+                char v[KEYURL_VERSION_MAX];
+
+                snprintf(v, sizeof v, "%s", url.version);
+                lowercase(v);
+                if (!hashmap_get(k->versions, v)) {
+                        struct version_entry *e = new0(struct version_entry, 1);
+
+                        /* Registered now, read once the current version is known: a pin on
+                         * the current version needs no second read. */
+                        if (!e || hashmap_put(k->versions, v, e) < 0) {
+                                version_entry_free(e);
+                                log_oom();
+                        }
+                }
+        }
+}
+
+static void request_identity(struct inventory *inv, const struct cluster *c) {
+        struct identity_entry *e;
+        _cleanup_free_ char *url = NULL;
+        struct armid id;
+
+        if (!c->customer_managed || !c->kek_identity_id || armid_parse(c->kek_identity_id, &id) < 0)
+                return;
+        e = hashmap_get(inv->identities, c->kek_identity_id);
+        if (e && (cache_fresh(inv, &e->fact) || e->fact.fetched_realtime == inv->now)) {
+                if (e->fact.fetched_realtime != inv->now)
+                        inv->cached_reads++;
+                return;
+        }
+        if (e && !e->fact.requested)
+                return; /* in flight */
+        if (!e) {
+                e = new0(struct identity_entry, 1);
+                if (!e || hashmap_put(inv->identities, c->kek_identity_id, e) < 0) {
+                        identity_entry_free(e);
+                        log_oom();
+                        return;
+                }
+        }
+        e->fact.requested = false; /* in flight; set again by fact_set() */
+        e->fact.fetched_realtime = inv->now;
+        url = url_printf("%s%s?api-version=" API_MSI, inv->conf->cloud.arm_endpoint, c->kek_identity_id);
+        (void) fetch(inv, REQ_IDENTITY, FETCH_ARM, FETCH_RESOURCE, url, c->kek_identity_id, NULL, NULL);
+}
+
+static void cluster_add(struct inventory *inv, struct cluster *c) {
+        int r;
+
+        if (!conf_cluster_selected(inv->conf, c)) {
+                cluster_free(c);
+                return;
+        }
+        if (hashmap_get(inv->cluster_ids, c->id)) {
+                /* Listed twice (overlapping scopes): keep the first. */
+                cluster_free(c);
+                return;
+        }
+        r = GREEDY_REALLOC(inv->clusters, inv->n_clusters_allocated, inv->n_clusters + 1);
+        if (r < 0 || hashmap_put(inv->cluster_ids, c->id, (void *) (uintptr_t) (inv->n_clusters + 1)) < 0) {
+                log_oom();
+                cluster_free(c);
+                return;
+        }
+        inv->clusters[inv->n_clusters++] = c;
+        request_key_facts(inv, c);
+        request_identity(inv, c);
+}
+
+static void start_cluster_listing(struct inventory *inv, const char *subscription) {
+        if (strv_length(inv->conf->resource_groups) == 0) {
+                _cleanup_free_ char *scope = url_printf("/subscriptions/%s", subscription);
+                _cleanup_free_ char *url = url_printf(
+                        "%s/subscriptions/%s/providers/Microsoft.DocumentDB/mongoClusters?api-version=" API_MONGO,
+                        inv->conf->cloud.arm_endpoint, subscription);
+
+                inv->n_list_scopes++;
+                if (!scope || fetch(inv, REQ_CLUSTERS, FETCH_ARM, FETCH_LIST_PAGE, url, scope, NULL, NULL) < 0)
+                        log_oom();
+                return;
+        }
+        STRV_FOREACH(rg, inv->conf->resource_groups) {
+                _cleanup_free_ char *scope = url_printf("/subscriptions/%s/resourceGroups/%s", subscription, *rg);
+                _cleanup_free_ char *url = url_printf("%s%s/providers/Microsoft.DocumentDB/mongoClusters?api-version=" API_MONGO,
+                                                      inv->conf->cloud.arm_endpoint, strempty(scope));
+
+                inv->n_list_scopes++;
+                if (!scope || fetch(inv, REQ_CLUSTERS, FETCH_ARM, FETCH_LIST_PAGE, url, scope, NULL, NULL) < 0)
+                        log_oom();
+        }
+}
+
+static void on_clusters(struct inventory *inv, struct req *q, const struct fetch_result *r) {
+        _cleanup_(cluster_list_freep) struct cluster_list *page = NULL;
+        int k;
+
+        if (r->error < 0) {
+                list_scope_failed(inv, q->scope, r);
+                return;
+        }
+        k = arm_decode_cluster_list(r->body, r->body_len, &page);
+        if (k < 0) {
+                struct fetch_result bad = { .error = k, .http_status = r->http_status,
+                                            .error_code = "MalformedResponse",
+                                            .error_message = "the cluster list page did not decode" };
+                list_scope_failed(inv, q->scope, &bad);
+                return;
+        }
+        inv->n_unreadable += page->n_invalid;
+        STRV_FOREACH(id, page->invalid_ids)
+                log_warning("Cluster %s, listed in %s, could not be decoded; its keys are not checked this sweep.",
+                            *id, q->scope);
+        for (size_t i = 0; i < page->n_items; i++)
+                cluster_add(inv, TAKE_PTR(page->items[i]));
+        if (page->next_link)
+                fetch_next_page(inv, q, page->next_link);
+}
+
+/* ---- subscriptions -------------------------------------------------------------- */
+
+static void start_vault_listing(struct inventory *inv);
+
+static void start_listings(struct inventory *inv) {
+        STRV_FOREACH(s, inv->subscriptions)
+                start_cluster_listing(inv, *s);
+        start_vault_listing(inv);
+}
+
+static void on_subscriptions(struct inventory *inv, struct req *q, const struct fetch_result *r) {
+        _cleanup_(subscription_list_freep) struct subscription_list *page = NULL;
+        int k;
+
+        if (r->error < 0) {
+                inv->subscriptions_failed = true;
+                fact_set(&inv->subscriptions_failure, r, inv->now);
+                return;
+        }
+        k = arm_decode_subscription_list(r->body, r->body_len, &page);
+        if (k < 0) {
+                inv->subscriptions_failed = true;
+                fact_set_undecodable(&inv->subscriptions_failure, k, r->http_status, inv->now);
+                return;
+        }
+        STRV_FOREACH(id, page->ids)
+                if (!strv_contains_case(inv->subscriptions, *id) && strv_extend(&inv->subscriptions, *id) < 0)
+                        log_oom();
+        if (page->next_link)
+                fetch_next_page(inv, q, page->next_link);
+}
+
+/* ---- vaults --------------------------------------------------------------------- */
+
+static char **vault_subscriptions(const struct inventory *inv) {
+        return strv_length(inv->conf->vault_subscriptions) > 0 ? inv->conf->vault_subscriptions : inv->subscriptions;
+}
+
+static void vault_dir_reset(struct vault_dir *d) {
+        hashmap_free(d->vaults);
+        hashmap_free(d->deleted);
+        d->vaults = hashmap_new(true, vault_free_void);
+        d->deleted = hashmap_new(true, deleted_vault_free_void);
+        d->failed = false;
+        d->failure = (struct fact) {};
+}
+
+static void start_vault_listing(struct inventory *inv) {
+        struct vault_dir *d = &inv->dir;
+
+        if (d->fetched_realtime > 0 && d->fetched_realtime + inv->conf->cache_ttl_usec > inv->now && !d->failed) {
+                inv->cached_reads++;
+                return;
+        }
+        vault_dir_reset(d);
+        if (!d->vaults || !d->deleted) {
+                log_oom();
+                return;
+        }
+        d->fetched_realtime = inv->now;
+        d->refreshed_this_sweep = true;
+        STRV_FOREACH(s, vault_subscriptions(inv)) {
+                _cleanup_free_ char *scope = url_printf("/subscriptions/%s", *s);
+                _cleanup_free_ char *url = url_printf(
+                        "%s/subscriptions/%s/providers/Microsoft.KeyVault/vaults?api-version=" API_KEYVAULT_MGMT,
+                        inv->conf->cloud.arm_endpoint, *s);
+                _cleanup_free_ char *durl = url_printf(
+                        "%s/subscriptions/%s/providers/Microsoft.KeyVault/deletedVaults?api-version=" API_KEYVAULT_MGMT,
+                        inv->conf->cloud.arm_endpoint, *s);
+
+                if (!scope) {
+                        log_oom();
+                        continue;
+                }
+                (void) fetch(inv, REQ_VAULTS, FETCH_ARM, FETCH_LIST_PAGE, url, scope, NULL, NULL);
+                (void) fetch(inv, REQ_DELETED_VAULTS, FETCH_ARM, FETCH_LIST_PAGE, durl, scope, NULL, NULL);
+        }
+}
+
+static void vault_listing_failed(struct inventory *inv, const struct fetch_result *r, int decode_error) {
+        struct vault_dir *d = &inv->dir;
+
+        if (d->failed)
+                return;
+        d->failed = true;
+        if (decode_error < 0)
+                fact_set_undecodable(&d->failure, decode_error, r->http_status, inv->now);
+        else
+                fact_set(&d->failure, r, inv->now);
+}
+
+static void on_vaults(struct inventory *inv, struct req *q, const struct fetch_result *r) {
+        _cleanup_(vault_list_freep) struct vault_list *page = NULL;
+        int k;
+
+        if (r->error < 0) {
+                vault_listing_failed(inv, r, 0);
+                return;
+        }
+        k = arm_decode_vault_list(r->body, r->body_len, &page);
+        if (k < 0) {
+                vault_listing_failed(inv, r, k);
+                return;
+        }
+        /* A vault that did not decode could be the one a cluster uses: its vault facts
+         * become unknown rather than "not visible". */
+        if (page->n_invalid > 0)
+                vault_listing_failed(inv, r, -EBADMSG);
+        for (size_t i = 0; i < page->n_items; i++)
+                if (page->items[i]->name && hashmap_put(inv->dir.vaults, page->items[i]->name, page->items[i]) >= 0)
+                        page->items[i] = NULL;
+        if (page->next_link)
+                fetch_next_page(inv, q, page->next_link);
+}
+
+static void on_deleted_vaults(struct inventory *inv, struct req *q, const struct fetch_result *r) {
+        _cleanup_(deleted_vault_list_freep) struct deleted_vault_list *page = NULL;
+        int k;
+
+        if (r->error < 0) {
+                vault_listing_failed(inv, r, 0);
+                return;
+        }
+        k = arm_decode_deleted_vault_list(r->body, r->body_len, &page);
+        if (k < 0) {
+                vault_listing_failed(inv, r, k);
+                return;
+        }
+        for (size_t i = 0; i < page->n_items; i++)
+                if (page->items[i]->name && hashmap_put(inv->dir.deleted, page->items[i]->name, page->items[i]) >= 0)
+                        page->items[i] = NULL;
+        if (page->next_link)
+                fetch_next_page(inv, q, page->next_link);
+}
+
+static const struct vault *vault_lookup(const struct inventory *inv, const struct keyurl *url) {
+        const struct vault *v = hashmap_get(inv->dir.vaults, url->store_name);
+
+        return v && v->store == url->store ? v : NULL;
+}
+
+/* ---- keys ----------------------------------------------------------------------- */
+
+static void on_key(struct inventory *inv, struct req *q, const struct fetch_result *r) {
+        struct key_entry *k = hashmap_get(inv->keys, q->scope);
+        const char *vname;
+        struct version_entry *ve;
+        int e;
+
+        if (!k)
+                return;
+        if (r->error < 0)
+                fact_set(&k->current, r, inv->now);
+        else {
+                e = kv_decode_key_bundle(r->body, r->body_len, &k->current_bundle);
+                if (e < 0)
+                        fact_set_undecodable(&k->current, e, r->http_status, inv->now);
+                else
+                        fact_set(&k->current, r, inv->now);
+        }
+
+        if (k->current.status.state == OBS_ABSENT) {
+                _cleanup_free_ char *u = url_printf("https://%s/deletedkeys/%s?api-version=" API_KEYVAULT,
+                                                    k->url.host, k->url.name);
+                (void) fetch(inv, REQ_DELETED_KEY, key_audience(&k->url), FETCH_KEY, u, k->id, NULL, NULL);
+                return;
+        }
+        if (k->current.status.state != OBS_PRESENT)
+                return;
+
+        /* Read each pinned version that is not the current one. */
+        HASHMAP_FOREACH(vname, ve, k->versions) {
+                _cleanup_free_ char *u = NULL;
+
+                if (strcasecmp(vname, k->current_bundle->version) == 0)
+                        continue;
+                u = url_printf("https://%s/keys/%s/%s?api-version=" API_KEYVAULT, k->url.host, k->url.name, vname);
+                (void) fetch(inv, REQ_KEY_VERSION, key_audience(&k->url), FETCH_KEY, u, k->id, vname, NULL);
+        }
+}
+
+static void on_key_version(struct inventory *inv, struct req *q, const struct fetch_result *r) {
+        struct key_entry *k = hashmap_get(inv->keys, q->scope);
+        struct version_entry *v = k ? hashmap_get(k->versions, q->version) : NULL;
+        int e;
+
+        if (!v)
+                return;
+        if (r->error < 0) {
+                fact_set(&v->fact, r, inv->now);
+                return;
+        }
+        e = kv_decode_key_bundle(r->body, r->body_len, &v->bundle);
+        if (e < 0)
+                fact_set_undecodable(&v->fact, e, r->http_status, inv->now);
+        else
+                fact_set(&v->fact, r, inv->now);
+}
+
+static void on_deleted_key(struct inventory *inv, struct req *q, const struct fetch_result *r) {
+        struct key_entry *k = hashmap_get(inv->keys, q->scope);
+        int e;
+
+        if (!k)
+                return;
+        if (r->error < 0) {
+                fact_set(&k->deleted, r, inv->now);
+                return;
+        }
+        e = kv_decode_deleted_key_bundle(r->body, r->body_len, &k->deleted_bundle);
+        if (e < 0)
+                fact_set_undecodable(&k->deleted, e, r->http_status, inv->now);
+        else
+                fact_set(&k->deleted, r, inv->now);
+}
+
+static void on_rotation(struct inventory *inv, struct req *q, const struct fetch_result *r) {
+        struct rotation_entry *e = hashmap_get(inv->rotations, q->scope);
+        int k;
+
+        if (!e) {
+                e = new0(struct rotation_entry, 1);
+                if (!e || hashmap_put(inv->rotations, q->scope, e) < 0) {
+                        rotation_entry_free(e);
+                        log_oom();
+                        return;
+                }
+        }
+        if (r->error < 0) {
+                fact_set(&e->fact, r, inv->now);
+                return;
+        }
+        rotation_policy_free(e->policy);
+        e->policy = NULL;
+        k = kv_decode_rotation_policy(r->body, r->body_len, &e->policy);
+        if (k < 0)
+                fact_set_undecodable(&e->fact, k, r->http_status, inv->now);
+        else
+                fact_set(&e->fact, r, inv->now);
+}
+
+/* ---- identities and roles ------------------------------------------------------- */
+
+static void on_identity(struct inventory *inv, struct req *q, const struct fetch_result *r) {
+        struct identity_entry *e = hashmap_get(inv->identities, q->scope);
+        int k;
+
+        if (!e)
+                return;
+        identity_free(e->identity);
+        e->identity = NULL;
+        if (r->error < 0) {
+                fact_set(&e->fact, r, inv->now);
+                return;
+        }
+        k = arm_decode_identity(r->body, r->body_len, &e->identity);
+        if (k < 0)
+                fact_set_undecodable(&e->fact, k, r->http_status, inv->now);
+        else
+                fact_set(&e->fact, r, inv->now);
+}
+
+static int roles_append(struct role_assignment_list **acc, struct role_assignment_list *page) {
+        struct role_assignment_list *a = *acc;
+        struct role_assignment *items;
+
+        if (!a) {
+                *acc = page;
+                return 0;
+        }
+        items = mem_realloc(a->items, sizeof(*items) * (a->n_items + page->n_items));
+        if (!items && a->n_items + page->n_items > 0) {
+                role_assignment_list_free(page);
+                return -ENOMEM;
+        }
+        memcpy(items + a->n_items, page->items, sizeof(*items) * page->n_items);
+        a->items = items;
+        a->n_items += page->n_items;
+        mem_free(page->items);
+        page->items = NULL;
+        page->n_items = 0;
+        role_assignment_list_free(page);
+        return 0;
+}
+
+static void on_roles(struct inventory *inv, struct req *q, const struct fetch_result *r) {
+        struct roles_entry *e = hashmap_get(inv->roles, q->scope);
+        struct role_assignment_list *page = NULL;
+        _cleanup_free_ char *next = NULL;
+        int k;
+
+        if (!e)
+                return;
+        if (r->error < 0) {
+                fact_set(&e->fact, r, inv->now);
+                return;
+        }
+        k = arm_decode_role_assignment_list(r->body, r->body_len, &page);
+        if (k < 0) {
+                fact_set_undecodable(&e->fact, k, r->http_status, inv->now);
+                return;
+        }
+        next = TAKE_PTR(page->next_link);
+        k = roles_append(&q->roles_acc, page);
+        if (k < 0) {
+                fact_set_undecodable(&e->fact, k, r->http_status, inv->now);
+                return;
+        }
+        if (next) {
+                fetch_next_page(inv, q, next);
+                return;
+        }
+        role_assignment_list_free(e->list);
+        e->list = TAKE_PTR(q->roles_acc);
+        fact_set(&e->fact, r, inv->now);
+}
+
+/* Phase 2: role assignments of every RBAC vault some cluster uses. */
+static void request_roles(struct inventory *inv) {
+        const char *id;
+        struct key_entry *k;
+
+        HASHMAP_FOREACH(id, k, inv->keys) {
+                const struct vault *v = vault_lookup(inv, &k->url);
+                struct roles_entry *e;
+                _cleanup_free_ char *url = NULL;
+
+                if (!v || !v->rbac_authorization || v->store != KEY_STORE_VAULT || !v->id)
+                        continue;
+                e = hashmap_get(inv->roles, v->id);
+                if (e && (e->fact.fetched_realtime == inv->now || cache_fresh(inv, &e->fact))) {
+                        if (e->fact.fetched_realtime != inv->now)
+                                inv->cached_reads++;
+                        continue;
+                }
+                if (!e) {
+                        e = new0(struct roles_entry, 1);
+                        if (!e || hashmap_put(inv->roles, v->id, e) < 0) {
+                                roles_entry_free(e);
+                                log_oom();
+                                continue;
+                        }
+                }
+                e->fact.requested = false;
+                e->fact.fetched_realtime = inv->now;
+                url = url_printf("%s%s/providers/Microsoft.Authorization/roleAssignments?api-version=" API_AUTHORIZATION,
+                                 inv->conf->cloud.arm_endpoint, v->id);
+                (void) fetch(inv, REQ_ROLES, FETCH_ARM, FETCH_LIST_PAGE, url, v->id, NULL, NULL);
+        }
+}
+
+/* A vault the listing from an earlier sweep did not have may be new: list again once. */
+static bool vault_dir_misses(struct inventory *inv) {
+        const char *id;
+        struct key_entry *k;
+
+        if (inv->dir.refreshed_this_sweep)
+                return false;
+        HASHMAP_FOREACH(id, k, inv->keys)
+                if (!vault_lookup(inv, &k->url) && !hashmap_get(inv->dir.deleted, k->url.store_name))
+                        return true;
+        return false;
+}
+
+/* ---- the sweep ------------------------------------------------------------------ */
+
+static void on_fetch_done(const struct fetch_result *r, void *userdata) {
+        struct req *q = userdata;
+        struct inventory *inv = q->inv;
+
+        switch (q->type) {
+        case REQ_SUBSCRIPTIONS:
+                on_subscriptions(inv, q, r);
+                break;
+        case REQ_CLUSTERS:
+                on_clusters(inv, q, r);
+                break;
+        case REQ_VAULTS:
+                on_vaults(inv, q, r);
+                break;
+        case REQ_DELETED_VAULTS:
+                on_deleted_vaults(inv, q, r);
+                break;
+        case REQ_KEY:
+                on_key(inv, q, r);
+                break;
+        case REQ_KEY_VERSION:
+                on_key_version(inv, q, r);
+                break;
+        case REQ_DELETED_KEY:
+                on_deleted_key(inv, q, r);
+                break;
+        case REQ_ROTATION:
+                on_rotation(inv, q, r);
+                break;
+        case REQ_IDENTITY:
+                on_identity(inv, q, r);
+                break;
+        case REQ_ROLES:
+                on_roles(inv, q, r);
+                break;
+        }
+        req_free(q);
+
+        assert(inv->pending > 0);
+        inv->pending--;
+        if (inv->pending == 0)
+                phase_advance(inv);
+}
+
+static void sweep_reset(struct inventory *inv) {
+        for (size_t i = 0; i < inv->n_clusters; i++)
+                cluster_free(inv->clusters[i]);
+        mem_free(inv->clusters);
+        inv->clusters = NULL;
+        inv->n_clusters = inv->n_clusters_allocated = 0;
+        hashmap_free(inv->cluster_ids);
+        inv->cluster_ids = NULL;
+        hashmap_free(inv->keys);
+        inv->keys = NULL;
+        inv->subscriptions = strv_free(inv->subscriptions);
+        inv->failed_scopes = strv_free(inv->failed_scopes);
+        mem_free(inv->first_scope_error);
+        inv->first_scope_error = NULL;
+        inv->subscriptions_failed = false;
+        inv->subscriptions_failure = (struct fact) {};
+        inv->n_list_scopes = inv->n_list_scopes_failed = inv->n_unreadable = 0;
+        inv->requests = inv->list_pages = inv->key_reads = inv->cached_reads = 0;
+        inv->dir.refreshed_this_sweep = false;
+}
+
+static void phase_advance(struct inventory *inv) {
+        switch (inv->phase) {
+        case PHASE_LIST:
+                /* Subscriptions were discovered: now list their clusters and vaults. */
+                if (strv_length(inv->conf->subscriptions) == 0 && inv->n_list_scopes == 0 &&
+                    !inv->subscriptions_failed && strv_length(inv->subscriptions) > 0) {
+                        start_listings(inv);
+                        if (inv->pending > 0)
+                                return;
+                }
+                inv->phase = PHASE_VAULTS;
+                if (vault_dir_misses(inv)) {
+                        inv->dir.fetched_realtime = 0;
+                        start_vault_listing(inv);
+                        if (inv->pending > 0)
+                                return;
+                }
+                _fallthrough_;
+        case PHASE_VAULTS:
+                inv->phase = PHASE_ROLES;
+                request_roles(inv);
+                if (inv->pending > 0)
+                        return;
+                _fallthrough_;
+        case PHASE_ROLES:
+                inv->phase = PHASE_DONE;
+                if (inv->done)
+                        inv->done(inv, inv->userdata);
+                break;
+        default:
+                break;
+        }
+}
+
+int inventory_new(const struct conf *conf, const struct fetcher *fetcher, struct inventory **ret) {
+        _cleanup_(inventory_freep) struct inventory *inv = NULL;
+
+        inv = new0(struct inventory, 1);
+        if (!inv)
+                return -ENOMEM;
+        inv->conf = conf;
+        inv->fetcher = fetcher;
+        inv->rotations = hashmap_new(false, rotation_entry_free);
+        inv->identities = hashmap_new(true, identity_entry_free);
+        inv->roles = hashmap_new(true, roles_entry_free);
+        if (!inv->rotations || !inv->identities || !inv->roles)
+                return -ENOMEM;
+        *ret = TAKE_PTR(inv);
+        return 0;
+}
+
+struct inventory *inventory_free(struct inventory *inv) {
+        if (!inv)
+                return NULL;
+        sweep_reset(inv);
+        hashmap_free(inv->rotations);
+        hashmap_free(inv->identities);
+        hashmap_free(inv->roles);
+        hashmap_free(inv->dir.vaults);
+        hashmap_free(inv->dir.deleted);
+        mem_free(inv);
+        return NULL;
+}
+
+void inventory_set_conf(struct inventory *inv, const struct conf *conf) {
+        assert(inv->pending == 0);
+        inv->conf = conf;
+        hashmap_free(inv->rotations);
+        hashmap_free(inv->identities);
+        hashmap_free(inv->roles);
+        inv->rotations = hashmap_new(false, rotation_entry_free);
+        inv->identities = hashmap_new(true, identity_entry_free);
+        inv->roles = hashmap_new(true, roles_entry_free);
+        inv->dir.fetched_realtime = 0;
+}
+
+bool inventory_busy(const struct inventory *inv) {
+        return inv->pending > 0;
+}
+
+int inventory_sweep_start(struct inventory *inv, usec_t now_realtime, inventory_done_fn done, void *userdata) {
+        if (inv->pending > 0)
+                return -EBUSY;
+        if (!inv->rotations || !inv->identities || !inv->roles)
+                return -ENOMEM;
+        sweep_reset(inv);
+        inv->now = now_realtime;
+        inv->done = done;
+        inv->userdata = userdata;
+        inv->phase = PHASE_LIST;
+        inv->cluster_ids = hashmap_new(true, NULL);
+        inv->keys = hashmap_new(false, key_entry_free);
+        inv->subscriptions = strv_copy(inv->conf->subscriptions);
+        if (!inv->cluster_ids || !inv->keys || !inv->subscriptions)
+                return -ENOMEM;
+
+        /* Keep one request "pending" while starting, so that answers given at once
+         * cannot finish the sweep before every request is out. */
+        inv->pending++;
+        if (strv_length(inv->subscriptions) == 0) {
+                _cleanup_free_ char *url = url_printf("%s/subscriptions?api-version=" API_SUBSCRIPTIONS,
+                                                      inv->conf->cloud.arm_endpoint);
+                (void) fetch(inv, REQ_SUBSCRIPTIONS, FETCH_ARM, FETCH_LIST_PAGE, url, "/subscriptions", NULL, NULL);
+        } else
+                start_listings(inv);
+        inv->pending--;
+        if (inv->pending == 0)
+                phase_advance(inv);
+        return 0;
+}
+
+/* ---- evaluation ----------------------------------------------------------------- */
+
+static int cluster_cmp(const void *a, const void *b) {
+        const struct cluster_result *x = a, *y = b;
+
+        return strcasecmp(x->obs.cluster->id, y->obs.cluster->id);
+}
+
+static void obs_from_fact(struct obs_status *dst, const struct fact *f) {
+        *dst = f->status;
+}
+
+static void fill_obs(struct inventory *inv, const struct cluster *c, struct cluster_obs *o) {
+        struct identity_entry *ie;
+        struct key_entry *k;
+        struct keyurl url;
+        char id[KEYURL_MAX];
+
+        *o = (struct cluster_obs) { .cluster = c };
+        if (!c->customer_managed)
+                return;
+
+        if (c->kek_identity_id && (ie = hashmap_get(inv->identities, c->kek_identity_id)) && ie->fact.requested) {
+                obs_from_fact(&o->identity_status, &ie->fact);
+                o->identity = ie->identity;
+        }
+
+        if (!c->key_url || keyurl_parse(c->key_url, &url) < 0 || !keyurl_allowed(inv, &url))
+                return;
+        k = hashmap_get(inv->keys, keyurl_key_id(&url, id, sizeof id));
+        if (!k)
+                return;
+        obs_from_fact(&o->key_status, &k->current);
+        o->key = k->current_bundle;
+        if (k->deleted.requested) {
+                obs_from_fact(&o->deleted_key_status, &k->deleted);
+                o->deleted_key = k->deleted_bundle;
+        }
+        if (keyurl_is_versioned(&url)) {
+                char v[KEYURL_VERSION_MAX];
+                struct version_entry *ve;
+
+                snprintf(v, sizeof v, "%s", url.version);
+                lowercase(v);
+                ve = hashmap_get(k->versions, v);
+                if (ve && ve->fact.requested) {
+                        obs_from_fact(&o->pinned_status, &ve->fact);
+                        o->pinned = ve->bundle;
+                }
+        }
+        {
+                struct rotation_entry *re = hashmap_get(inv->rotations, k->id);
+
+                if (re && re->fact.requested) {
+                        obs_from_fact(&o->rotation_status, &re->fact);
+                        o->rotation = re->fact.status.state == OBS_PRESENT ? re->policy : NULL;
+                }
+        }
+
+        o->vault = vault_lookup(inv, &url);
+        if (o->vault)
+                o->vault_status.state = OBS_PRESENT;
+        else if (hashmap_get(inv->dir.deleted, url.store_name)) {
+                o->vault_status.state = OBS_ABSENT;
+                o->vault_deleted = true;
+        } else if (inv->dir.failed)
+                obs_from_fact(&o->vault_status, &inv->dir.failure);
+        else
+                o->vault_status = (struct obs_status) {
+                        .state = OBS_UNKNOWN,
+                        .error = -ENXIO,
+                        .error_code = "VaultNotVisible",
+                };
+
+        if (o->vault && o->vault->rbac_authorization && o->vault->id) {
+                struct roles_entry *re = hashmap_get(inv->roles, o->vault->id);
+
+                if (re && re->fact.requested) {
+                        obs_from_fact(&o->roles_status, &re->fact);
+                        o->roles = re->list;
+                }
+        }
+}
+
+int inventory_evaluate(struct inventory *inv, usec_t now, struct sweep_result *ret) {
+        struct sweep_result s = {};
+        const struct fact *why = NULL;
+
+        s.started_realtime = inv->now;
+        s.finished_realtime = now;
+        s.n_unreadable = inv->n_unreadable;
+        s.stats.requests = inv->requests;
+        s.stats.list_pages = inv->list_pages;
+        s.stats.key_reads = inv->key_reads;
+        s.stats.cached_reads = inv->cached_reads;
+
+        /* The sweep "ran" if at least one scope was listed. */
+        if (inv->subscriptions_failed)
+                why = &inv->subscriptions_failure;
+        s.ran = !why && inv->n_list_scopes > inv->n_list_scopes_failed;
+        if (!s.ran) {
+                char msg[512];
+
+                if (why)
+                        snprintf(msg, sizeof msg, "could not list subscriptions: %s",
+                                 why->status.error_code ?: strerror(ERRNO_VALUE(why->status.error ?: EIO)));
+                else if (inv->n_list_scopes == 0)
+                        snprintf(msg, sizeof msg, "no subscription is visible to cmkd");
+                else
+                        snprintf(msg, sizeof msg, "%s", strna(inv->first_scope_error));
+                s.error = why ? why->status.error : inv->first_scope_error_code ?: -ENODATA;
+                s.error_message = mem_strdup(msg);
+                if (!s.error_message)
+                        return -ENOMEM;
+        }
+        if (s.ran && inv->first_scope_error) {
+                s.error = inv->first_scope_error_code;
+                s.error_message = mem_strdup(inv->first_scope_error);
+                if (!s.error_message)
+                        return -ENOMEM;
+        }
+        if (inv->failed_scopes) {
+                s.failed_scopes = strv_copy(inv->failed_scopes);
+                if (!s.failed_scopes) {
+                        sweep_result_done(&s);
+                        return -ENOMEM;
+                }
+        }
+
+        if (inv->n_clusters > 0) {
+                s.clusters = new0(struct cluster_result, inv->n_clusters);
+                if (!s.clusters) {
+                        sweep_result_done(&s);
+                        return -ENOMEM;
+                }
+        }
+        for (size_t i = 0; i < inv->n_clusters; i++) {
+                struct cluster_result *cr = &s.clusters[s.n_clusters++];
+
+                fill_obs(inv, inv->clusters[i], &cr->obs);
+                conf_policy_for(inv->conf, inv->clusters[i], &cr->policy);
+                (void) policy_evaluate(&cr->obs, &cr->policy, now, &cr->verdict);
+        }
+        if (s.n_clusters > 1)
+                qsort(s.clusters, s.n_clusters, sizeof(struct cluster_result), cluster_cmp);
+
+        *ret = s;
+        return 0;
+}

@@ -1,0 +1,348 @@
+/* SPDX-License-Identifier: MIT */
+/* The inventory against a fake fetcher: which requests a sweep sends (each distinct fact
+ * once, cached facts not again), and what it hands to the decision core. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <cmocka.h>
+
+#include "inventory.h"
+#include "mem.h"
+#include "strv.h"
+
+#define SUB "11111111-1111-1111-1111-111111111111"
+#define RG "/subscriptions/" SUB "/resourceGroups/rg"
+#define UAMI RG "/providers/Microsoft.ManagedIdentity/userAssignedIdentities/uami1"
+#define VAULT_ID RG "/providers/Microsoft.KeyVault/vaults/kv1"
+#define PRINCIPAL "22222222-2222-2222-2222-222222222222"
+#define TENANT "33333333-3333-3333-3333-333333333333"
+#define V_OLD "00000000000000000000000000000001"
+#define V_NEW "00000000000000000000000000000002"
+#define N_2048 "\"n\":\"" /* 2048-bit modulus: 256 bytes of 0xff as base64url */
+
+static char *modulus(void) {
+        static char n[400];
+        size_t i;
+
+        for (i = 0; i < 341; i++)
+                n[i] = '_';
+        n[i++] = 'w';
+        n[i] = 0;
+        return n;
+}
+
+struct route {
+        const char *contains; /* URL substring */
+        long status;
+        const char *body;
+        unsigned hits;
+};
+
+struct pending {
+        char *url;
+        fetch_done_fn done;
+        void *userdata;
+};
+
+struct fake {
+        struct route *routes;
+        size_t n_routes;
+        struct pending queue[256];
+        size_t n_queue;
+        unsigned total;
+        char **log; /* every URL, in order */
+};
+
+static struct route *route_find(struct fake *f, const char *url) {
+        struct route *best = NULL;
+
+        /* Longest match wins, so "/keys/k1/V" beats "/keys/k1". */
+        for (size_t i = 0; i < f->n_routes; i++)
+                if (strstr(url, f->routes[i].contains) &&
+                    (!best || strlen(f->routes[i].contains) > strlen(best->contains)))
+                        best = &f->routes[i];
+        return best;
+}
+
+static int fake_get(void *ctx, enum fetch_audience audience, enum fetch_kind kind, const char *url,
+                    fetch_done_fn done, void *userdata) {
+        struct fake *f = ctx;
+
+        assert_true(f->n_queue < ELEMENTSOF(f->queue));
+        f->queue[f->n_queue++] = (struct pending) { mem_strdup(url), done, userdata };
+        f->total++;
+        assert_int_equal(strv_extend(&f->log, url), 0);
+        return 0;
+}
+
+/* Answers queued requests until none is left (answers may queue more). */
+static void fake_pump(struct fake *f) {
+        while (f->n_queue > 0) {
+                struct pending p = f->queue[0];
+                struct route *rt = route_find(f, p.url);
+                struct fetch_result r = {};
+
+                memmove(f->queue, f->queue + 1, sizeof(f->queue[0]) * --f->n_queue);
+                if (!rt)
+                        fail_msg("unexpected request %s", p.url);
+                rt->hits++;
+                r.http_status = rt->status;
+                r.body = rt->body;
+                r.body_len = strlen(rt->body);
+                r.error = rt->status / 100 == 2 ? 0 : rt->status == 404 ? -ENOENT : -EACCES;
+                /* The engine hands over the innermost error code; imitate it cheaply. */
+                char code[64] = "";
+                const char *k = strrchr(rt->body, '}') && r.error < 0 ? strstr(rt->body, "\"code\":\"") : NULL;
+                if (k) {
+                        const char *last;
+
+                        while ((last = strstr(k + 1, "\"code\":\"")))
+                                k = last;
+                        sscanf(k + 8, "%63[^\"]", code);
+                        r.error_code = code;
+                }
+                p.done(&r, p.userdata);
+                mem_free(p.url);
+        }
+}
+
+static unsigned hits(struct fake *f, const char *contains) {
+        for (size_t i = 0; i < f->n_routes; i++)
+                if (streq(f->routes[i].contains, contains))
+                        return f->routes[i].hits;
+        return 0;
+}
+
+static void reset_hits(struct fake *f) {
+        for (size_t i = 0; i < f->n_routes; i++)
+                f->routes[i].hits = 0;
+        f->total = 0;
+}
+
+static bool done_called;
+
+static void on_done(struct inventory *inv, void *userdata) {
+        done_called = true;
+}
+
+static char cluster_list[8192], key_cur[2048], key_old[2048];
+
+static void build_bodies(void) {
+        const char *cluster_fmt =
+                "{\"id\":\"" RG "/providers/Microsoft.DocumentDB/mongoClusters/%s\",\"name\":\"%s\","
+                "\"type\":\"Microsoft.DocumentDB/mongoClusters\",\"location\":\"westeurope\","
+                "\"identity\":{\"type\":\"UserAssigned\",\"userAssignedIdentities\":{\"" UAMI
+                "\":{\"principalId\":\"" PRINCIPAL "\",\"clientId\":\"44444444-4444-4444-4444-444444444444\"}}},"
+                "\"properties\":{\"provisioningState\":\"Succeeded\",\"clusterStatus\":\"Ready\","
+                "\"encryption\":{\"customerManagedKeyEncryption\":{\"keyEncryptionKeyIdentity\":{"
+                "\"identityType\":\"UserAssignedIdentity\",\"userAssignedIdentityResourceId\":\"" UAMI "\"},"
+                "\"keyEncryptionKeyUrl\":\"%s\"}}}}";
+        char a[2048], b[2048], c[2048];
+
+        snprintf(a, sizeof a, cluster_fmt, "c-versionless", "c-versionless", "https://kv1.vault.azure.net/keys/k1");
+        snprintf(b, sizeof b, cluster_fmt, "c-current", "c-current", "https://kv1.vault.azure.net/keys/k1/" V_NEW);
+        snprintf(c, sizeof c, cluster_fmt, "c-stale", "c-stale", "https://KV1.vault.azure.net/keys/K1/" V_OLD);
+        snprintf(cluster_list, sizeof cluster_list,
+                 "{\"value\":[%s,%s,%s,{\"id\":\"" RG "/providers/Microsoft.DocumentDB/mongoClusters/c-smk\","
+                 "\"name\":\"c-smk\",\"location\":\"westeurope\",\"properties\":{\"provisioningState\":"
+                 "\"Succeeded\",\"clusterStatus\":\"Ready\"}}]}",
+                 a, b, c);
+        snprintf(key_cur, sizeof key_cur,
+                 "{\"key\":{\"kid\":\"https://kv1.vault.azure.net/keys/k1/" V_NEW "\",\"kty\":\"RSA\","
+                 "\"key_ops\":[\"wrapKey\",\"unwrapKey\"]," N_2048 "%s\",\"e\":\"AQAB\"},"
+                 "\"attributes\":{\"enabled\":true,\"created\":1760000000,\"updated\":1760000000}}",
+                 modulus());
+        snprintf(key_old, sizeof key_old,
+                 "{\"key\":{\"kid\":\"https://kv1.vault.azure.net/keys/k1/" V_OLD "\",\"kty\":\"RSA\","
+                 "\"key_ops\":[\"wrapKey\",\"unwrapKey\"]," N_2048 "%s\",\"e\":\"AQAB\"},"
+                 "\"attributes\":{\"enabled\":true,\"created\":1750000000,\"updated\":1750000000}}",
+                 modulus());
+}
+
+static struct route healthy_routes[] = {
+        { "/mongoClusters?", 200, cluster_list },
+        { "/providers/Microsoft.KeyVault/vaults?", 200,
+          "{\"value\":[{\"id\":\"" VAULT_ID "\",\"name\":\"kv1\",\"type\":\"Microsoft.KeyVault/vaults\","
+          "\"location\":\"westeurope\",\"properties\":{\"tenantId\":\"" TENANT "\",\"sku\":{\"family\":\"A\","
+          "\"name\":\"standard\"},\"enableSoftDelete\":true,\"enablePurgeProtection\":true,"
+          "\"enableRbacAuthorization\":true,\"vaultUri\":\"https://kv1.vault.azure.net/\"}}]}" },
+        { "/deletedVaults?", 200, "{\"value\":[]}" },
+        { "/keys/k1?", 200, key_cur },
+        { "/keys/k1/" V_OLD, 200, key_old },
+        { "/rotationpolicy?", 200,
+          "{\"id\":\"https://kv1.vault.azure.net/keys/k1/rotationpolicy\",\"lifetimeActions\":[{\"trigger\":"
+          "{\"timeAfterCreate\":\"P90D\"},\"action\":{\"type\":\"Rotate\"}}],\"attributes\":{\"expiryTime\":\"P1Y\"}}" },
+        { "/userAssignedIdentities/uami1?", 200,
+          "{\"id\":\"" UAMI "\",\"name\":\"uami1\",\"location\":\"westeurope\",\"properties\":{\"tenantId\":\"" TENANT
+          "\",\"principalId\":\"" PRINCIPAL "\",\"clientId\":\"44444444-4444-4444-4444-444444444444\"}}" },
+        { "/roleAssignments?", 200,
+          "{\"value\":[{\"id\":\"" VAULT_ID "/providers/Microsoft.Authorization/roleAssignments/r1\",\"name\":\"r1\","
+          "\"properties\":{\"roleDefinitionId\":\"/subscriptions/" SUB "/providers/Microsoft.Authorization/"
+          "roleDefinitions/e147488a-f6f5-4113-8e2d-b22465e65bf6\",\"principalId\":\"" PRINCIPAL "\","
+          "\"principalType\":\"ServicePrincipal\",\"scope\":\"" VAULT_ID "\"}}]}" },
+};
+
+static struct conf *test_conf(void) {
+        struct conf *c = NULL;
+        char **errors = NULL;
+
+        assert_int_equal(conf_load_string("[Azure]\nSubscriptions=" SUB "\n", "test.conf", &c, &errors), 0);
+        strv_free(errors);
+        return c;
+}
+
+static const struct cluster_result *find(const struct sweep_result *s, const char *name) {
+        for (size_t i = 0; i < s->n_clusters; i++)
+                if (streq(s->clusters[i].obs.cluster->name, name))
+                        return &s->clusters[i];
+        fail_msg("cluster %s not in result", name);
+        return NULL;
+}
+
+/* Prints the findings of a cluster, so a failing assertion shows why. */
+static void dump(const struct cluster_result *cr, usec_t now) {
+        for (size_t i = 0; i < cr->verdict.n_findings; i++) {
+                char msg[FINDING_MESSAGE_MAX];
+
+                finding_describe(&cr->verdict.findings[i], &cr->obs, now, msg, sizeof msg);
+                print_message("%s: %s %s\n", cr->obs.cluster->name, finding_to_string(cr->verdict.findings[i].code), msg);
+        }
+}
+
+static void test_dedup_and_cache(void **state) {
+        struct fake f = { .routes = healthy_routes, .n_routes = ELEMENTSOF(healthy_routes) };
+        struct fetcher fetcher = { fake_get, &f };
+        _cleanup_(conf_freep) struct conf *c = test_conf();
+        _cleanup_(inventory_freep) struct inventory *inv = NULL;
+        struct sweep_result s = {};
+        usec_t now = 1764000000ULL * USEC_PER_SEC;
+        const struct cluster_result *cr;
+
+        build_bodies();
+        assert_int_equal(inventory_new(c, &fetcher, &inv), 0);
+
+        done_called = false;
+        assert_int_equal(inventory_sweep_start(inv, now, on_done, NULL), 0);
+        fake_pump(&f);
+        assert_true(done_called);
+        /* 4 clusters, one key, two versions in use besides the current one... read once each. */
+        assert_int_equal(hits(&f, "/mongoClusters?"), 1);
+        assert_int_equal(hits(&f, "/keys/k1?"), 1);
+        assert_int_equal(hits(&f, "/keys/k1/" V_OLD), 1);
+        assert_int_equal(hits(&f, "/rotationpolicy?"), 1);
+        assert_int_equal(hits(&f, "/userAssignedIdentities/uami1?"), 1);
+        assert_int_equal(hits(&f, "/roleAssignments?"), 1);
+        assert_int_equal(hits(&f, "/providers/Microsoft.KeyVault/vaults?"), 1);
+        assert_int_equal(hits(&f, "/deletedVaults?"), 1);
+        assert_int_equal(f.total, 8);
+
+        assert_int_equal(inventory_evaluate(inv, now, &s), 0);
+        assert_true(s.ran);
+        assert_int_equal(s.n_clusters, 4);
+        assert_int_equal(s.stats.requests, 8);
+        cr = find(&s, "c-versionless");
+        dump(cr, now);
+        assert_int_equal(cr->verdict.worst, SEVERITY_INFO);
+        assert_null(verdict_find(&cr->verdict, FINDING_CHECK_UNKNOWN));
+        cr = find(&s, "c-current");
+        assert_non_null(verdict_find(&cr->verdict, FINDING_KEY_VERSION_PINNED));
+        assert_null(verdict_find(&cr->verdict, FINDING_KEY_VERSION_STALE));
+        cr = find(&s, "c-stale");
+        assert_non_null(verdict_find(&cr->verdict, FINDING_KEY_VERSION_STALE));
+        assert_null(verdict_find(&cr->verdict, FINDING_CHECK_UNKNOWN));
+        assert_non_null(cr->obs.pinned);
+        cr = find(&s, "c-smk");
+        assert_non_null(verdict_find(&cr->verdict, FINDING_SERVICE_MANAGED_KEY));
+        sweep_result_done(&s);
+
+        /* Within CacheTTLSec: only the listing, the key and the pinned version again. */
+        reset_hits(&f);
+        done_called = false;
+        assert_int_equal(inventory_sweep_start(inv, now + 60 * USEC_PER_SEC, on_done, NULL), 0);
+        fake_pump(&f);
+        assert_true(done_called);
+        assert_int_equal(f.total, 3);
+        assert_int_equal(hits(&f, "/keys/k1?"), 1);
+        assert_int_equal(hits(&f, "/keys/k1/" V_OLD), 1);
+        assert_int_equal(inventory_evaluate(inv, now + 60 * USEC_PER_SEC, &s), 0);
+        assert_int_equal(find(&s, "c-versionless")->verdict.worst, SEVERITY_INFO);
+        assert_true(s.stats.cached_reads > 0);
+        sweep_result_done(&s);
+
+        /* After the TTL everything is read again. */
+        reset_hits(&f);
+        assert_int_equal(inventory_sweep_start(inv, now + 16 * USEC_PER_MINUTE, on_done, NULL), 0);
+        fake_pump(&f);
+        assert_int_equal(f.total, 8);
+        strv_free(f.log);
+}
+
+static void test_listing_failure(void **state) {
+        struct route routes[] = {
+                { "/mongoClusters?", 403, "{\"error\":{\"code\":\"AuthorizationFailed\",\"message\":\"no\"}}" },
+                { "/providers/Microsoft.KeyVault/vaults?", 200, "{\"value\":[]}" },
+                { "/deletedVaults?", 200, "{\"value\":[]}" },
+        };
+        struct fake f = { .routes = routes, .n_routes = ELEMENTSOF(routes) };
+        struct fetcher fetcher = { fake_get, &f };
+        _cleanup_(conf_freep) struct conf *c = test_conf();
+        _cleanup_(inventory_freep) struct inventory *inv = NULL;
+        struct sweep_result s = {};
+
+        assert_int_equal(inventory_new(c, &fetcher, &inv), 0);
+        assert_int_equal(inventory_sweep_start(inv, 1764000000ULL * USEC_PER_SEC, on_done, NULL), 0);
+        fake_pump(&f);
+        assert_int_equal(inventory_evaluate(inv, 1764000000ULL * USEC_PER_SEC, &s), 0);
+        /* Nothing could be listed: the sweep did not run (exit 3), no cluster is "absent". */
+        assert_false(s.ran);
+        assert_int_equal(sweep_exit_code(&s), 3);
+        assert_int_equal(strv_length(s.failed_scopes), 1);
+        assert_string_equal(s.failed_scopes[0], "/subscriptions/" SUB);
+        assert_non_null(strstr(s.error_message, "AuthorizationFailed"));
+        sweep_result_done(&s);
+        strv_free(f.log);
+}
+
+static void test_unknown_key(void **state) {
+        struct route routes[ELEMENTSOF(healthy_routes)];
+        struct fake f = { .routes = routes, .n_routes = ELEMENTSOF(routes) };
+        struct fetcher fetcher = { fake_get, &f };
+        _cleanup_(conf_freep) struct conf *c = test_conf();
+        _cleanup_(inventory_freep) struct inventory *inv = NULL;
+        struct sweep_result s = {};
+        usec_t now = 1764000000ULL * USEC_PER_SEC;
+        const struct cluster_result *cr;
+
+        build_bodies();
+        memcpy(routes, healthy_routes, sizeof routes);
+        for (size_t i = 0; i < ELEMENTSOF(routes); i++) {
+                routes[i].hits = 0;
+                if (streq(routes[i].contains, "/keys/k1?")) {
+                        routes[i].status = 403;
+                        routes[i].body = "{\"error\":{\"code\":\"Forbidden\",\"message\":\"x\",\"innererror\":"
+                                         "{\"code\":\"ForbiddenByFirewall\"}}}";
+                }
+        }
+        assert_int_equal(inventory_new(c, &fetcher, &inv), 0);
+        assert_int_equal(inventory_sweep_start(inv, now, on_done, NULL), 0);
+        fake_pump(&f);
+        /* The pinned version is only read once the current one is known. */
+        assert_int_equal(hits(&f, "/keys/k1/" V_OLD), 0);
+        assert_int_equal(inventory_evaluate(inv, now, &s), 0);
+        cr = find(&s, "c-versionless");
+        assert_non_null(verdict_find(&cr->verdict, FINDING_CHECK_UNKNOWN));
+        assert_int_equal(cr->obs.key_status.state, OBS_UNKNOWN);
+        assert_int_equal(cr->obs.key_status.http_status, 403);
+        sweep_result_done(&s);
+        strv_free(f.log);
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_dedup_and_cache),
+                cmocka_unit_test(test_listing_failure),
+                cmocka_unit_test(test_unknown_key),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
