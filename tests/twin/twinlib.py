@@ -121,6 +121,8 @@ class Twin:
         self._stderr = open(os.path.join(self._tmp, "twin.stderr"), "w+")
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=self._stderr, stdin=subprocess.DEVNULL)
         self._conns = threading.local()
+        self._all_conns = []
+        self._conns_lock = threading.Lock()
         line = self._read_ready(ready_timeout)
         try:
             ready = json.loads(line)
@@ -168,6 +170,10 @@ class Twin:
 
     def stop(self, timeout=10):
         """SIGTERM, wait; returns the exit status (None if it had to be killed)."""
+        with self._conns_lock:
+            for c in self._all_conns:
+                c.close()
+            self._all_conns = []
         code = self.proc.poll()
         if code is None:
             self.proc.send_signal(signal.SIGTERM)
@@ -203,11 +209,16 @@ class Twin:
         if c is None or fresh:
             if c is not None:
                 c.close()
+                with self._conns_lock:
+                    if c in self._all_conns:
+                        self._all_conns.remove(c)
             if scheme == "https":
                 c = _TLSConn(host, self.port, self._ctx, self.request_timeout)
             else:
                 c = _PlainConn(host, self.http_port if host == IMDS_HOST else self.http_port, self.request_timeout)
             pool[key] = c
+            with self._conns_lock:
+                self._all_conns.append(c)
         return c
 
     def request(self, method, url, headers=None, body=None, json_body=None, token=None, form=None):
