@@ -123,14 +123,21 @@ class Twin:
         self._conns = threading.local()
         self._all_conns = []
         self._conns_lock = threading.Lock()
-        line = self._read_ready(ready_timeout)
         try:
-            ready = json.loads(line)
-            self.port, self.http_port = int(ready["port"]), int(ready["http_port"])
-            self.ca_file, self.pid = ready["ca_file"], int(ready["pid"])
-        except (ValueError, KeyError, TypeError):
+            line = self._read_ready(ready_timeout)
+            try:
+                ready = json.loads(line)
+                self.port, self.http_port = int(ready["port"]), int(ready["http_port"])
+                self.ca_file, self.pid = ready["ca_file"], int(ready["pid"])
+            except (ValueError, KeyError, TypeError):
+                raise TwinError("twin printed a bad ready line %r; stderr:\n%s" % (line, self._stderr_text()))
+        except BaseException:
             self._kill()
-            raise TwinError("twin printed a bad ready line %r; stderr:\n%s" % (line, self._stderr_text()))
+            self.proc.stdout.close()
+            self._stderr.close()
+            import shutil
+            shutil.rmtree(self._tmp, ignore_errors=True)
+            raise
         self._ctx = ssl.create_default_context(cafile=self.ca_file)
         self._principals = None
 
@@ -151,7 +158,6 @@ class Twin:
         while b"\n" not in buf:
             left = deadline - time.time()
             if left <= 0:
-                self._kill()
                 raise TwinError("twin not ready after %.0f s; stderr:\n%s" % (timeout, self._stderr_text()))
             r, _, _ = select.select([fd], [], [], min(left, 0.5))
             if r:
