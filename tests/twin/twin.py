@@ -77,6 +77,7 @@ class App:
             latency, fault = self._pick_faults(req)
         latency += self.global_latency_ms + float(w.settings.get("latency_ms") or 0)
         if latency > 0:
+            req.log_extra["added_latency_ms"] = latency
             time.sleep(latency / 1000.0)
         if fault is not None:
             req.log_extra["fault"] = fault.id or fault.action
@@ -131,6 +132,7 @@ class App:
             if f.action == "latency":
                 f.fired += 1
                 latency += float(f.params.get("latency_ms", 100))
+                req.log_extra.setdefault("latency_faults", []).append(f.id or "latency")
                 continue
             if chosen is None:
                 f.fired += 1
