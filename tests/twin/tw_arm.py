@@ -610,7 +610,7 @@ class Arm:
         if op is None:
             return err(404, "ResourceNotFound", "The operation '%s' was not found." % segs[-1])
         extra = [("Retry-After", str(int(self.w.settings["retry_after_s"])))] if op.status == "InProgress" else []
-        return _ok(self.w.op_json(op), 200, extra)
+        return _ok(self.w.operation_json(op), 200, extra)
 
     def r_op_result(self, req, t, segs, low):
         w = self.w

@@ -9,7 +9,7 @@ import time
 import urllib.parse
 import uuid
 
-from tw_common import API_VERSIONS, audience_kind, b64url_decode, is_uuid
+from tw_common import API_VERSIONS, audience_kind, b64url_decode
 from tw_http import json_response
 
 IMDS_HEADERS = [("Server", "IMDS/150.870.65.1854")]
@@ -331,6 +331,3 @@ def _token(world, req, t, tenant_seg, v1):
         body = {"token_type": "Bearer", "expires_in": life, "ext_expires_in": life, "access_token": tok}
     return json_response(200, body, _entra_headers())
 
-
-def is_guidish(s):
-    return is_uuid(s)

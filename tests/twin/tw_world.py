@@ -1449,7 +1449,7 @@ class World:
         else:
             self.reeval(cl, t)
 
-    def op_json(self, op):
+    def operation_json(self, op):
         d = {"id": "/subscriptions/%s/providers/Microsoft.DocumentDB/locations/%s/mongoClusterAzureAsyncOperation/%s"
                    % (op.sub, op.region, op.id),
              "name": op.id, "resourceId": op.cluster_id, "status": op.status, "startTime": iso_utc(op.start)}
@@ -1467,7 +1467,7 @@ class World:
 
     def cluster_json(self, cl, api_version, t, with_pending=None):
         self.refresh(cl, t)
-        props = copy.deepcopy(cl.props)
+        props = dict(cl.props)  # shallow: the JSON encoder only reads the nested values
         if api_version != "2026-06-01":
             props.pop("networkBypassMode", None)
         if with_pending and "props" in with_pending:
@@ -1548,7 +1548,6 @@ class World:
                 "location": ident.location, "tags": dict(ident.tags), "properties": props}
 
     def ra_json(self, ra):
-        rd = self.role_defs.get(ra.role_id)
         sub = None
         parts = id_key(ra.scope).split("/")
         if len(parts) > 2 and parts[1] == "subscriptions":
@@ -1562,8 +1561,7 @@ class World:
                                "principalType": ra.principal_type, "scope": ra.scope, "condition": None,
                                "conditionVersion": None, "createdOn": iso_utc(ra.created),
                                "updatedOn": iso_utc(ra.created), "createdBy": None, "updatedBy": None,
-                               "delegatedManagedIdentityResourceId": None, "description": ra.description}} \
-            if rd or True else None
+                               "delegatedManagedIdentityResourceId": None, "description": ra.description}}
 
     def role_def_json(self, rd, scope):
         base = scope if scope and scope != "/" else ""
@@ -1695,7 +1693,7 @@ class World:
             "groups": {g: sorted(m) for g, m in self.groups.items()},
             "arm_deny": copy.deepcopy(self.arm_deny),
             "clusters": clusters,
-            "operations": [self.op_json(op) for op in list(self.ops.values())[-200:]],
+            "operations": [self.operation_json(op) for op in list(self.ops.values())[-200:]],
             "faults": [fault_json(f) for f in self.faults],
             "tokens_issued": len(self.tokens),
         }

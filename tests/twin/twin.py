@@ -29,7 +29,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from tw_arm import Arm  # noqa: E402
 from tw_auth import handle_entra, handle_imds, lookup_token  # noqa: E402
-from tw_common import IMDS_HOST, classify_host, glob_match, jdump  # noqa: E402
+from tw_common import classify_host, glob_match, jdump  # noqa: E402
 from tw_http import Response, TwinServer, json_response  # noqa: E402
 from tw_kv import Kv  # noqa: E402
 from tw_world import CONTROL_OPS, ControlError, ScenarioError, World  # noqa: E402
@@ -255,10 +255,11 @@ class App:
             if v is not None:
                 hdrs[k] = v
         auth = req.headers.get("Authorization")
+        scheme = "none"
         if auth:
-            scheme = auth.split(None, 1)[0].lower() if auth.strip() else ""
-            hdrs["authorization"] = {"bearer": "Bearer <redacted>", "basic": "Basic <redacted>",
-                                     "pop": "PoP <redacted>"}.get(scheme, "<redacted>")
+            scheme = auth.split(None, 1)[0].lower() if auth.strip() else "empty"
+            if scheme not in ("bearer", "basic", "pop"):
+                scheme = "other"
         body = None
         if req.body:
             raw = req.body[:LOG_BODY_MAX]
@@ -284,7 +285,7 @@ class App:
                  "principal_id": rec.oid if rec else None,
                  "audience": rec.aud if rec else None,
                  "user_agent": req.headers.get("User-Agent"), "headers": hdrs, "body": body,
-                 "auth": "bearer" if req.token else ("other" if auth else "none"),
+                 "auth": scheme,
                  "error_code": resp.error_code,
                  "duration_ms": round((time.time() - req.t_start) * 1000.0, 2)}
         if resp.mode:
