@@ -6,7 +6,7 @@
 
 import uuid
 
-from tw_common import API_VERSIONS, arm_id, b64url, b64url_decode, id_key, iso_utc, jdump, scope_is_at_or_above
+from tw_common import API_VERSIONS, arm_id, b64url, b64url_decode, id_key, iso_utc, scope_is_at_or_above
 from tw_http import json_response
 
 READ, WRITE, DELETE = "reads", "writes", "deletes"
@@ -801,6 +801,3 @@ def Response204():
     from tw_http import Response
     return Response(204, b"", arm_headers())
 
-
-def json_bytes(o):
-    return jdump(o)

@@ -446,6 +446,9 @@ def main(argv=None):
     except ScenarioError as e:
         print("twin: scenario error: %s" % e, file=sys.stderr)
         return 2
+    except Exception as e:  # a loader bug must still name the file and exit 2
+        print("twin: scenario error: %s: cannot load: %r" % (args.scenario, e), file=sys.stderr)
+        return 2
     if args.check:
         print(json.dumps({"ok": True, "clusters": len(world.clusters), "vaults": len(world.vaults),
                           "identities": len(world.identities), "principals": len(world.principals)}))
