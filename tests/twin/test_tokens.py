@@ -50,6 +50,8 @@ class Imds(unittest.TestCase):
                                     "Required metadata header not specified"})
         # the SDKs' availability probe: no header, no query
         self.assertEqual(self.tw.get(IMDS).status, 400)
+        r = self.tw.get(imds_url(resource="https://management.azure.com/"), headers={"Metadata": "True"})
+        self.assertEqual(r.json()["error"], "bad_request_102", "the value is lowercase 'true'")
 
     def test_missing_parameters(self):
         r = self.tw.get(IMDS + "?resource=x", headers={"Metadata": "true"})

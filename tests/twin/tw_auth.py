@@ -57,7 +57,7 @@ def handle_imds(world, req, t):
         return imds_error(400, "bad_request", "Bad request")
     if req.method != "GET":
         return imds_error(405, "method_not_allowed", "Only GET is allowed")
-    if (req.header("Metadata") or "").strip().lower() != "true":
+    if (req.header("Metadata") or "").strip() != "true":  # the documented value, lowercase
         return imds_error(400, "bad_request_102", "Required metadata header not specified")
     av = req.query.get("api-version")
     if not av:
