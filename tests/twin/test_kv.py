@@ -92,7 +92,8 @@ class Kv(unittest.TestCase):
                 self.assertIn("$skiptoken", q)
                 self.assertEqual(q["maxresults"], ["1"])
         self.assertEqual(pages, 3)
-        self.assertEqual(kids, ["%s/keys/key1/%s" % (RBAC, v["version"]) for v in self.key1["versions"]])
+        self.assertEqual(kids, sorted("%s/keys/key1/%s" % (RBAC, v["version"]) for v in self.key1["versions"]),
+                         "all versions, in version-id order")
         for bad in ("0", "26", "many"):
             self.err(self.get(RBAC + "/keys/key1/versions?maxresults=" + bad), 400, "BadParameter")
         b = self.get(RBAC + "/keys").json()

@@ -189,7 +189,10 @@ class Kv:
                 start, size, e = self._page_args(req, v)
                 if e:
                     return e
-                return self._paged(req, v, k.versions, lambda kv: w.key_item(v, k, kv, True), start, size,
+                # Listed in version-id order, not creation order: clients must not take the
+                # last item for the current version (twin choice; Key Vault promises no order).
+                items = sorted(k.versions, key=lambda kv: kv.version)
+                return self._paged(req, v, items, lambda kv: w.key_item(v, k, kv, True), start, size,
                                    "/keys/%s/versions" % k.name)
             if rest == ["rotationpolicy"]:
                 if m != "GET":
