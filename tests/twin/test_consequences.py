@@ -100,6 +100,16 @@ class Consequences(unittest.TestCase):
         self.tok = self.tw.token()
         self.assertEqual(self.status("c-versionless"), "Inaccessible")
         self.assertIn("identity_recreated", self.tw.cluster("c-versionless")["access_reasons"])
+        # The documented recovery: give the new identity its role, then PUT it to the cluster.
+        self.tw.control("add_role_assignment", identity="uami-a", vault="kv-rbac",
+                        role="Key Vault Crypto Service Encryption User")
+        self.assertFalse(self.tw.cluster("c-versionless")["access_ok"])
+        self.tw.control("set_settings", lro_delay_s=1)
+        r = self.tw.put(tu.cluster_url("c-versionless"), token=self.tok,
+                        json_body=tu.cmk_body(tu.UAMI_A, "https://kv-rbac.vault.azure.net/keys/key1"))
+        self.assertEqual(r.status, 200, r.body)
+        self.advance(1)
+        self.assertEqual(self.status("c-versionless"), "Ready")
 
     def test_role_removed(self):
         self.cycle("c-versionless", self.c("remove_role_assignment", identity="uami-a", vault="kv-rbac"),

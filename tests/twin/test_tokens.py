@@ -86,6 +86,10 @@ class Imds(unittest.TestCase):
             r = tw.token(principal="cmkd-uami", raw=True)
             self.assertEqual(r.status, 400)
             self.assertEqual(r.json()["error"], "invalid_request")
+            new = tw.control("recreate_identity", identity="uami-cmkd")
+            r = tw.get(imds_url(resource="https://vault.azure.net", client_id=new["client_id"]),
+                       headers={"Metadata": "true"})
+            self.assertEqual(r.status, 200, r.body)
 
 
 class Entra(unittest.TestCase):

@@ -484,7 +484,7 @@ class Arm:
         # The RP adds every valid identity to the cluster, even if the call fails below.
         if cl_for_update is not None:
             for ident in attach:
-                w._attach_identity(cl_for_update, ident)
+                w._attach_identity(cl_for_update, ident, refresh=True)
         ident = w.identities[id_key(uid)]
         status = int(w.settings["put_validation_status"])
         pk = w.parse_key_url(kek_url)

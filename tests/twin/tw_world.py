@@ -1035,9 +1035,11 @@ class World:
             return base + "/" + ver.lower()  # a version the key does not have: a broken pin
         self._err(where + ".version", "must be null, 'current', an index or a 32-hex version")
 
-    def _attach_identity(self, cl, ident):
+    def _attach_identity(self, cl, ident, refresh=False):
+        """Adds the UAMI to the cluster's identity map; refresh (an ARM write naming it) also
+        re-reads its ids, as assigning an identity again does."""
         k = id_key(ident.id)
-        if k not in cl.uami:
+        if k not in cl.uami or refresh:
             cl.uami[k] = {"id": ident.id, "principalId": ident.principal_id, "clientId": ident.client_id}
 
     # --- principals and tokens -------------------------------------------------
@@ -1912,12 +1914,16 @@ class World:
 
     def op_recreate_identity(self, b, t):
         ident = self._identity_ref(b.get("identity"), "identity")
+        for k in ("principal_id", "client_id"):
+            if b.get(k) is not None and not is_uuid(b[k]):
+                raise ControlError("recreate_identity: '%s' must be a GUID" % k)
         ident.deleted = False
-        if b.get("same_principal"):
-            pass
-        else:
+        if not b.get("same_principal"):
             ident.principal_id = (b.get("principal_id") or str(uuid.uuid4())).lower()
             ident.client_id = (b.get("client_id") or str(uuid.uuid4())).lower()
+        for p in self.principals:  # a VM using this UAMI now gets tokens with the new ids
+            if p.identity_id and id_key(p.identity_id) == id_key(ident.id):
+                p.object_id, p.client_id = ident.principal_id, ident.client_id
         self._changed(t)
         return {"id": ident.id, "principal_id": ident.principal_id, "client_id": ident.client_id}
 
