@@ -76,7 +76,8 @@ class Kv:
                                   "https://sts.windows.net/%s/, found https://sts.windows.net/%s/."
                                   % (v.tenant_id, rec.tid))
         if rec.exp <= t:
-            return self.challenge(req, v, req.cloud, "Token expired: the access token expired at %d (twin time now %d)." % (rec.exp, int(t)))
+            return self.challenge(req, v, req.cloud, "Token expired: the access token expired at %d (twin time "
+                                  "now %d)." % (rec.exp, int(t)))
         if p is None or p.disabled:
             return self.challenge(req, v, req.cloud, "AKV10021: Invalid token: the principal is disabled.")
         # api-version

@@ -15,9 +15,9 @@ import threading
 import time
 import uuid
 
-from tw_common import (API_VERSIONS, BUILTIN_ROLES, CLOUDS, DATA_KEY_READ, DATA_KEY_UNWRAP, DATA_KEY_WRAP, ROLE_NAME_TO_ID,
-                       TimeParseError, action_matches, arm_id, b64url, det_bytes, det_hex32, det_uuid, id_key,
-                       is_uuid, iso_utc, parse_iso_duration, parse_time, scope_is_at_or_above)
+from tw_common import (API_VERSIONS, BUILTIN_ROLES, CLOUDS, DATA_KEY_READ, DATA_KEY_UNWRAP, DATA_KEY_WRAP,
+                       ROLE_NAME_TO_ID, TimeParseError, action_matches, arm_id, b64url, det_bytes, det_hex32,
+                       det_uuid, id_key, is_uuid, iso_utc, parse_iso_duration, parse_time, scope_is_at_or_above)
 
 
 class ScenarioError(Exception):
