@@ -301,7 +301,8 @@ class App:
         with self.log_lock:
             self.seq += 1
             entry["seq"] = self.seq
-            self.log.append(entry)
+            # kept as compact JSON: a third of the memory of the dict (200k entries ~ 150 MB)
+            self.log.append((self.seq, jdump(entry)))
 
     # --- control API --------------------------------------------------------------------
 
@@ -327,10 +328,12 @@ class App:
             except ValueError:
                 return json_response(400, {"error": "since and limit must be integers"})
             with self.log_lock:
-                items = [e for e in self.log if e["seq"] > since]
+                items = [e for seq, e in self.log if seq > since]
+                last = self.seq
             if limit > 0:
                 items = items[:limit]
-            return json_response(200, {"requests": items, "last_seq": self.seq})
+            body = b'{"requests":[' + b",".join(items) + b'],"last_seq":%d}' % last
+            return Response(200, body, content_type="application/json; charset=utf-8")
         if req.method == "POST" and p == "/_twin/log/clear":
             with self.log_lock:
                 n = len(self.log)
