@@ -1078,8 +1078,10 @@ class World:
         tok = "%s.%s.%s" % (b64url(json.dumps(header, separators=(",", ":")).encode()),
                             b64url(json.dumps(claims, separators=(",", ":")).encode()), b64url(os.urandom(256)))
         self.tokens[tok] = rec
-        if len(self.tokens) > 200000:
-            for old in list(self.tokens)[:20000]:
+        if len(self.tokens) > 50000:  # bounded: drop expired tokens, then the oldest
+            for old in [k for k, r in self.tokens.items() if r.exp <= t]:
+                del self.tokens[old]
+            for old in list(self.tokens)[:max(0, len(self.tokens) - 45000)]:
                 del self.tokens[old]
         return tok, rec
 
