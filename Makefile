@@ -43,6 +43,7 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/unit/%)
 .PHONY: check-conf fuzz-build-conf fuzz-smoke-conf
 .PHONY: check-tell
 .PHONY: fuzz-build fuzz-smoke
+.PHONY: check-twin
 
 all: $(BUILD)/cmkd $(BUILD)/systemd/cmkd.service
 
@@ -206,11 +207,19 @@ fuzz-smoke: fuzz-build
 # The instrumented objects are shared by every target: keep them between runs.
 .SECONDARY: $(FUZZ_LIB_OBJ)
 
+# The twin (tests/twin): its unittests, the spec-example walk, the throttling test and the
+# official Azure JS SDK run against it (npm ci into tests/twin/fidelity/node_modules).
+check-twin:
+	@command -v node >/dev/null 2>&1 || { echo "check-twin: node (Node.js >= 20) is required for the SDK fidelity test" >&2; exit 1; }
+	@command -v npm >/dev/null 2>&1 || { echo "check-twin: npm is required for the SDK fidelity test" >&2; exit 1; }
+	cd tests/twin && $(PYTHON) -m unittest discover -s . -p 'test_*.py'
+
 check: deps
 	$(MAKE) all
 	$(MAKE) unit
 	$(MAKE) check-conf
 	$(MAKE) check-tell
+	$(MAKE) check-twin
 
 install: $(BUILD)/cmkd $(BUILD)/systemd/cmkd.service
 	install -Dm755 $(BUILD)/cmkd $(DESTDIR)$(BINDIR)/cmkd
