@@ -321,3 +321,46 @@ bool auth_audience_covers_host(const char *audience, const char *host) {
                 return false;
         return host[nhost - nh - 1] == '.' && strncasecmp(host + nhost - nh, h, nh) == 0;
 }
+
+/* ---- token endpoint errors -------------------------------------------------------- */
+
+int auth_decode_error(const char *body, size_t len, char **ret_error, char **ret_description) {
+        struct json_object *root = NULL, *e, *d;
+        struct json_tokener *t;
+        char *error = NULL, *description = NULL;
+        int r = -EBADMSG;
+
+        if (len > INT32_MAX)
+                return -EBADMSG;
+        t = json_tokener_new();
+        if (!t)
+                return -ENOMEM;
+        root = json_tokener_parse_ex(t, body, (int) len);
+        if (!root || json_tokener_get_error(t) != json_tokener_success || !json_object_is_type(root, json_type_object))
+                goto finish;
+        if (!json_object_object_get_ex(root, "error", &e) || !json_object_is_type(e, json_type_string))
+                goto finish;
+        r = -ENOMEM;
+        if (ret_error) {
+                error = mem_strdup(json_object_get_string(e));
+                if (!error)
+                        goto finish;
+        }
+        if (ret_description && json_object_object_get_ex(root, "error_description", &d) &&
+            json_object_is_type(d, json_type_string)) {
+                description = mem_strdup(json_object_get_string(d));
+                if (!description)
+                        goto finish;
+        }
+        if (ret_error)
+                *ret_error = TAKE_PTR(error);
+        if (ret_description)
+                *ret_description = TAKE_PTR(description);
+        r = 0;
+finish:
+        mem_free(error);
+        mem_free(description);
+        json_object_put(root);
+        json_tokener_free(t);
+        return r;
+}

@@ -53,3 +53,9 @@ bool auth_audience_equal(const char *a, const char *b);
 /* True if host (lowercase or not, no port) lies under the host of audience:
  * "myvault.vault.azure.net" under "https://vault.azure.net". The SDKs' challenge check. */
 bool auth_audience_covers_host(const char *audience, const char *host);
+
+/* The error answer of a token endpoint: {"error": "invalid_client", "error_description":
+ * "AADSTS7000215: ...", "error_codes": [7000215], ...} (README §6.1, §6.2). *ret_error and
+ * *ret_description (either may be NULL to skip) get new strings, or NULL when absent.
+ * Returns 0, -EBADMSG (not JSON, no string "error"), -ENOMEM. */
+int auth_decode_error(const char *body, size_t len, char **ret_error, char **ret_description);
