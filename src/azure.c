@@ -920,41 +920,6 @@ fail:
 
 /* ---- the client ------------------------------------------------------------------- */
 
-static int cloud_copy(const struct cloud *from, struct cloud *to) {
-        *to = (struct cloud) {};
-#define DUP(f)                                                  \
-        do {                                                    \
-                if (from->f && !(to->f = mem_strdup(from->f)))  \
-                        return -ENOMEM;                         \
-        } while (0)
-        DUP(name);
-        DUP(arm_endpoint);
-        DUP(arm_audience);
-        DUP(authority_host);
-        DUP(vault_audience);
-        DUP(hsm_audience);
-        DUP(imds_endpoint);
-#undef DUP
-        if (from->vault_suffixes && !(to->vault_suffixes = strv_copy(from->vault_suffixes)))
-                return -ENOMEM;
-        if (from->hsm_suffixes && !(to->hsm_suffixes = strv_copy(from->hsm_suffixes)))
-                return -ENOMEM;
-        return 0;
-}
-
-static void cloud_free_copy(struct cloud *c) {
-        mem_free(c->name);
-        mem_free(c->arm_endpoint);
-        mem_free(c->arm_audience);
-        mem_free(c->authority_host);
-        mem_free(c->vault_audience);
-        mem_free(c->hsm_audience);
-        mem_free(c->imds_endpoint);
-        strv_free(c->vault_suffixes);
-        strv_free(c->hsm_suffixes);
-        *c = (struct cloud) {};
-}
-
 static void queue_free(void *p) {
         struct pace_queue *pq = p;
 
@@ -1027,7 +992,7 @@ struct azure *azure_free(struct azure *az) {
         ev_timer_stop(az->loop, &az->pace_timer);
         hashmap_free(az->queues);
         pacer_free(az->pacer);
-        cloud_free_copy(&az->cloud);
+        cloud_done(&az->cloud);
         mem_free(az->tenant_id);
         mem_free(az);
         return NULL;
