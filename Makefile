@@ -39,7 +39,7 @@ UNIT_SRC := $(wildcard tests/unit/test-*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/unit/%)
 
 .PHONY: all deps check unit check-integration install demo clean FORCE
-.PHONY: check-service check-notify
+.PHONY: check-service check-notify check-man
 .PHONY: check-conf fuzz-build-conf fuzz-smoke-conf
 .PHONY: check-tell
 .PHONY: fuzz-build fuzz-smoke
@@ -148,6 +148,11 @@ check-tell: $(DRIVERS)
 check-service: $(BUILD)/cmkd
 	tests/service/check-service systemd/cmkd.service.in $(abspath $(BUILD)) $(BUILD)/check-service 1.0
 
+# The man pages: lint-clean (mandoc, groff) and complete against the sources (every config
+# key, option, finding code, refusal, exit status, environment variable, journal field).
+check-man: $(BUILD)/conf-check
+	$(PYTHON) tests/man/check-man --conf-check $(abspath $(BUILD)/conf-check)
+
 # The sd_notify protocol of the daemon (READY, WATCHDOG, RELOADING, STOPPING) against a fake
 # notify socket and the twin. CMKD=path tries another binary.
 CMKD ?= $(abspath $(BUILD)/cmkd)
@@ -211,6 +216,8 @@ install: $(BUILD)/cmkd $(BUILD)/systemd/cmkd.service
 	install -Dm755 $(BUILD)/cmkd $(DESTDIR)$(BINDIR)/cmkd
 	install -Dm644 $(BUILD)/systemd/cmkd.service $(DESTDIR)$(UNITDIR)/cmkd.service
 	install -Dm644 -t $(DESTDIR)$(DOCDIR)/examples systemd/examples/*.conf
+	install -Dm644 man/cmkd.8 $(DESTDIR)$(MANDIR)/man8/cmkd.8
+	install -Dm644 man/cmkd.conf.5 $(DESTDIR)$(MANDIR)/man5/cmkd.conf.5
 
 clean:
 	rm -rf build build-*
