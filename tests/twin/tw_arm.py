@@ -267,7 +267,8 @@ class Arm:
                 "displayName": s.name, "state": s.state,
                 "subscriptionPolicies": {"locationPlacementId": "Public_2014-09-01", "quotaId": "PayAsYouGo_2014-09-01",
                                          "spendingLimit": "Off"},
-                "authorizationSource": "RoleBased", "managedByTenants": [], "tags": dict(s.tags)}
+                "authorizationSource": "RoleBased", "managedByTenants": [{"tenantId": x} for x in s.managed_by],
+                "tags": dict(s.tags)}
 
     def r_subs_list(self, req, t, segs, low):
         rec = req.token_rec

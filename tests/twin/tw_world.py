@@ -98,7 +98,7 @@ class Principal:
 
 
 class Subscription:
-    __slots__ = ("id", "name", "tenant_id", "state", "cloud", "rgs", "tags")
+    __slots__ = ("id", "name", "tenant_id", "state", "cloud", "rgs", "tags", "managed_by")
 
 
 class ResourceGroup:
@@ -384,6 +384,8 @@ class World:
             if o.cloud not in CLOUDS:
                 self._err(w + ".cloud", "'%s' is not one of %s" % (o.cloud, ", ".join(CLOUDS)))
             o.tags = self._get(s, "tags", dict, w, {})
+            o.managed_by = [self._tenant_ref(x, w + ".managed_by_tenants") if x in self.tenant_names else x
+                            for x in self._get(s, "managed_by_tenants", list, w, [])]
             o.rgs = {}
             for j, rg in enumerate(self._get(s, "resource_groups", list, w, [])):
                 if isinstance(rg, str):
@@ -1435,6 +1437,9 @@ class World:
         cl.modified = int(t)
         if op.kind == "create":
             cl.base_status = "Ready"
+            cl.props["backup"] = {"earliestRestoreTime": iso_utc(t, frac=False)}
+            if cl.replica.get("replicationState") == "Provisioning":
+                cl.replica["replicationState"] = "Active"
         ok, reasons, nxt = self.eval_access(cl, t)
         if ok:
             # The update revalidated the key: the cluster is reachable right away.

@@ -121,14 +121,23 @@ class Twin:
         self._stderr = open(os.path.join(self._tmp, "twin.stderr"), "w+")
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=self._stderr, stdin=subprocess.DEVNULL)
         self._conns = threading.local()
-        line = self._read_ready(ready_timeout)
+        self._all_conns = []
+        self._conns_lock = threading.Lock()
         try:
-            ready = json.loads(line)
-            self.port, self.http_port = int(ready["port"]), int(ready["http_port"])
-            self.ca_file, self.pid = ready["ca_file"], int(ready["pid"])
-        except (ValueError, KeyError, TypeError):
+            line = self._read_ready(ready_timeout)
+            try:
+                ready = json.loads(line)
+                self.port, self.http_port = int(ready["port"]), int(ready["http_port"])
+                self.ca_file, self.pid = ready["ca_file"], int(ready["pid"])
+            except (ValueError, KeyError, TypeError):
+                raise TwinError("twin printed a bad ready line %r; stderr:\n%s" % (line, self._stderr_text()))
+        except BaseException:
             self._kill()
-            raise TwinError("twin printed a bad ready line %r; stderr:\n%s" % (line, self._stderr_text()))
+            self.proc.stdout.close()
+            self._stderr.close()
+            import shutil
+            shutil.rmtree(self._tmp, ignore_errors=True)
+            raise
         self._ctx = ssl.create_default_context(cafile=self.ca_file)
         self._principals = None
 
@@ -149,7 +158,6 @@ class Twin:
         while b"\n" not in buf:
             left = deadline - time.time()
             if left <= 0:
-                self._kill()
                 raise TwinError("twin not ready after %.0f s; stderr:\n%s" % (timeout, self._stderr_text()))
             r, _, _ = select.select([fd], [], [], min(left, 0.5))
             if r:
@@ -168,6 +176,10 @@ class Twin:
 
     def stop(self, timeout=10):
         """SIGTERM, wait; returns the exit status (None if it had to be killed)."""
+        with self._conns_lock:
+            for c in self._all_conns:
+                c.close()
+            self._all_conns = []
         code = self.proc.poll()
         if code is None:
             self.proc.send_signal(signal.SIGTERM)
@@ -203,11 +215,16 @@ class Twin:
         if c is None or fresh:
             if c is not None:
                 c.close()
+                with self._conns_lock:
+                    if c in self._all_conns:
+                        self._all_conns.remove(c)
             if scheme == "https":
                 c = _TLSConn(host, self.port, self._ctx, self.request_timeout)
             else:
                 c = _PlainConn(host, self.http_port if host == IMDS_HOST else self.http_port, self.request_timeout)
             pool[key] = c
+            with self._conns_lock:
+                self._all_conns.append(c)
         return c
 
     def request(self, method, url, headers=None, body=None, json_body=None, token=None, form=None):
