@@ -1209,15 +1209,18 @@ int inventory_evaluate(struct inventory *inv, usec_t now, struct sweep_result *r
                         return -ENOMEM;
                 }
         }
-        for (size_t i = 0; i < inv->n_clusters; i++) {
-                struct cluster_result *cr = &s.clusters[s.n_clusters++];
-
-                fill_obs(inv, inv->clusters[i], &cr->obs);
-                conf_policy_for(inv->conf, inv->clusters[i], &cr->policy);
-                (void) policy_evaluate(&cr->obs, &cr->policy, now, &cr->verdict);
-        }
+        for (size_t i = 0; i < inv->n_clusters; i++)
+                fill_obs(inv, inv->clusters[i], &s.clusters[s.n_clusters++].obs);
+        /* Sort before judging: a verdict points into its own cluster_result's obs, which
+         * must not move afterwards. */
         if (s.n_clusters > 1)
                 qsort(s.clusters, s.n_clusters, sizeof(struct cluster_result), cluster_cmp);
+        for (size_t i = 0; i < s.n_clusters; i++) {
+                struct cluster_result *cr = &s.clusters[i];
+
+                conf_policy_for(inv->conf, cr->obs.cluster, &cr->policy);
+                (void) policy_evaluate(&cr->obs, &cr->policy, now, &cr->verdict);
+        }
 
         *ret = s;
         return 0;

@@ -330,10 +330,23 @@ static void test_unknown_key(void **state) {
         /* The pinned version is only read once the current one is known. */
         assert_int_equal(hits(&f, "/keys/k1/" V_OLD), 0);
         assert_int_equal(inventory_evaluate(inv, now, &s), 0);
+        /* Every finding's borrowed status lies inside its own cluster's obs: sorting
+         * the results after judging them once broke that (regression). */
+        for (size_t i = 0; i < s.n_clusters; i++) {
+                const struct cluster_result *x = &s.clusters[i];
+
+                for (size_t j = 0; j < x->verdict.n_findings; j++) {
+                        const char *p = (const char *) x->verdict.findings[j].status;
+
+                        if (p)
+                                assert_true(p >= (const char *) &x->obs && p < (const char *) (&x->obs + 1));
+                }
+        }
         cr = find(&s, "c-versionless");
         assert_non_null(verdict_find(&cr->verdict, FINDING_CHECK_UNKNOWN));
         assert_int_equal(cr->obs.key_status.state, OBS_UNKNOWN);
         assert_int_equal(cr->obs.key_status.http_status, 403);
+        assert_string_equal(verdict_find(&cr->verdict, FINDING_CHECK_UNKNOWN)->status->error_code, "ForbiddenByFirewall");
         sweep_result_done(&s);
         strv_free(f.log);
 }
