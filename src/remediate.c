@@ -102,6 +102,8 @@ static void holds_save(struct remediate *rm) {
         bool first = true;
         int r;
 
+        if (!rm->state_dir)
+                return;
         buf_init(&b, 4 * 1024 * 1024);
         r = buf_puts(&b, "{\"version\":1,\"holds\":[");
         HASHMAP_FOREACH(id, h, rm->holds) {
@@ -182,10 +184,13 @@ static int holds_parse(struct remediate *rm, const char *text, size_t len) {
 }
 
 static void holds_load(struct remediate *rm, usec_t now) {
-        _cleanup_free_ char *path = path_join(rm->state_dir, REMEDIATE_HOLDS_FILE), *text = NULL, *aside = NULL;
+        _cleanup_free_ char *path = NULL, *text = NULL, *aside = NULL;
         size_t len;
         int r;
 
+        if (!rm->state_dir)
+                return;
+        path = path_join(rm->state_dir, REMEDIATE_HOLDS_FILE);
         if (!path)
                 return;
         r = read_file_bounded(path, 4 * 1024 * 1024, &text, &len);
@@ -256,6 +261,8 @@ static void audit(struct remediate *rm, const struct op_record *rec, enum run_mo
         };
         int r;
 
+        if (!rm->audit_path)
+                return;
         r = audit_append(rm->audit_path, &e);
         if (r < 0)
                 log_error_errno(r, "Failed to append to the audit log %s: %m", rm->audit_path);
@@ -279,6 +286,8 @@ static int record_write(struct remediate *rm, struct op *op) {
         struct buf b;
         int r;
 
+        if (!rm->ops_dir)
+                return -EROFS;
         buf_init(&b, OPRECORD_FILE_MAX);
         r = op_record_format(op->rec, &b);
         if (r >= 0)
@@ -288,7 +297,7 @@ static int record_write(struct remediate *rm, struct op *op) {
 }
 
 static void record_remove(struct remediate *rm, struct op *op) {
-        _cleanup_free_ char *path = path_join(rm->ops_dir, op->name);
+        _cleanup_free_ char *path = rm->ops_dir ? path_join(rm->ops_dir, op->name) : NULL;
 
         if (path && unlink(path) < 0 && errno != ENOENT)
                 log_warning_errno(errno, "Failed to remove operation record %s: %m", path);
@@ -601,19 +610,22 @@ int remediate_new(struct ev_loop *loop, struct azure *az, const struct conf *con
         rm->conf = conf;
         rm->done = done;
         rm->userdata = userdata;
-        rm->state_dir = mem_strdup(state_dir);
-        rm->ops_dir = path_join(state_dir, OPRECORD_DIR);
-        rm->audit_path = path_join(state_dir, AUDIT_FILE);
         rm->ops = hashmap_new(true, op_free);
         rm->finished = hashmap_new(true, action_result_free);
         rm->holds = hashmap_new(true, hold_free);
         rm->noted = hashmap_new(false, NULL);
-        if (!rm->state_dir || !rm->ops_dir || !rm->audit_path || !rm->ops || !rm->finished || !rm->holds ||
-            !rm->noted)
+        if (!rm->ops || !rm->finished || !rm->holds || !rm->noted)
                 return -ENOMEM;
-        r = mkdir_p(rm->ops_dir, 0700);
-        if (r < 0)
-                return r;
+        if (state_dir) {
+                rm->state_dir = mem_strdup(state_dir);
+                rm->ops_dir = path_join(state_dir, OPRECORD_DIR);
+                rm->audit_path = path_join(state_dir, AUDIT_FILE);
+                if (!rm->state_dir || !rm->ops_dir || !rm->audit_path)
+                        return -ENOMEM;
+                r = mkdir_p(rm->ops_dir, 0700);
+                if (r < 0)
+                        return r;
+        }
         holds_load(rm, now_usec(CLOCK_REALTIME));
         *ret = TAKE_PTR(rm);
         return 0;
@@ -678,6 +690,8 @@ int remediate_resume(struct remediate *rm, usec_t now) {
         struct dirent *de;
         int n = 0, r;
 
+        if (!rm->ops_dir)
+                return 0;
         d = opendir(rm->ops_dir);
         if (!d)
                 return errno == ENOENT ? 0 : -errno;

@@ -29,8 +29,10 @@ struct remediate;
 typedef void (*remediate_done_fn)(struct remediate *rm, const char *cluster_id, void *userdata);
 
 /* az, loop and conf are borrowed. state_dir is copied; operation records go to
- * state_dir/operations/, the audit log is state_dir/audit.log. Returns 0, -ENOMEM, or
- * -errno creating the directory. */
+ * state_dir/operations/, the audit log is state_dir/audit.log. state_dir NULL: no state
+ * (a read-only `--once` of a monitoring user): nothing is audited and no update can start
+ * (an update without a record is never sent). Returns 0, -ENOMEM, or -errno creating the
+ * directory. */
 int remediate_new(struct ev_loop *loop, struct azure *az, const struct conf *conf, const char *state_dir,
                   remediate_done_fn done, void *userdata, struct remediate **ret);
 /* Stops following operations (their records stay for the next start). Returns NULL. */
