@@ -444,8 +444,12 @@ static void on_lro_done(struct arm_lro *lro, struct arm_lro_result *res, void *u
                           res->error_message ?: "the operation ended without success");
                 return;
         }
-        /* Never trust the operation alone: read the cluster again. */
-        verify_read(op);
+        /* Never trust the operation alone: judge the cluster as read after it ended (the
+         * poller's final GET of the resource), else read it. */
+        if (res->last.status == 200 && res->last.body.len > 0)
+                judge_cluster(op, res->last.body.data, res->last.body.len);
+        else
+                verify_read(op);
 }
 
 static void follow(struct op *op) {
@@ -572,7 +576,8 @@ static int op_start(struct remediate *rm, const struct cluster_result *cr, enum 
                 buf_done(&body);
                 return r;
         }
-        log_notice("Updating cluster %s: %s %s → %s", c->id, update_method_to_string(method), strna(c->key_url),
+        log_notice("Updating cluster %s: %s %s → %s", c->id, method == UPDATE_METHOD_PATCH ? "PATCH" : "PUT",
+                   strna(c->key_url),
                    op->rec->new_key_url);
         audit(rm, op->rec, mode, AUDIT_STARTED, NULL, NULL, NULL, NULL);
 
