@@ -1101,7 +1101,7 @@ static const struct conf_key keys[] = {
           "path", "an absolute path ($STATE_DIRECTORY when set by systemd)", 0, 0 },
         { "Daemon", "Mode", parse_mode, format_mode, C(mode), "enforce", 0, 0, "enum",
           "enforce, alert-only, dry-run", 0, 0 },
-        { "Daemon", "CacheTTLSec", parse_span, format_span, C(cache_ttl_usec), "15min", 0, DAYS(1),
+        { "Daemon", "CacheTTLSec", parse_span, format_span, C(cache_ttl_usec), "10min", 0, DAYS(1),
           "time span", NULL, 0, 0 },
         { "Daemon", "LogLevel", parse_log_level, format_log_level, C(log_level), "info", 0, 0, "enum",
           "emerg, alert, crit, err, warning, notice, info, debug (or 0-7)", 0, 0 },
