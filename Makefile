@@ -39,7 +39,7 @@ UNIT_SRC := $(wildcard tests/unit/test-*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/unit/%)
 
 .PHONY: all deps check unit check-integration install demo clean FORCE
-.PHONY: check-service check-notify check-man
+.PHONY: check-service check-notify check-man check-update
 .PHONY: check-conf fuzz-build-conf fuzz-smoke-conf
 .PHONY: check-tell
 .PHONY: fuzz-build fuzz-smoke
@@ -158,6 +158,13 @@ check-man: $(BUILD)/conf-check
 CMKD ?= $(abspath $(BUILD)/cmkd)
 check-notify: $(BUILD)/cmkd
 	CMKD=$(CMKD) $(PYTHON) -m unittest -v tests/integration/test_notify.py
+
+# Issue 5, the updates, against the twin: end to end (PUT, versionless, PATCH), every guard
+# rail, failed operations and their holds, kill -9 and restart, corrupt records, dry run.
+# CMKD=path tries another binary, e.g. the ASan build:
+#   make BUILD=build-asan SAN=1 build-asan/cmkd && make check-update CMKD=$PWD/build-asan/cmkd
+check-update: $(BUILD)/cmkd
+	CMKD=$(CMKD) $(PYTHON) -m unittest -v tests/integration/test_update.py
 
 # Decoder fuzzers (libFuzzer, clang 14 + libclang-rt-14-dev). Only the modules the decoders
 # use are built, instrumented, into $(FUZZ_BUILD). fuzz-smoke runs each target for

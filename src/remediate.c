@@ -31,6 +31,12 @@ struct op {
         ev_timer verify_timer;
         unsigned verify_reads;
         enum run_mode mode;
+        /* A record resumed in phase SENDING: the request may never have left the crashed
+         * process. Until this time (monotonic) a cluster still on its old key may yet get
+         * the request; from then on, cmkd concludes that it never took effect. 0 = not such
+         * a record. */
+        usec_t unsent_after;
+        bool unsent; /* concluded so: finished without a hold, the next sweep decides */
 };
 
 /* A cluster held back after a failed update to target_url until retry_at. */
@@ -332,6 +338,11 @@ static void op_finish(struct op *op, enum action_outcome outcome, int error, con
                 audit(rm, rec, op->mode, AUDIT_SUCCEEDED, NULL, NULL, NULL, NULL);
                 hold_free(hashmap_remove(rm->holds, rec->cluster_id));
                 holds_save(rm);
+        } else if (op->unsent) {
+                /* Nothing failed at Azure: no hold, the next sweep decides afresh. */
+                log_warning("The update of cluster %s to %s did not reach Azure before cmkd stopped; the next "
+                            "sweep decides again.", rec->cluster_id, rec->new_key_url);
+                audit(rm, rec, op->mode, AUDIT_FAILED, NULL, message, code, NULL);
         } else {
                 log_error("Updating cluster %s to %s failed: %s%s%s; holding it back before another attempt.",
                           rec->cluster_id, rec->new_key_url, strempty(code), code ? ": " : "",
@@ -370,6 +381,22 @@ static void judge_cluster(struct op *op, const char *body, size_t len) {
                 return;
         }
         check = update_verify(c, op->rec->new_key_url, op->rec->identity_id);
+        if (check == UPDATE_CHECK_WRONG_KEY && op->unsent_after > 0 && update_not_applied(c, op->rec->old_key_url)) {
+                usec_t now = now_usec(CLOCK_MONOTONIC);
+
+                if (now < op->unsent_after && op->verify_reads < REMEDIATE_VERIFY_READS_MAX) {
+                        /* The request may still be on its way: look again at the end of the grace. */
+                        ev_timer_set(&op->verify_timer,
+                                     (double) MIN(op->unsent_after - now, REMEDIATE_VERIFY_INTERVAL_USEC) / USEC_PER_SEC,
+                                     0.);
+                        ev_timer_start(op->rm->loop, &op->verify_timer);
+                        return;
+                }
+                op->unsent = true;
+                op_finish(op, OUTCOME_FAILED, -ENOTCONN, "NotSent",
+                          "the request did not take effect: cmkd stopped before Azure had it");
+                return;
+        }
         switch (check) {
         case UPDATE_CHECK_OK:
                 op_finish(op, OUTCOME_SUCCEEDED, 0, NULL, NULL);
@@ -682,6 +709,10 @@ static int resume_one(struct remediate *rm, const char *name, usec_t now) {
         /* Keep the record's name (it is the hash of the id; a renamed file would differ). */
         snprintf(op->name, sizeof op->name, "%s", name);
         (void) record_write(rm, op);
+        if (op->rec->phase == OP_PHASE_SENDING)
+                /* A request that was on its way when cmkd stopped has reached Azure within
+                 * cmkd's own request timeout, or is taken as never sent. */
+                op->unsent_after = now_usec(CLOCK_MONOTONIC) + rm->conf->request_timeout_usec;
         audit(rm, op->rec, op->mode, AUDIT_RESUMED, NULL, NULL, NULL, NULL);
         log_notice("Resuming the update of cluster %s to %s (%s when cmkd stopped).", op->rec->cluster_id,
                    op->rec->new_key_url, op_phase_to_string(op->rec->phase));

@@ -40,7 +40,12 @@ struct remediate *remediate_free(struct remediate *rm);
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct remediate *, remediate_free);
 
 /* Picks up the operations recorded by an earlier run. A corrupt record is set aside (its
- * name logged) and skipped. Returns the number resumed or -errno. */
+ * name logged) and skipped. An accepted operation is followed from its URLs; one recorded
+ * before its request went out is judged by reading the cluster, never by sending again:
+ * Updating or on the new key, it is followed to its end; still on the old key once
+ * [Network] RequestTimeoutSec= has passed since the resume, the request is taken as never
+ * sent: the update ends "failed" (error code NotSent) without a hold, so the next sweep
+ * decides afresh. Returns the number resumed or -errno. */
 int remediate_resume(struct remediate *rm, usec_t now_realtime);
 
 /* Decides the action of every cluster of s and fills cr->action: outcomes of operations
