@@ -1100,8 +1100,12 @@ static void fill_obs(struct inventory *inv, const struct cluster *c, struct clus
                 o->identity = ie->identity;
         }
 
-        if (!c->key_url || keyurl_parse(c->key_url, &url) < 0 || !keyurl_allowed(inv, &url))
+        if (!c->key_url || keyurl_parse(c->key_url, &url) < 0)
                 return;
+        if (!keyurl_allowed(inv, &url)) {
+                o->key_url_outside_cloud = true;
+                return;
+        }
         k = hashmap_get(inv->keys, keyurl_key_id(&url, id, sizeof id));
         if (!k)
                 return;
