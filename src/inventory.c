@@ -532,6 +532,13 @@ static void on_clusters(struct inventory *inv, struct req *q, const struct fetch
         _cleanup_(cluster_list_freep) struct cluster_list *page = NULL;
         int k;
 
+        /* ResourceGroups= names groups "in every watched subscription": one that a
+         * subscription does not have holds no cluster there. That is an answer, not a
+         * failed listing (a missing subscription still is one). */
+        if (r->error == -ENOENT && strcaseeq_ptr(r->error_code, "ResourceGroupNotFound")) {
+                log_debug("%s does not exist: no clusters there.", q->scope);
+                return;
+        }
         if (r->error < 0) {
                 list_scope_failed(inv, q->scope, r);
                 return;

@@ -305,6 +305,40 @@ static void test_listing_failure(void **state) {
         strv_free(f.log);
 }
 
+/* ResourceGroups= applies in every subscription: a group one of them lacks is empty there,
+ * not a failed listing (which would make the sweep incomplete and exit 1 forever). */
+static void test_missing_resource_group(void **state) {
+        struct route routes[] = {
+                { "/resourceGroups/rg/providers/Microsoft.DocumentDB/mongoClusters?", 200, "{\"value\":[]}" },
+                { "/resourceGroups/rg-gone/providers/Microsoft.DocumentDB/mongoClusters?", 404,
+                  "{\"error\":{\"code\":\"ResourceGroupNotFound\",\"message\":\"Resource group 'rg-gone' could "
+                  "not be found.\"}}" },
+                { "/providers/Microsoft.KeyVault/vaults?", 200, "{\"value\":[]}" },
+                { "/deletedVaults?", 200, "{\"value\":[]}" },
+        };
+        struct fake f = { .routes = routes, .n_routes = ELEMENTSOF(routes) };
+        struct fetcher fetcher = { fake_get, &f };
+        _cleanup_(conf_freep) struct conf *c = NULL;
+        _cleanup_(inventory_freep) struct inventory *inv = NULL;
+        struct sweep_result s = {};
+        char **errors = NULL;
+
+        assert_int_equal(conf_load_string("[Azure]\nSubscriptions=" SUB "\nResourceGroups=rg rg-gone\n", "t.conf",
+                                          &c, &errors), 0);
+        strv_free(errors);
+        assert_int_equal(inventory_new(c, &fetcher, &inv), 0);
+        assert_int_equal(inventory_sweep_start(inv, 1764000000ULL * USEC_PER_SEC, on_done, NULL), 0);
+        fake_pump(&f);
+        assert_int_equal(hits(&f, "/resourceGroups/rg-gone/providers/Microsoft.DocumentDB/mongoClusters?"), 1);
+        assert_int_equal(inventory_evaluate(inv, 1764000000ULL * USEC_PER_SEC, &s), 0);
+        assert_true(s.ran);
+        assert_int_equal(strv_length(s.failed_scopes), 0);
+        assert_null(s.error_message);
+        assert_int_equal(sweep_exit_code(&s), 0);
+        sweep_result_done(&s);
+        strv_free(f.log);
+}
+
 static void test_unknown_key(void **state) {
         struct route routes[ELEMENTSOF(healthy_routes)];
         struct fake f = { .routes = routes, .n_routes = ELEMENTSOF(routes) };
@@ -428,6 +462,7 @@ int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_dedup_and_cache),
                 cmocka_unit_test(test_listing_failure),
+                cmocka_unit_test(test_missing_resource_group),
                 cmocka_unit_test(test_unknown_key),
                 cmocka_unit_test(test_custom_role_and_other_cloud),
         };
