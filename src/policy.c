@@ -908,8 +908,8 @@ static void describe_unknown(struct out *o, const struct finding *f, const struc
         else if (f->fact == FACT_ROLE_DEFINITIONS) {
                 const char *guid = obs ? unresolved_role(obs, n) : NULL;
 
-                outf(o, "cmkd has no definition of role %s assigned to identity %s", guid ?: "n/a",
-                     n->identity);
+                outf(o, "cmkd has no definition of role %s assigned to identity %s of cluster %s",
+                     guid ?: "n/a", n->identity, n->cluster);
         } else {
                 outf(o, "could not read %s of cluster %s", fact_human(f->fact), n->cluster);
                 out_status(o, f->status);

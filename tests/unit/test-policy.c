@@ -1306,7 +1306,8 @@ static void test_describe(void **state) {
                  "; also unknown: the key vault (HTTP 403 ForbiddenByRbac: Permission "
                  "denied), the encryption identity (HTTP 403"},
                 {m_vault_absent, FINDING_CHECK_UNKNOWN, "found neither among the vaults cmkd can see"},
-                {m_rbac_unknown_role, FINDING_CHECK_UNKNOWN, "no definition of role " ROLE_UNKNOWN},
+                {m_rbac_unknown_role, FINDING_CHECK_UNKNOWN,
+                 "no definition of role " ROLE_UNKNOWN " assigned to identity uami1 of cluster c1"},
                 {m_id_no_principal, FINDING_CHECK_UNKNOWN, "(incomplete data)"},
         };
 
