@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: MIT
 """Runs cmkd against the twin, for the integration tests. Python 3 standard library only.
 
-    from cmkdlib import Session, run_once
+    from cmkdlib import Session, run_once, settled_log
 
     # One call: a twin, a config, one `cmkd --once --json`, everything back.
     code, doc, stderr, log = run_once("tests/integration/scenarios/healthy.json")
@@ -10,8 +10,10 @@
     with Session(SCENARIO, sections={"Policy": {"StaleVersion": "update"}}) as s:
         s.twin.control("disable_key", vault="kv-a", key="k1")
         r = s.once("--dry-run")                 # r.code, r.json, r.stderr, r.log, r.stdout
-        with s.daemon(sections={"Daemon": {"PollIntervalSec": "10s"}}) as d:
-            d.wait_for("Sweep done", count=2, timeout=60)
+        with s.daemon(sections={"Daemon": {"PollIntervalSec": "10s"},
+                                "Network": {"RequestTimeoutSec": "5s"}}) as d:
+            d.wait_for("Sweep done", count=1, timeout=60)
+            first = settled_log(s.twin)         # the twin logs just after answering
         # d.code, d.stderr after the with block (SIGTERM, bounded wait)
 
 Config: Twin.cmkd_config() (auth, subscriptions, CA, connect-to) with the given sections
@@ -87,6 +89,21 @@ def merge_sections(*dicts):
         for sec, keys in (d or {}).items():
             out.setdefault(sec, {}).update(keys or {})
     return out
+
+
+def settled_log(twin, since=0, quiet=0.1, timeout=5.0):
+    """The twin's request log once it has stopped growing for `quiet` seconds (at most
+    `timeout`). The twin records a request just after it has sent the answer, so a client
+    that is done may be a moment ahead of the log."""
+    deadline = time.monotonic() + timeout
+    last = twin.health()["log_seq"]
+    while time.monotonic() < deadline:
+        time.sleep(quiet)
+        now = twin.health()["log_seq"]
+        if now == last:
+            break
+        last = now
+    return twin.log(since)
 
 
 class OnceResult(tuple):
@@ -250,7 +267,7 @@ class Session:
             except ValueError as e:
                 raise CmkdError("cmkd --once --json (exit %d) printed no JSON (%s); stdout:\n%s\nstderr:\n%s"
                                 % (p.returncode, e, stdout[-4000:], stderr[-4000:]))
-        return OnceResult(p.returncode, doc, stderr, self.twin.log(), stdout, text, argv)
+        return OnceResult(p.returncode, doc, stderr, settled_log(self.twin), stdout, text, argv)
 
     def daemon(self, *args, sections=None, env=None):
         """Starts `cmkd ARGS -c CONFIG` (the daemon). Returns a Daemon; stop it (or use it

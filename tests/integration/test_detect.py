@@ -28,7 +28,7 @@ import unittest
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
-from cmkdlib import Session, clusters_by_name, finding_set, requests  # noqa: E402
+from cmkdlib import Session, clusters_by_name, finding_set, requests, settled_log  # noqa: E402
 
 # --- expectations, in one place -------------------------------------------------------------
 
@@ -526,10 +526,10 @@ class RequestsTest(unittest.TestCase):
             s.twin.clear_log()
             with s.daemon() as d:
                 d.wait_for(r"Sweep done", count=1, timeout=30)
-                first = s.twin.log()
+                first = settled_log(s.twin)
                 seq = max(e["seq"] for e in first)
                 d.wait_for(r"Sweep done", count=2, timeout=40)
-                second = s.twin.log(since=seq)
+                second = settled_log(s.twin, since=seq)
             self.assertEqual(d.code, 0, d.stderr)
             want, keys = self.fleet_expectation(s.twin.state())
             got1, got2 = self.counts(first), self.counts(second)

@@ -219,40 +219,6 @@ static void test_verify(void **state) {
         }
 }
 
-static void test_not_applied(void **state) {
-        static const char *const old_url = "https://myVault.vault.azure.net/keys/myKey2/0123";
-        static const struct {
-                const char *ps, *status, *url, *old;
-                bool want;
-        } t[] = {
-                /* No trace of the request: still on the old key, nothing under way. */
-                { "Succeeded", "Ready", "https://myvault.vault.azure.net/keys/MYKEY2/0123", old_url, true },
-                { "Failed", "Ready", "https://myVault.vault.azure.net/keys/myKey2/0123", old_url, true },
-                { "Succeeded", "Inaccessible", "https://myVault.vault.azure.net/keys/myKey2/0123", old_url, true },
-                /* The request arrived: under way, or done. */
-                { "Updating", "Updating", "https://myVault.vault.azure.net/keys/myKey2/0123", old_url, false },
-                { "InProgress", "Ready", "https://myVault.vault.azure.net/keys/myKey2/0123", old_url, false },
-                { "Succeeded", "Updating", "https://myVault.vault.azure.net/keys/myKey2/0123", old_url, false },
-                { "Succeeded", "Ready", NEW_URL, old_url, false },
-                /* Someone else changed the key: not "ours never arrived". */
-                { "Succeeded", "Ready", "https://myVault.vault.azure.net/keys/other/0123", old_url, false },
-                { "Succeeded", "Ready", "https://myVault.vault.azure.net/keys/myKey2/0123", NULL, false },
-        };
-
-        for (size_t i = 0; i < ELEMENTSOF(t); i++) {
-                _cleanup_(cluster_freep) struct cluster *c = example_cluster();
-
-                mem_free(c->provisioning_state);
-                mem_free(c->cluster_status);
-                mem_free(c->key_url);
-                c->provisioning_state = mem_strdup(t[i].ps);
-                c->cluster_status = mem_strdup(t[i].status);
-                c->key_url = mem_strdup(t[i].url);
-                if (update_not_applied(c, t[i].old) != t[i].want)
-                        fail_msg("row %zu: want %s", i, t[i].want ? "true" : "false");
-        }
-}
-
 static void test_alloc_failure(void **state) {
         _cleanup_(cluster_freep) struct cluster *c = example_cluster();
 
@@ -279,7 +245,6 @@ int main(void) {
                 cmocka_unit_test(test_body_escapes),
                 cmocka_unit_test(test_gate),
                 cmocka_unit_test(test_verify),
-                cmocka_unit_test(test_not_applied),
                 cmocka_unit_test(test_alloc_failure),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
