@@ -41,7 +41,7 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/unit/%)
 .PHONY: all deps check unit check-integration install demo clean FORCE
 .PHONY: check-service check-notify check-man check-update
 .PHONY: check-conf fuzz-build-conf fuzz-smoke-conf
-.PHONY: check-tell
+.PHONY: check-tell check-detect
 .PHONY: fuzz-build fuzz-smoke
 
 all: $(BUILD)/cmkd $(BUILD)/systemd/cmkd.service
@@ -152,6 +152,13 @@ check-service: $(BUILD)/cmkd
 # key, option, finding code, refusal, exit status, environment variable, journal field).
 check-man: $(BUILD)/conf-check
 	$(PYTHON) tests/man/check-man --conf-check $(abspath $(BUILD)/conf-check)
+
+# Issue 4 (Detect) end to end against the twin: every finding code, healthy clusters, exit
+# codes, discovery, requests per sweep (and the daemon's cached second sweep), the --once table
+# and JSON. About 40 s. CMKD=path tries another binary; under ASan/UBSan:
+#   make BUILD=build-asan SAN=1 check-detect
+check-detect: $(BUILD)/cmkd
+	CMKD=$(CMKD) $(PYTHON) -m unittest -v tests/integration/test_detect.py
 
 # The sd_notify protocol of the daemon (READY, WATCHDOG, RELOADING, STOPPING) against a fake
 # notify socket and the twin. CMKD=path tries another binary.
