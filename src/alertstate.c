@@ -251,7 +251,11 @@ static int condition(struct builder *b, const struct condition *c) {
 }
 
 /* An operation is announced once: started, then (maybe) succeeded. */
-static int once(struct builder *b, enum alert_kind kind, const struct cluster_result *cr, const char *op) {
+/* An announced operation, once. alias: the subject the same operation was remembered under
+ * before Azure named it (its target URL: the daemon announces the start before the PUT is
+ * answered); such an entry is taken over, not announced again. */
+static int once(struct builder *b, enum alert_kind kind, const struct cluster_result *cr, const char *op,
+                const char *alias) {
         struct alert_entry e = {
                 .kind = kind,
                 .code = _FINDING_INVALID,
@@ -266,6 +270,14 @@ static int once(struct builder *b, enum alert_kind kind, const struct cluster_re
         o = old_take(b, &e, &r);
         if (r < 0)
                 return r;
+        if (!o && alias && !streq(alias, op)) {
+                struct alert_entry a = e;
+
+                a.subject = (char *) alias;
+                o = old_take(b, &a, &r);
+                if (r < 0)
+                        return r;
+        }
         if (o) {
                 e.first_seen = o->first_seen;
                 e.last_sent = o->last_sent;
@@ -370,6 +382,11 @@ static const char *action_op(const struct action_result *a) {
         return a->operation_id ?: a->new_url ?: "";
 }
 
+/* What action_op() was before the operation had an id. */
+static const char *action_op_alias(const struct action_result *a) {
+        return a->operation_id ? a->new_url : NULL;
+}
+
 static int cluster_conditions(struct builder *b, const struct cluster_result *cr) {
         const struct cluster *cl = cr->obs.cluster;
         const struct action_result *a = &cr->action;
@@ -415,14 +432,14 @@ static int cluster_conditions(struct builder *b, const struct cluster_result *cr
                 c.e.severity = SEVERITY_WARNING;
                 return condition(b, &c);
         case OUTCOME_IN_PROGRESS:
-                return once(b, ALERT_UPDATE_STARTED, cr, action_op(a));
+                return once(b, ALERT_UPDATE_STARTED, cr, action_op(a), action_op_alias(a));
         case OUTCOME_SUCCEEDED:
-                r = once(b, ALERT_UPDATE_STARTED, cr, action_op(a));
+                r = once(b, ALERT_UPDATE_STARTED, cr, action_op(a), action_op_alias(a));
                 if (r < 0)
                         return r;
-                return once(b, ALERT_UPDATE_SUCCEEDED, cr, action_op(a));
+                return once(b, ALERT_UPDATE_SUCCEEDED, cr, action_op(a), action_op_alias(a));
         case OUTCOME_FAILED:
-                r = once(b, ALERT_UPDATE_STARTED, cr, action_op(a));
+                r = once(b, ALERT_UPDATE_STARTED, cr, action_op(a), action_op_alias(a));
                 if (r < 0)
                         return r;
                 c.e.kind = ALERT_UPDATE_FAILED;
