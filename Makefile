@@ -41,7 +41,7 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/unit/%)
 .PHONY: all deps check unit check-integration install demo clean FORCE
 .PHONY: check-service check-notify check-man
 .PHONY: check-conf fuzz-build-conf fuzz-smoke-conf
-.PHONY: check-tell
+.PHONY: check-tell check-demo
 .PHONY: fuzz-build fuzz-smoke
 
 all: $(BUILD)/cmkd $(BUILD)/systemd/cmkd.service
@@ -211,6 +211,21 @@ check: deps
 	$(MAKE) unit
 	$(MAKE) check-conf
 	$(MAKE) check-tell
+	$(MAKE) check-demo
+
+# The demo (README.md): installs what building it needs (.ci/install-deps --build), builds,
+# and runs cmkd against the twin with a demo fleet (tests/demo/run-demo). Everything it
+# writes goes to $(BUILD)/demo; it starts afresh each time and stops what it started.
+demo:
+	@.ci/install-deps --build
+	@$(MAKE) --no-print-directory all
+	@$(PYTHON) tests/demo/run-demo --cmkd $(abspath $(BUILD)/cmkd) --dir $(abspath $(BUILD)/demo)
+
+# The demo, non-interactively, into $(BUILD)/check-demo: every step must show in its output
+# and leave its files (tests/demo/test_demo.py). Needs root or a readable running journald
+# for the alert step.
+check-demo: $(BUILD)/cmkd
+	CMKD=$(abspath $(BUILD)/cmkd) CMKD_BUILD=$(abspath $(BUILD)) $(PYTHON) -m unittest -v tests/demo/test_demo.py
 
 install: $(BUILD)/cmkd $(BUILD)/systemd/cmkd.service
 	install -Dm755 $(BUILD)/cmkd $(DESTDIR)$(BINDIR)/cmkd
