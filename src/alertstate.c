@@ -251,11 +251,7 @@ static int condition(struct builder *b, const struct condition *c) {
 }
 
 /* An operation is announced once: started, then (maybe) succeeded. */
-/* An announced operation, once. alias: the subject the same operation was remembered under
- * before Azure named it (its target URL: the daemon announces the start before the PUT is
- * answered); such an entry is taken over, not announced again. */
-static int once(struct builder *b, enum alert_kind kind, const struct cluster_result *cr, const char *op,
-                const char *alias) {
+static int once(struct builder *b, enum alert_kind kind, const struct cluster_result *cr, const char *op) {
         struct alert_entry e = {
                 .kind = kind,
                 .code = _FINDING_INVALID,
@@ -270,14 +266,6 @@ static int once(struct builder *b, enum alert_kind kind, const struct cluster_re
         o = old_take(b, &e, &r);
         if (r < 0)
                 return r;
-        if (!o && alias && !streq(alias, op)) {
-                struct alert_entry a = e;
-
-                a.subject = (char *) alias;
-                o = old_take(b, &a, &r);
-                if (r < 0)
-                        return r;
-        }
         if (o) {
                 e.first_seen = o->first_seen;
                 e.last_sent = o->last_sent;
@@ -378,18 +366,19 @@ static bool cluster_incomplete(const struct cluster_result *cr) {
                (cr->action.outcome == OUTCOME_REFUSED && cr->action.refusal == REFUSAL_INCOMPLETE);
 }
 
-static const char *action_op(const struct action_result *a) {
-        return a->operation_id ?: a->new_url ?: "";
-}
-
-/* What action_op() was before the operation had an id. */
-static const char *action_op_alias(const struct action_result *a) {
-        return a->operation_id ? a->new_url : NULL;
+/* The identity of an update attempt, stable from the sweep that starts it (when Azure's
+ * operation id is not known yet) to the one that sees it end: target and start time. */
+static const char *action_op(const struct action_result *a, char *buf, size_t len) {
+        if (a->attempt_started == 0)
+                return a->operation_id ?: a->new_url ?: "";
+        snprintf(buf, len, "%s@%llu", strempty(a->new_url), (unsigned long long) (a->attempt_started / USEC_PER_SEC));
+        return buf;
 }
 
 static int cluster_conditions(struct builder *b, const struct cluster_result *cr) {
         const struct cluster *cl = cr->obs.cluster;
         const struct action_result *a = &cr->action;
+        char opbuf[2048];
         struct condition c = {
                 .e = { .code = _FINDING_INVALID, .cluster_id = cl->id, .cluster_name = cl->name },
                 .cluster = cr,
@@ -432,14 +421,14 @@ static int cluster_conditions(struct builder *b, const struct cluster_result *cr
                 c.e.severity = SEVERITY_WARNING;
                 return condition(b, &c);
         case OUTCOME_IN_PROGRESS:
-                return once(b, ALERT_UPDATE_STARTED, cr, action_op(a), action_op_alias(a));
+                return once(b, ALERT_UPDATE_STARTED, cr, action_op(a, opbuf, sizeof opbuf));
         case OUTCOME_SUCCEEDED:
-                r = once(b, ALERT_UPDATE_STARTED, cr, action_op(a), action_op_alias(a));
+                r = once(b, ALERT_UPDATE_STARTED, cr, action_op(a, opbuf, sizeof opbuf));
                 if (r < 0)
                         return r;
-                return once(b, ALERT_UPDATE_SUCCEEDED, cr, action_op(a), action_op_alias(a));
+                return once(b, ALERT_UPDATE_SUCCEEDED, cr, action_op(a, opbuf, sizeof opbuf));
         case OUTCOME_FAILED:
-                r = once(b, ALERT_UPDATE_STARTED, cr, action_op(a), action_op_alias(a));
+                r = once(b, ALERT_UPDATE_STARTED, cr, action_op(a, opbuf, sizeof opbuf));
                 if (r < 0)
                         return r;
                 c.e.kind = ALERT_UPDATE_FAILED;

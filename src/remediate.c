@@ -235,6 +235,7 @@ static void hold_add(struct remediate *rm, const char *cluster_id, const struct 
         h->last.error = failed->error;
         h->last.error_code = dup_or_null(failed->error_code);
         h->last.error_message = dup_or_null(failed->error_message);
+        h->last.attempt_started = failed->attempt_started;
         holds_save(rm);
 }
 
@@ -322,6 +323,7 @@ static void op_finish(struct op *op, enum action_outcome outcome, int error, con
                 a->error = error;
                 a->error_code = dup_or_null(code);
                 a->error_message = dup_or_null(message);
+                a->attempt_started = rec->started;
         }
 
         if (outcome == OUTCOME_SUCCEEDED) {
@@ -596,6 +598,7 @@ static int op_start(struct remediate *rm, const struct cluster_result *cr, enum 
                 .outcome = OUTCOME_IN_PROGRESS,
                 .old_url = dup_or_null(c->key_url),
                 .new_url = mem_strdup(cr->verdict.action.target_url),
+                .attempt_started = now,
         };
         return 0;
 }
@@ -731,6 +734,7 @@ static int copy_result(struct action_result *dst, const struct action_result *sr
                 .error = src->error,
                 .error_code = dup_or_null(src->error_code),
                 .error_message = dup_or_null(src->error_message),
+                .attempt_started = src->attempt_started,
         };
         return 0;
 }
@@ -810,6 +814,7 @@ int remediate_apply(struct remediate *rm, struct sweep_result *s, enum run_mode 
                                 .old_url = dup_or_null(op->rec->old_key_url),
                                 .new_url = dup_or_null(op->rec->new_key_url),
                                 .operation_id = dup_or_null(op_record_operation_id(op->rec, opid, sizeof opid)),
+                                .attempt_started = op->rec->started,
                         };
                         continue;
                 }
