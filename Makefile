@@ -233,6 +233,16 @@ install: $(BUILD)/cmkd $(BUILD)/systemd/cmkd.service
 	install -Dm644 -t $(DESTDIR)$(DOCDIR)/examples systemd/examples/*.conf
 	install -Dm644 man/cmkd.8 $(DESTDIR)$(MANDIR)/man8/cmkd.8
 	install -Dm644 man/cmkd.conf.5 $(DESTDIR)$(MANDIR)/man5/cmkd.conf.5
+	install -Dm644 systemd/cmkd.catalog $(DESTDIR)$(CATALOGDIR)/cmkd.catalog
+	install -Dm644 conf/cmkd.conf $(DESTDIR)$(DOCDIR)/examples/cmkd.conf
+	@# The shipped config (every key commented out at its default) unless one is there: never
+	@# overwrite the administrator's.
+	@if [ -e $(DESTDIR)$(SYSCONFDIR)/cmkd/cmkd.conf ]; then \
+		echo "  KEEP    $(DESTDIR)$(SYSCONFDIR)/cmkd/cmkd.conf"; \
+	else \
+		install -Dm644 conf/cmkd.conf $(DESTDIR)$(SYSCONFDIR)/cmkd/cmkd.conf && \
+		echo "  INSTALL $(DESTDIR)$(SYSCONFDIR)/cmkd/cmkd.conf"; \
+	fi
 
 clean:
 	rm -rf build build-*
