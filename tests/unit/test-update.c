@@ -207,8 +207,11 @@ static void test_verify(void **state) {
                 c->cluster_status = mem_strdup(t[i].status);
                 c->key_url = mem_strdup(t[i].url);
                 c->kek_identity_id = mem_strdup(t[i].kek);
-                if (!t[i].assigned)
-                        c->n_assigned = 0;
+                if (!t[i].assigned) {
+                        /* Another identity assigned instead (n_assigned = 0 would leak it). */
+                        mem_free(c->assigned[0].id);
+                        c->assigned[0].id = mem_strdup(UAMI "-other");
+                }
                 r = update_verify(c, NEW_URL, UAMI);
                 if (r != t[i].want)
                         fail_msg("row %zu: %s, want %s", i, update_check_to_string(r),
