@@ -41,7 +41,7 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/unit/%)
 .PHONY: all deps check unit check-integration install demo clean FORCE
 .PHONY: check-service check-notify check-man check-update
 .PHONY: check-conf fuzz-build-conf fuzz-smoke-conf
-.PHONY: check-tell check-detect
+.PHONY: check-tell check-detect check-demo
 .PHONY: fuzz-build fuzz-smoke
 
 all: $(BUILD)/cmkd $(BUILD)/systemd/cmkd.service
@@ -225,6 +225,21 @@ check: deps
 	$(MAKE) unit
 	$(MAKE) check-conf
 	$(MAKE) check-tell
+	$(MAKE) check-demo
+
+# The demo (README.md): installs what building it needs (.ci/install-deps --build), builds,
+# and runs cmkd against the twin with a demo fleet (tests/demo/run-demo). Everything it
+# writes goes to $(BUILD)/demo; it starts afresh each time and stops what it started.
+demo:
+	@.ci/install-deps --build
+	@$(MAKE) --no-print-directory all
+	@$(PYTHON) tests/demo/run-demo --cmkd $(abspath $(BUILD)/cmkd) --dir $(abspath $(BUILD)/demo)
+
+# The demo, non-interactively, into $(BUILD)/check-demo: every step must show in its output
+# and leave its files (tests/demo/test_demo.py). Needs root or a readable running journald
+# for the alert step.
+check-demo: $(BUILD)/cmkd
+	CMKD=$(abspath $(BUILD)/cmkd) CMKD_BUILD=$(abspath $(BUILD)) $(PYTHON) -m unittest -v tests/demo/test_demo.py
 
 install: $(BUILD)/cmkd $(BUILD)/systemd/cmkd.service
 	install -Dm755 $(BUILD)/cmkd $(DESTDIR)$(BINDIR)/cmkd
@@ -232,6 +247,16 @@ install: $(BUILD)/cmkd $(BUILD)/systemd/cmkd.service
 	install -Dm644 -t $(DESTDIR)$(DOCDIR)/examples systemd/examples/*.conf
 	install -Dm644 man/cmkd.8 $(DESTDIR)$(MANDIR)/man8/cmkd.8
 	install -Dm644 man/cmkd.conf.5 $(DESTDIR)$(MANDIR)/man5/cmkd.conf.5
+	install -Dm644 systemd/cmkd.catalog $(DESTDIR)$(CATALOGDIR)/cmkd.catalog
+	install -Dm644 conf/cmkd.conf $(DESTDIR)$(DOCDIR)/examples/cmkd.conf
+	@# The shipped config (every key commented out at its default) unless one is there: never
+	@# overwrite the administrator's.
+	@if [ -e $(DESTDIR)$(SYSCONFDIR)/cmkd/cmkd.conf ]; then \
+		echo "  KEEP    $(DESTDIR)$(SYSCONFDIR)/cmkd/cmkd.conf"; \
+	else \
+		install -Dm644 conf/cmkd.conf $(DESTDIR)$(SYSCONFDIR)/cmkd/cmkd.conf && \
+		echo "  INSTALL $(DESTDIR)$(SYSCONFDIR)/cmkd/cmkd.conf"; \
+	fi
 
 clean:
 	rm -rf build build-*
