@@ -38,7 +38,7 @@ LIB_OBJ := $(filter-out $(BUILD)/obj/main.o,$(OBJ))
 UNIT_SRC := $(wildcard tests/unit/test-*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/unit/%)
 
-.PHONY: all deps check unit check-integration install demo clean
+.PHONY: all deps check unit check-integration check-engine install demo clean
 
 all: $(BUILD)/cmkd
 
@@ -68,6 +68,18 @@ $(BUILD)/obj $(BUILD)/unit:
 unit: $(UNIT_BIN)
 	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; $$t; done
 
+# The engine (http, auth, azure, arm, kv): its unit tests, then the driver against the twin.
+ENGINE_UNITS := $(addprefix $(BUILD)/unit/,test-backoff test-pacer test-auth_decode test-auth test-http test-azure \
+	test-arm test-kv)
+
+$(BUILD)/engine-driver: tests/integration/engine-driver.c $(BUILD)/libcmkd.a
+	@echo '  CCLD    $@'
+	@$(CC) $(CFLAGS) -Isrc -MMD -MP -o $@ $< $(BUILD)/libcmkd.a $(LDFLAGS) $(PKG_LIBS)
+
+check-engine: $(ENGINE_UNITS) $(BUILD)/engine-driver
+	@set -e; for t in $(ENGINE_UNITS); do echo "== $$t"; $$t; done
+	ENGINE_DRIVER=$(abspath $(BUILD)/engine-driver) $(PYTHON) -m unittest -v tests/integration/test_engine.py
+
 check-integration: $(BUILD)/cmkd
 	CMKD=$(abspath $(BUILD)/cmkd) $(PYTHON) -m unittest discover -s tests/integration -p 'test_*.py'
 
@@ -81,4 +93,4 @@ install: $(BUILD)/cmkd
 clean:
 	rm -rf build build-*
 
--include $(OBJ:.o=.d) $(UNIT_BIN:=.d)
+-include $(OBJ:.o=.d) $(UNIT_BIN:=.d) $(BUILD)/engine-driver.d

@@ -343,8 +343,10 @@ static void lro_schedule(struct arm_lro *op, bool has_retry_after, usec_t retry_
                 lro_end(op, -ETIME);
                 return;
         }
+        /* Retry-After is honoured between poll_min and poll_max: "Retry-After: 0" on
+         * every answer must not turn into a busy loop. */
         if (has_retry_after)
-                delay = MIN(retry_after, op->poll_max);
+                delay = CLAMP(retry_after, op->poll_min, op->poll_max);
         else {
                 struct backoff_conf c = { .base_usec = op->poll_min, .cap_usec = op->poll_max };
                 x = op->random_state;
@@ -554,7 +556,10 @@ int arm_lro_poll(struct azure *az, const struct arm_lro_urls *urls, const struct
         /* The first poll after the initial answer's Retry-After, or at once (a resumed
          * operation has waited long enough). */
         ev_timer_set(&op->timer,
-                     urls->has_retry_after ? (double) MIN(urls->retry_after_usec, op->poll_max) / USEC_PER_SEC : 0., 0.);
+                     urls->has_retry_after
+                             ? (double) CLAMP(urls->retry_after_usec, op->poll_min, op->poll_max) / USEC_PER_SEC
+                             : 0.,
+                     0.);
         ev_timer_start(azure_get_loop(az), &op->timer);
         if (ret)
                 *ret = op;

@@ -75,12 +75,13 @@ int arm_lro_begin(enum http_method method, const char *resource_url, const struc
 
 struct arm_lro_conf {
         usec_t deadline_usec; /* total time to follow it; 0 = ARM_LRO_DEADLINE_USEC_DEFAULT */
-        usec_t poll_min_usec; /* own poll delay without Retry-After; 0 = ARM_LRO_POLL_MIN_USEC_DEFAULT */
+        usec_t poll_min_usec; /* shortest delay between polls, whatever Retry-After says, and the
+                               * start of our own backoff without one; 0 = ARM_LRO_POLL_MIN_USEC_DEFAULT */
         usec_t poll_max_usec; /* 0 = ARM_LRO_POLL_MAX_USEC_DEFAULT; also caps Retry-After */
 };
 
 #define ARM_LRO_DEADLINE_USEC_DEFAULT (30 * USEC_PER_MINUTE)
-#define ARM_LRO_POLL_MIN_USEC_DEFAULT (2 * USEC_PER_SEC) /* the JS SDK's default interval */
+#define ARM_LRO_POLL_MIN_USEC_DEFAULT (1 * USEC_PER_SEC) /* ARM's usual Retry-After; the JS SDK waits 2 s without one */
 #define ARM_LRO_POLL_MAX_USEC_DEFAULT (60 * USEC_PER_SEC)
 
 struct arm_lro_result {

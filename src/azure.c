@@ -44,6 +44,7 @@ struct azure_call {
         struct pace_queue *pq;          /* borrowed (owned by az->queues) */
         const char *remaining_header;   /* static; NULL for Key Vault */
         bool token_taken;               /* a pacer token is held */
+        int pace_error;                 /* the pacer could not take this call (-ENOMEM) */
 
         enum call_state state;
         struct azure_call *prev, *next; /* in pq (PACING) or az->ready (READY) */
@@ -376,6 +377,7 @@ static void call_enqueue(struct azure_call *c) {
 }
 
 static void call_finish(struct azure_call *c);
+static void call_fail(struct azure_call *c, int error, const char *format, ...) _printf_(3, 4);
 static void call_get_token(struct azure_call *c);
 
 static void on_pace(struct ev_loop *loop, ev_timer *w, int revents) {
@@ -400,7 +402,7 @@ static void on_pace(struct ev_loop *loop, ev_timer *w, int revents) {
                         }
                         queue_remove(&pq->head, &pq->tail, c);
                         if (r < 0)
-                                c->result.error = r; /* -ENOMEM: failed in call_get_token() */
+                                c->pace_error = r; /* -ENOMEM: the call fails below */
                         else
                                 c->token_taken = true;
                         c->state = CALL_READY;
@@ -412,8 +414,8 @@ static void on_pace(struct ev_loop *loop, ev_timer *w, int revents) {
                 struct azure_call *c = az->ready_head;
 
                 queue_remove(&az->ready_head, &az->ready_tail, c);
-                if (c->result.error < 0)
-                        call_finish(c);
+                if (c->pace_error < 0)
+                        call_fail(c, c->pace_error, "Out of memory");
                 else
                         call_get_token(c);
         }

@@ -343,6 +343,12 @@ static int request_setup(struct http *h, struct http_request *req, const struct 
         /* IMDS is link-local plain HTTP and must never go through a proxy. */
         if (spec->plain_http)
                 SET(CURLOPT_NOPROXY, "*");
+        /* libcurl silently sends a request again when a reused connection turns out to
+         * be dead before any answer came, whatever the method. A write must not be
+         * repeated behind our back (backoff.c decides that), so writes get a connection
+         * of their own: they are rare, a handshake each is cheap. */
+        if (spec->method != HTTP_GET)
+                SET(CURLOPT_FRESH_CONNECT, 1L);
         SET(CURLOPT_HTTP_VERSION, (long) CURL_HTTP_VERSION_2TLS);
         /* Wait for a connection that can multiplex rather than open another. */
         SET(CURLOPT_PIPEWAIT, 1L);
