@@ -75,13 +75,30 @@ class EngineTest(unittest.TestCase):
             e.pop(k, None)
         e.update(env or {})
         p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=e)
+        # Under the sanitizer build (make BUILD=build-asan SAN=1), any report fails the test.
+        for marker in ("AddressSanitizer", "LeakSanitizer", "runtime error:"):
+            if marker in p.stderr:
+                self.fail("sanitizer report from the driver:\n%s" % p.stderr[-6000:])
         lines = [json.loads(x) for x in p.stdout.splitlines() if x.strip()]
         results = [x for x in lines if "op" in x]
         stats = next((x["stats"] for x in lines if "stats" in x), None)
+        self.settle(tw)
         if expect_ok and p.returncode != 0:
             self.fail("driver failed (%d):\n%s\n%s\ntwin stderr:\n%s" % (p.returncode, p.stdout, p.stderr[-4000:],
                                                                        tw.stderr()[-3000:]))
         return results, stats, p
+
+    @staticmethod
+    def settle(tw):
+        """The twin logs a request after writing its answer, so the driver may be gone
+        before the last entry is in: wait (at most 5 s) until the log stops growing."""
+        last, deadline = -1, time.time() + 5
+        while time.time() < deadline:
+            n = tw.health()["log_seq"]
+            if n == last:
+                return
+            last = n
+            time.sleep(0.1)
 
     @staticmethod
     def reqs(tw, service=None, method=None, path=None, path_prefix=None, at_least=0):
@@ -325,21 +342,25 @@ class EngineTest(unittest.TestCase):
         self.assertEqual(res[0]["errno"], "EACCES")
         self.assertEqual(len(self.reqs(tw, "arm", "GET", C_PINNED_PATH)), 2, "one refresh, one repeat, no more")
 
-    def test_key_vault_challenge_after_revocation(self):
-        tw = self.start()
-        cmd = [DRIVER] + self.args(tw) + ["kv-key", KEY1, "sleep", "1500", "kv-key", KEY1]
+    def revoke_between(self, tw, extra=()):
+        """Runs kv-key, sleep, kv-key; revokes every token while the driver sleeps."""
+        cmd = [DRIVER] + self.args(tw) + list(extra) + ["kv-key", KEY1, "sleep", "1500", "kv-key", KEY1]
         p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         try:
             first = json.loads(p.stdout.readline())
             self.assertEqual(first["status"], 200)
-            # While the driver sleeps, Key Vault stops accepting the token it holds.
             tw.control("revoke_tokens")
             rest = [json.loads(x) for x in p.stdout.read().splitlines() if x.strip()]
         finally:
             p.wait(60)
             p.stderr.close()
             p.stdout.close()
-        second = [x for x in rest if x.get("op") == "kv-key"][0]
+        self.settle(tw)
+        return [x for x in rest if x.get("op") == "kv-key"][0]
+
+    def test_key_vault_challenge_after_revocation(self):
+        tw = self.start()
+        second = self.revoke_between(tw)
         self.assertEqual(second["status"], 200)
         log = self.reqs(tw, "kv", "GET", "/keys/key1")
         self.assertEqual([e["status"] for e in log], [200, 401, 200])
@@ -348,6 +369,16 @@ class EngineTest(unittest.TestCase):
         self.assertEqual(len(imds), 2)
         self.assertTrue(log[1]["start"] < imds[1]["start"] < log[2]["start"])
         self.assertEqual(imds[1]["query"].get("resource"), "https://vault.azure.net")
+
+    def test_key_vault_challenge_other_tenant_refused(self):
+        # cmkd is configured for another tenant: the vault's challenge (naming the twin's
+        # tenant) is refused, and no new token is fetched or sent.
+        tw = self.start()
+        second = self.revoke_between(tw, ["--tenant", "99999999-9999-9999-9999-999999999999"])
+        self.assertEqual(second["errno"], "EACCES")
+        self.assertIn("belongs to tenant " + TENANT, second["message"])
+        self.assertEqual([e["status"] for e in self.reqs(tw, "kv", "GET", "/keys/key1")], [200, 401])
+        self.assertEqual(len(self.reqs(tw, "imds")), 1)
 
     def test_imds_retries(self):
         tw = self.start()

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
 #include <cmocka.h>
 
 #include "auth.h"
@@ -20,22 +21,22 @@ static void test_timing_table(void **state) {
                 enum auth_token_state expect;
         } rows[] = {
                 /* an hour: refresh 5 min ahead, stale 30 s ahead */
-                { 3600, 0, AUTH_TOKEN_FRESH },
-                { 3600, 3299, AUTH_TOKEN_FRESH },
-                { 3600, 3300, AUTH_TOKEN_REFRESH_DUE },
-                { 3600, 3569, AUTH_TOKEN_REFRESH_DUE },
-                { 3600, 3570, AUTH_TOKEN_EXPIRED },
-                { 3600, 9999, AUTH_TOKEN_EXPIRED },
+                {3600, 0, AUTH_TOKEN_FRESH},
+                {3600, 3299, AUTH_TOKEN_FRESH},
+                {3600, 3300, AUTH_TOKEN_REFRESH_DUE},
+                {3600, 3569, AUTH_TOKEN_REFRESH_DUE},
+                {3600, 3570, AUTH_TOKEN_EXPIRED},
+                {3600, 9999, AUTH_TOKEN_EXPIRED},
                 /* six seconds (tests): refresh at half, stale at 90% */
-                { 6, 0, AUTH_TOKEN_FRESH },
-                { 6, 2, AUTH_TOKEN_FRESH },
-                { 6, 3, AUTH_TOKEN_REFRESH_DUE },
-                { 6, 5, AUTH_TOKEN_REFRESH_DUE },
-                { 6, 6, AUTH_TOKEN_EXPIRED },
+                {6, 0, AUTH_TOKEN_FRESH},
+                {6, 2, AUTH_TOKEN_FRESH},
+                {6, 3, AUTH_TOKEN_REFRESH_DUE},
+                {6, 5, AUTH_TOKEN_REFRESH_DUE},
+                {6, 6, AUTH_TOKEN_EXPIRED},
                 /* ten minutes: half is exactly 5 min */
-                { 600, 299, AUTH_TOKEN_FRESH },
-                { 600, 300, AUTH_TOKEN_REFRESH_DUE },
-                { 600, 570, AUTH_TOKEN_EXPIRED },
+                {600, 299, AUTH_TOKEN_FRESH},
+                {600, 300, AUTH_TOKEN_REFRESH_DUE},
+                {600, 570, AUTH_TOKEN_EXPIRED},
         };
 
         for (size_t i = 0; i < ELEMENTSOF(rows); i++) {
@@ -129,7 +130,7 @@ static void test_secret_file(void **state) {
                 assert_int_equal(auth_read_client_secret(path, &b, &f), -EFBIG);
         }
 
-        const char *names[] = { "ok", "group", "world", "empty", "big" };
+        const char *names[] = {"ok", "group", "world", "empty", "big"};
         for (size_t i = 0; i < ELEMENTSOF(names); i++) {
                 snprintf(path, sizeof path, "%s/%s", dir, names[i]);
                 unlink(path);
@@ -138,14 +139,14 @@ static void test_secret_file(void **state) {
 }
 
 static void test_new_and_audiences(void **state) {
-        static char *vs[] = { (char *) "vault.azure.net", NULL };
+        static char *vs[] = {(char *)"vault.azure.net", NULL};
         struct cloud c = {
-                .arm_endpoint = (char *) "https://management.azure.com",
-                .arm_audience = (char *) "https://management.azure.com/",
-                .authority_host = (char *) "https://login.microsoftonline.com/",
+                .arm_endpoint = (char *)"https://management.azure.com",
+                .arm_audience = (char *)"https://management.azure.com/",
+                .authority_host = (char *)"https://login.microsoftonline.com/",
                 .vault_suffixes = vs,
-                .vault_audience = (char *) "https://vault.azure.net",
-                .imds_endpoint = (char *) "http://169.254.169.254",
+                .vault_audience = (char *)"https://vault.azure.net",
+                .imds_endpoint = (char *)"http://169.254.169.254",
         };
         struct ev_loop *loop = ev_loop_new(0);
         struct http_conf hc = {};
@@ -159,17 +160,17 @@ static void test_new_and_audiences(void **state) {
 
         /* A method lacking what it needs is refused at start-up. */
         struct auth_conf bad[] = {
-                { .method = AUTH_CLIENT_SECRET, .cloud = &c, .client_id = "x", .client_secret_file = "f" },
-                { .method = AUTH_CLIENT_SECRET, .cloud = &c, .tenant_id = "t", .client_id = "x" },
-                { .method = AUTH_WORKLOAD_IDENTITY, .cloud = &c, .tenant_id = "t" },
-                { .method = AUTH_MANAGED_IDENTITY },
-                { .method = 99, .cloud = &c },
+                {.method = AUTH_CLIENT_SECRET, .cloud = &c, .client_id = "x", .client_secret_file = "f"},
+                {.method = AUTH_CLIENT_SECRET, .cloud = &c, .tenant_id = "t", .client_id = "x"},
+                {.method = AUTH_WORKLOAD_IDENTITY, .cloud = &c, .tenant_id = "t"},
+                {.method = AUTH_MANAGED_IDENTITY},
+                {.method = 99, .cloud = &c},
         };
         unsetenv("AZURE_FEDERATED_TOKEN_FILE");
         for (size_t i = 0; i < ELEMENTSOF(bad); i++)
                 assert_int_equal(auth_new(loop, h, &bad[i], &a), -EINVAL);
 
-        struct auth_conf ok = { .method = AUTH_MANAGED_IDENTITY, .cloud = &c };
+        struct auth_conf ok = {.method = AUTH_MANAGED_IDENTITY, .cloud = &c};
         /* Every allocation failure is clean. */
         for (unsigned n = 1;; n++) {
                 mem_fail_at(n, false);

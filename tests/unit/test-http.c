@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
+
 #include <cmocka.h>
 
 #include "http.h"
@@ -32,15 +33,15 @@ static void test_host(void **state) {
         static const struct {
                 const char *url, *host;
         } rows[] = {
-                { "https://management.azure.com/subscriptions?x=1", "management.azure.com" },
-                { "https://MyVault.Vault.Azure.Net:443/keys/k", "myvault.vault.azure.net" },
-                { "HTTP://169.254.169.254/metadata", "169.254.169.254" },
-                { "https://user@host.example/x", "host.example" },
-                { "https://[::1]:8443/x", "[::1]" },
-                { "https://h?q", "h" },
-                { "ftp://h/x", NULL },
-                { "https:///x", NULL },
-                { "host/x", NULL },
+                {"https://management.azure.com/subscriptions?x=1", "management.azure.com"},
+                {"https://MyVault.Vault.Azure.Net:443/keys/k", "myvault.vault.azure.net"},
+                {"HTTP://169.254.169.254/metadata", "169.254.169.254"},
+                {"https://user@host.example/x", "host.example"},
+                {"https://[::1]:8443/x", "[::1]"},
+                {"https://h?q", "h"},
+                {"ftp://h/x", NULL},
+                {"https:///x", NULL},
+                {"host/x", NULL},
         };
         char h[64];
 
@@ -63,9 +64,9 @@ static void on_done(struct http_request *req, struct http_response *resp, void *
 
 static void test_client(void **state) {
         struct ev_loop *loop = ev_loop_new(0);
-        char *ct[] = { (char *) "management.azure.com:443:127.0.0.1:1", NULL };
-        struct http_conf c = { .connect_to = ct, .max_concurrent = 2 };
-        struct http_conf bad = { .ca_file = "/nonexistent/ca.pem" };
+        char *ct[] = {(char *)"management.azure.com:443:127.0.0.1:1", NULL};
+        struct http_conf c = {.connect_to = ct, .max_concurrent = 2};
+        struct http_conf bad = {.ca_file = "/nonexistent/ca.pem"};
         struct http_request *reqs[5];
         struct http_stats st;
         struct http *h = NULL;
@@ -85,13 +86,13 @@ static void test_client(void **state) {
         }
 
         /* Plain HTTP only when asked for (IMDS); nothing but http(s). */
-        struct http_spec plain = { .method = HTTP_GET, .url = "http://169.254.169.254/x" };
+        struct http_spec plain = {.method = HTTP_GET, .url = "http://169.254.169.254/x"};
         assert_int_equal(http_request_start(h, &plain, on_done, NULL, NULL), -EINVAL);
-        struct http_spec ftp = { .method = HTTP_GET, .url = "ftp://x/", .plain_http = true };
+        struct http_spec ftp = {.method = HTTP_GET, .url = "ftp://x/", .plain_http = true};
         assert_int_equal(http_request_start(h, &ftp, on_done, NULL, NULL), -EINVAL);
-        struct http_spec nomethod = { .method = _HTTP_METHOD_MAX, .url = "https://x/" };
+        struct http_spec nomethod = {.method = _HTTP_METHOD_MAX, .url = "https://x/"};
         assert_int_equal(http_request_start(h, &nomethod, on_done, NULL, NULL), -EINVAL);
-        struct http_spec nocb = { .method = HTTP_GET, .url = "https://x/" };
+        struct http_spec nocb = {.method = HTTP_GET, .url = "https://x/"};
         assert_int_equal(http_request_start(h, &nocb, NULL, NULL, NULL), -EINVAL);
 
         /* Two in flight, three queued behind the cap. */
@@ -116,8 +117,11 @@ static void test_client(void **state) {
 
         /* Allocation failures while starting a request are reported, not fatal. */
         for (unsigned n = 1;; n++) {
-                struct http_spec s = { .method = HTTP_PATCH, .url = "https://management.azure.com/y",
-                                       .authorization = "Bearer abc", .body = "{}", .body_len = 2 };
+                struct http_spec s = {.method = HTTP_PATCH,
+                                      .url = "https://management.azure.com/y",
+                                      .authorization = "Bearer abc",
+                                      .body = "{}",
+                                      .body_len = 2};
                 struct http_request *r = NULL;
                 mem_fail_at(n, false);
                 int k = http_request_start(h, &s, on_done, NULL, &r);

@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
+
 #include <cmocka.h>
 
 #include "kv.h"
@@ -13,21 +14,22 @@ static void test_urls(void **state) {
         static const struct {
                 const char *key, *what, *version, *api, *url;
         } rows[] = {
-                { "https://myvault.vault.azure.net/keys/key1", "", NULL, NULL,
-                  "https://myvault.vault.azure.net/keys/key1?api-version=7.6" },
-                { "https://MyVault.vault.azure.net:443/keys/key1/", "", "", "2025-07-01",
-                  "https://myvault.vault.azure.net/keys/key1?api-version=2025-07-01" },
-                { "https://myvault.vault.azure.net/keys/key1/0123456789abcdef0123456789abcdef", "",
-                  "0123456789abcdef0123456789abcdef", "7.5",
-                  "https://myvault.vault.azure.net/keys/key1/0123456789abcdef0123456789abcdef?api-version=7.5" },
-                { "https://myvault.vault.azure.net/keys/key1", "versions", NULL, NULL,
-                  "https://myvault.vault.azure.net/keys/key1/versions?maxresults=25&api-version=7.6" },
-                { "https://myvault.vault.azure.net/keys/key1", "rotationpolicy", NULL, NULL,
-                  "https://myvault.vault.azure.net/keys/key1/rotationpolicy?api-version=7.6" },
-                { "https://myvault.vault.azure.net/keys/key1", "deleted", NULL, NULL,
-                  "https://myvault.vault.azure.net/deletedkeys/key1?api-version=7.6" },
-                { "https://myhsm.managedhsm.azure.net/keys/k-2", "", NULL, NULL,
-                  "https://myhsm.managedhsm.azure.net/keys/k-2?api-version=7.6" },
+                {"https://myvault.vault.azure.net/keys/key1", "", NULL, NULL,
+                 "https://myvault.vault.azure.net/keys/key1?api-version=7.6"},
+                {"https://MyVault.vault.azure.net:443/keys/key1/", "", "", "2025-07-01",
+                 "https://myvault.vault.azure.net/keys/key1?api-version=2025-07-01"},
+                {"https://myvault.vault.azure.net/keys/key1/0123456789abcdef0123456789abcdef", "",
+                 "0123456789abcdef0123456789abcdef", "7.5",
+                 "https://myvault.vault.azure.net/keys/key1/"
+                 "0123456789abcdef0123456789abcdef?api-version=7.5"},
+                {"https://myvault.vault.azure.net/keys/key1", "versions", NULL, NULL,
+                 "https://myvault.vault.azure.net/keys/key1/versions?maxresults=25&api-version=7.6"},
+                {"https://myvault.vault.azure.net/keys/key1", "rotationpolicy", NULL, NULL,
+                 "https://myvault.vault.azure.net/keys/key1/rotationpolicy?api-version=7.6"},
+                {"https://myvault.vault.azure.net/keys/key1", "deleted", NULL, NULL,
+                 "https://myvault.vault.azure.net/deletedkeys/key1?api-version=7.6"},
+                {"https://myhsm.managedhsm.azure.net/keys/k-2", "", NULL, NULL,
+                 "https://myhsm.managedhsm.azure.net/keys/k-2?api-version=7.6"},
         };
 
         for (size_t i = 0; i < ELEMENTSOF(rows); i++) {
@@ -52,7 +54,8 @@ static void test_misc(void **state) {
         assert_int_equal(kv_url(NULL, "", NULL, NULL, &u), -EINVAL);
         /* A version with characters that need escaping never reaches the path raw. */
         assert_int_equal(kv_url(&k, "", "../../secrets/x", NULL, &u), 0);
-        assert_string_equal(u, "https://myvault.vault.azure.net/keys/key1/..%2F..%2Fsecrets%2Fx?api-version=7.6");
+        assert_string_equal(
+                u, "https://myvault.vault.azure.net/keys/key1/..%2F..%2Fsecrets%2Fx?api-version=7.6");
         mem_free(u);
         assert_int_equal(keyurl_parse("https://myhsm.managedhsm.azure.net/keys/k", &k), 0);
         assert_int_equal(kv_audience(&k), AZURE_AUDIENCE_HSM);
