@@ -38,7 +38,7 @@ LIB_OBJ := $(filter-out $(BUILD)/obj/main.o,$(OBJ))
 UNIT_SRC := $(wildcard tests/unit/test-*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/unit/%)
 
-.PHONY: all deps check unit check-integration check-engine install demo clean
+.PHONY: all deps check unit check-integration check-engine check-twin install demo clean
 
 all: $(BUILD)/cmkd
 
@@ -82,6 +82,13 @@ check-engine: $(ENGINE_UNITS) $(BUILD)/engine-driver
 
 check-integration: $(BUILD)/cmkd
 	CMKD=$(abspath $(BUILD)/cmkd) $(PYTHON) -m unittest discover -s tests/integration -p 'test_*.py'
+
+# The twin (tests/twin): its unittests, the spec-example walk, the throttling test and the
+# official Azure JS SDK run against it (npm ci into tests/twin/fidelity/node_modules).
+check-twin:
+	@command -v node >/dev/null 2>&1 || { echo "check-twin: node (Node.js >= 20) is required for the SDK fidelity test" >&2; exit 1; }
+	@command -v npm >/dev/null 2>&1 || { echo "check-twin: npm is required for the SDK fidelity test" >&2; exit 1; }
+	cd tests/twin && $(PYTHON) -m unittest discover -s . -p 'test_*.py'
 
 check: deps
 	$(MAKE) all

@@ -121,14 +121,23 @@ class Twin:
         self._stderr = open(os.path.join(self._tmp, "twin.stderr"), "w+")
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=self._stderr, stdin=subprocess.DEVNULL)
         self._conns = threading.local()
-        line = self._read_ready(ready_timeout)
+        self._all_conns = []
+        self._conns_lock = threading.Lock()
         try:
-            ready = json.loads(line)
-            self.port, self.http_port = int(ready["port"]), int(ready["http_port"])
-            self.ca_file, self.pid = ready["ca_file"], int(ready["pid"])
-        except (ValueError, KeyError, TypeError):
+            line = self._read_ready(ready_timeout)
+            try:
+                ready = json.loads(line)
+                self.port, self.http_port = int(ready["port"]), int(ready["http_port"])
+                self.ca_file, self.pid = ready["ca_file"], int(ready["pid"])
+            except (ValueError, KeyError, TypeError):
+                raise TwinError("twin printed a bad ready line %r; stderr:\n%s" % (line, self._stderr_text()))
+        except BaseException:
             self._kill()
-            raise TwinError("twin printed a bad ready line %r; stderr:\n%s" % (line, self._stderr_text()))
+            self.proc.stdout.close()
+            self._stderr.close()
+            import shutil
+            shutil.rmtree(self._tmp, ignore_errors=True)
+            raise
         self._ctx = ssl.create_default_context(cafile=self.ca_file)
         self._principals = None
 
@@ -149,7 +158,6 @@ class Twin:
         while b"\n" not in buf:
             left = deadline - time.time()
             if left <= 0:
-                self._kill()
                 raise TwinError("twin not ready after %.0f s; stderr:\n%s" % (timeout, self._stderr_text()))
             r, _, _ = select.select([fd], [], [], min(left, 0.5))
             if r:
@@ -168,6 +176,10 @@ class Twin:
 
     def stop(self, timeout=10):
         """SIGTERM, wait; returns the exit status (None if it had to be killed)."""
+        with self._conns_lock:
+            for c in self._all_conns:
+                c.close()
+            self._all_conns = []
         code = self.proc.poll()
         if code is None:
             self.proc.send_signal(signal.SIGTERM)
@@ -203,16 +215,23 @@ class Twin:
         if c is None or fresh:
             if c is not None:
                 c.close()
+                with self._conns_lock:
+                    if c in self._all_conns:
+                        self._all_conns.remove(c)
             if scheme == "https":
                 c = _TLSConn(host, self.port, self._ctx, self.request_timeout)
             else:
                 c = _PlainConn(host, self.http_port if host == IMDS_HOST else self.http_port, self.request_timeout)
             pool[key] = c
+            with self._conns_lock:
+                self._all_conns.append(c)
         return c
 
-    def request(self, method, url, headers=None, body=None, json_body=None, token=None, form=None):
+    def request(self, method, url, headers=None, body=None, json_body=None, token=None, form=None, retry=True):
         """Sends one request to a real Azure URL (or http://169.254.169.254/...) through the
-        twin. Returns HTTPResponse. Reuses one keep-alive connection per host and thread."""
+        twin. Returns HTTPResponse. Reuses one keep-alive connection per host and thread;
+        with retry (default) a reused connection found closed is retried once on a new one
+        (pass retry=False when testing connection faults)."""
         u = urllib.parse.urlsplit(url)
         hdrs = dict(headers or {})
         if token:
@@ -230,6 +249,7 @@ class Twin:
             path += "?" + u.query
         for attempt in (0, 1):
             c = self._conn(u.scheme, u.hostname, fresh=attempt > 0)
+            reused = c.sock is not None
             try:
                 c.request(method, path, body=body, headers=hdrs)
                 r = c.getresponse()
@@ -238,11 +258,10 @@ class Twin:
                 if r.will_close:
                     c.close()
                 return resp
-            except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError) as e:
+            except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
                 c.close()
-                if attempt:
+                if attempt or not retry or not reused:
                     raise
-                last = e  # noqa: F841 - a stale keep-alive connection: retry once on a new one
             except Exception:
                 c.close()
                 raise
