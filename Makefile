@@ -43,6 +43,7 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/unit/%)
 .PHONY: check-conf fuzz-build-conf fuzz-smoke-conf
 .PHONY: check-tell check-detect check-demo
 .PHONY: fuzz-build fuzz-smoke
+.PHONY: check-engine check-twin
 
 all: $(BUILD)/cmkd $(BUILD)/systemd/cmkd.service
 
@@ -220,6 +221,26 @@ fuzz-smoke: fuzz-build
 # The instrumented objects are shared by every target: keep them between runs.
 .SECONDARY: $(FUZZ_LIB_OBJ)
 
+# The engine (http, auth, azure, arm, kv): its unit tests, then the driver against the twin.
+ENGINE_UNITS := $(addprefix $(BUILD)/unit/,test-backoff test-pacer test-auth_decode test-auth test-http test-azure \
+	test-arm test-kv)
+
+$(BUILD)/engine-driver: tests/integration/engine-driver.c $(BUILD)/libcmkd.a
+	@echo '  CCLD    $@'
+	@$(CC) $(CFLAGS) -Isrc -MMD -MP -o $@ $< $(BUILD)/libcmkd.a $(LDFLAGS) $(PKG_LIBS)
+
+check-engine: $(ENGINE_UNITS) $(BUILD)/engine-driver
+	@set -e; for t in $(ENGINE_UNITS); do echo "== $$t"; $$t; done
+	ENGINE_DRIVER=$(abspath $(BUILD)/engine-driver) $(PYTHON) -m unittest -v tests/integration/test_engine.py
+
+
+# The twin (tests/twin): its unittests, the spec-example walk, the throttling test and the
+# official Azure JS SDK run against it (npm ci into tests/twin/fidelity/node_modules).
+check-twin:
+	@command -v node >/dev/null 2>&1 || { echo "check-twin: node (Node.js >= 20) is required for the SDK fidelity test" >&2; exit 1; }
+	@command -v npm >/dev/null 2>&1 || { echo "check-twin: npm is required for the SDK fidelity test" >&2; exit 1; }
+	cd tests/twin && $(PYTHON) -m unittest discover -s . -p 'test_*.py'
+
 check: deps
 	$(MAKE) all
 	$(MAKE) unit
@@ -261,6 +282,5 @@ install: $(BUILD)/cmkd $(BUILD)/systemd/cmkd.service
 clean:
 	rm -rf build build-*
 
--include $(OBJ:.o=.d) $(UNIT_BIN:=.d) $(BUILD)/conf-check.d $(DRIVERS:=.d) $(BUILD)/integration/fixture.d
-
--include $(OBJ:.o=.d) $(UNIT_BIN:=.d) $(FUZZ_LIB_OBJ:.o=.d)
+-include $(OBJ:.o=.d) $(UNIT_BIN:=.d) $(BUILD)/conf-check.d $(DRIVERS:=.d) $(BUILD)/integration/fixture.d \
+	$(FUZZ_LIB_OBJ:.o=.d) $(BUILD)/engine-driver.d

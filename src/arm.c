@@ -24,7 +24,7 @@ int arm_url(const char *endpoint, const char *path, const char *api_version, cha
         while (n > 0 && endpoint[n - 1] == '/')
                 n--;
         buf_init(&b, 0);
-        r = buf_printf(&b, "%.*s%s%sapi-version=", (int) n, endpoint, path, strchr(path, '?') ? "&" : "?");
+        r = buf_printf(&b, "%.*s%s%sapi-version=", (int)n, endpoint, path, strchr(path, '?') ? "&" : "?");
         if (r >= 0)
                 r = http_url_escape(&b, api_version);
         if (r < 0) {
@@ -93,13 +93,16 @@ int arm_url_role_assignments(const char *endpoint, const char *scope, const char
 
 int arm_get(struct azure *az, const char *url, azure_done_fn done, void *userdata, struct azure_call **ret) {
         struct azure_request rq = {
-                .method = HTTP_GET, .audience = AZURE_AUDIENCE_ARM, .kind = AZURE_KIND_ARM_RESOURCE, .url = url,
+                .method = HTTP_GET,
+                .audience = AZURE_AUDIENCE_ARM,
+                .kind = AZURE_KIND_ARM_RESOURCE,
+                .url = url,
         };
         return azure_call_start(az, &rq, done, userdata, ret);
 }
 
-static int arm_write(struct azure *az, enum http_method m, const char *url, const char *body, size_t body_len,
-                     azure_done_fn done, void *userdata, struct azure_call **ret) {
+static int arm_write(struct azure *az, enum http_method m, const char *url, const char *body,
+                     size_t body_len, azure_done_fn done, void *userdata, struct azure_call **ret) {
         struct azure_request rq = {
                 .method = m,
                 .audience = AZURE_AUDIENCE_ARM,
@@ -145,7 +148,7 @@ enum arm_lro_status arm_lro_status_from_string(const char *s) {
                 return _ARM_LRO_STATUS_INVALID;
         for (int i = 0; i < _ARM_LRO_STATUS_MAX; i++)
                 if (strcasecmp(s, lro_status_table[i]) == 0)
-                        return (enum arm_lro_status) i;
+                        return (enum arm_lro_status)i;
         /* Some services write "Cancelled". */
         if (strcasecmp(s, "Cancelled") == 0)
                 return ARM_LRO_CANCELED;
@@ -161,8 +164,9 @@ static struct json_object *parse_object(const char *body, size_t len) {
         t = json_tokener_new();
         if (!t)
                 return NULL;
-        o = json_tokener_parse_ex(t, body, (int) len);
-        if (o && (json_tokener_get_error(t) != json_tokener_success || !json_object_is_type(o, json_type_object))) {
+        o = json_tokener_parse_ex(t, body, (int)len);
+        if (o && (json_tokener_get_error(t) != json_tokener_success ||
+                  !json_object_is_type(o, json_type_object))) {
                 json_object_put(o);
                 o = NULL;
         }
@@ -180,7 +184,8 @@ static int dup_string_member(struct json_object *o, const char *key, char **ret)
         return *ret ? 0 : -ENOMEM;
 }
 
-int arm_operation_status_decode(const char *body, size_t len, char **ret_status, char **ret_code, char **ret_message) {
+int arm_operation_status_decode(const char *body, size_t len, char **ret_status, char **ret_code,
+                                char **ret_message) {
         struct json_object *root = parse_object(body, len), *e = NULL;
         char *status = NULL, *code = NULL, *message = NULL;
         int r;
@@ -190,7 +195,8 @@ int arm_operation_status_decode(const char *body, size_t len, char **ret_status,
         r = dup_string_member(root, "status", &status);
         if (r >= 0 && !status)
                 r = -EBADMSG;
-        if (r >= 0 && json_object_object_get_ex(root, "error", &e) && json_object_is_type(e, json_type_object)) {
+        if (r >= 0 && json_object_object_get_ex(root, "error", &e) &&
+            json_object_is_type(e, json_type_object)) {
                 r = dup_string_member(e, "code", &code);
                 if (r >= 0)
                         r = dup_string_member(e, "message", &message);
@@ -236,7 +242,7 @@ void arm_lro_urls_done(struct arm_lro_urls *u) {
         mem_free(u->resource);
         mem_free(u->async_operation);
         mem_free(u->location);
-        *u = (struct arm_lro_urls) {};
+        *u = (struct arm_lro_urls){};
 }
 
 void arm_lro_result_done(struct arm_lro_result *r) {
@@ -244,12 +250,12 @@ void arm_lro_result_done(struct arm_lro_result *r) {
         mem_free(r->error_code);
         mem_free(r->error_message);
         azure_result_done(&r->last);
-        *r = (struct arm_lro_result) {};
+        *r = (struct arm_lro_result){};
 }
 
 int arm_lro_begin(enum http_method method, const char *resource_url, const struct azure_result *initial,
                   struct arm_lro_urls *ret) {
-        struct arm_lro_urls u = { .method = method };
+        struct arm_lro_urls u = {.method = method};
         _cleanup_free_ char *state = NULL;
         int r;
 
@@ -299,15 +305,15 @@ struct arm_lro {
         enum lro_mode mode;
         usec_t deadline_at, poll_min, poll_max, prev_delay;
         uint64_t random_state;
-        ev_timer timer;           /* data = this */
-        struct azure_call *call;  /* borrowed handle of the poll in flight */
+        ev_timer timer;          /* data = this */
+        struct azure_call *call; /* borrowed handle of the poll in flight */
         struct arm_lro_result result;
         arm_lro_done_fn done;
         void *userdata;
 };
 
 static usec_t lro_now(const struct arm_lro *op) {
-        return (usec_t) (ev_now(azure_get_loop(op->az)) * (double) USEC_PER_SEC);
+        return (usec_t)(ev_now(azure_get_loop(op->az)) * (double)USEC_PER_SEC);
 }
 
 static void lro_free(struct arm_lro *op) {
@@ -343,10 +349,12 @@ static void lro_schedule(struct arm_lro *op, bool has_retry_after, usec_t retry_
                 lro_end(op, -ETIME);
                 return;
         }
+        /* Retry-After is honoured between poll_min and poll_max: "Retry-After: 0" on
+         * every answer must not turn into a busy loop. */
         if (has_retry_after)
-                delay = MIN(retry_after, op->poll_max);
+                delay = CLAMP(retry_after, op->poll_min, op->poll_max);
         else {
-                struct backoff_conf c = { .base_usec = op->poll_min, .cap_usec = op->poll_max };
+                struct backoff_conf c = {.base_usec = op->poll_min, .cap_usec = op->poll_max};
                 x = op->random_state;
                 x ^= x >> 12, x ^= x << 25, x ^= x >> 27;
                 op->random_state = x;
@@ -355,7 +363,7 @@ static void lro_schedule(struct arm_lro *op, bool has_retry_after, usec_t retry_
         }
         /* Do not sleep past the deadline: one last look at it, then -ETIME. */
         delay = MIN(delay, op->deadline_at - now);
-        ev_timer_set(&op->timer, (double) delay / USEC_PER_SEC, 0.);
+        ev_timer_set(&op->timer, (double)delay / USEC_PER_SEC, 0.);
         ev_timer_start(azure_get_loop(op->az), &op->timer);
 }
 
@@ -415,7 +423,8 @@ static void on_poll(struct azure_call *call, struct azure_result *res, void *use
         if (res->error < 0) {
                 /* Location polling: a 4xx is the operation's failure (README §7.1). Other
                  * failures (5xx after retries, transport) leave it undecided. */
-                if (op->mode == LRO_LOCATION && res->status >= 400 && res->status < 500 && res->status != 429) {
+                if (op->mode == LRO_LOCATION && res->status >= 400 && res->status < 500 &&
+                    res->status != 429) {
                         mem_free(op->result.error_code);
                         mem_free(op->result.error_message);
                         op->result.error_code = TAKE_PTR(res->error_code);
@@ -520,7 +529,7 @@ int arm_lro_poll(struct azure *az, const struct arm_lro_urls *urls, const struct
         op->poll_max = conf && conf->poll_max_usec ? conf->poll_max_usec : ARM_LRO_POLL_MAX_USEC_DEFAULT;
         op->poll_max = MAX(op->poll_max, op->poll_min);
         deadline = conf && conf->deadline_usec ? conf->deadline_usec : ARM_LRO_DEADLINE_USEC_DEFAULT;
-        op->random_state = (uint64_t) (uintptr_t) op ^ 0x2545F4914F6CDD1DULL;
+        op->random_state = (uint64_t)(uintptr_t)op ^ 0x2545F4914F6CDD1DULL;
         ev_init(&op->timer, on_lro_timer);
         op->timer.data = op;
 
@@ -542,7 +551,8 @@ int arm_lro_poll(struct azure *az, const struct arm_lro_urls *urls, const struct
                 op->mode = LRO_RESOURCE;
                 first = urls->resource;
         }
-        if ((op->mode == LRO_ASYNC && (urls->method == HTTP_PUT || urls->method == HTTP_PATCH) && !urls->resource)) {
+        if ((op->mode == LRO_ASYNC && (urls->method == HTTP_PUT || urls->method == HTTP_PATCH) &&
+             !urls->resource)) {
                 r = -EINVAL;
                 goto fail;
         }
@@ -554,7 +564,11 @@ int arm_lro_poll(struct azure *az, const struct arm_lro_urls *urls, const struct
         /* The first poll after the initial answer's Retry-After, or at once (a resumed
          * operation has waited long enough). */
         ev_timer_set(&op->timer,
-                     urls->has_retry_after ? (double) MIN(urls->retry_after_usec, op->poll_max) / USEC_PER_SEC : 0., 0.);
+                     urls->has_retry_after
+                             ? (double)CLAMP(urls->retry_after_usec, op->poll_min, op->poll_max) /
+                                       USEC_PER_SEC
+                             : 0.,
+                     0.);
         ev_timer_start(azure_get_loop(az), &op->timer);
         if (ret)
                 *ret = op;

@@ -9,11 +9,11 @@
 #include "azure.h"
 
 /* api-versions (README §1, §3, §4, §5). */
-#define ARM_API_MONGO_CLUSTERS "2025-09-01"      /* default; 2026-06-01 is the newer stable */
+#define ARM_API_MONGO_CLUSTERS      "2025-09-01" /* default; 2026-06-01 is the newer stable */
 #define ARM_API_MONGO_CLUSTERS_2026 "2026-06-01"
-#define ARM_API_KEY_VAULTS "2026-04-01"
-#define ARM_API_IDENTITIES "2023-01-31"
-#define ARM_API_ROLE_ASSIGNMENTS "2022-04-01"
+#define ARM_API_KEY_VAULTS          "2026-04-01"
+#define ARM_API_IDENTITIES          "2023-01-31"
+#define ARM_API_ROLE_ASSIGNMENTS    "2022-04-01"
 
 /* "{endpoint}{path}?api-version={api_version}" (endpoint without its trailing '/'; path
  * starts with '/', as ARM ids do; if path already has a query, "&api-version="). *ret is a
@@ -75,25 +75,27 @@ int arm_lro_begin(enum http_method method, const char *resource_url, const struc
 
 struct arm_lro_conf {
         usec_t deadline_usec; /* total time to follow it; 0 = ARM_LRO_DEADLINE_USEC_DEFAULT */
-        usec_t poll_min_usec; /* own poll delay without Retry-After; 0 = ARM_LRO_POLL_MIN_USEC_DEFAULT */
+        usec_t poll_min_usec; /* shortest delay between polls, whatever Retry-After says, and the
+                               * start of our own backoff without one; 0 = ARM_LRO_POLL_MIN_USEC_DEFAULT */
         usec_t poll_max_usec; /* 0 = ARM_LRO_POLL_MAX_USEC_DEFAULT; also caps Retry-After */
 };
 
 #define ARM_LRO_DEADLINE_USEC_DEFAULT (30 * USEC_PER_MINUTE)
-#define ARM_LRO_POLL_MIN_USEC_DEFAULT (2 * USEC_PER_SEC) /* the JS SDK's default interval */
+#define ARM_LRO_POLL_MIN_USEC_DEFAULT                                                                       \
+        (1 * USEC_PER_SEC) /* ARM's usual Retry-After; the JS SDK waits 2 s without one */
 #define ARM_LRO_POLL_MAX_USEC_DEFAULT (60 * USEC_PER_SEC)
 
 struct arm_lro_result {
-        int error;                 /* 0: a terminal status came (see status); -ETIME: the deadline
-                                    * passed while it still ran (resume later from the same URLs);
-                                    * other -errno: a poll failed (last says how) */
+        int error;                  /* 0: a terminal status came (see status); -ETIME: the deadline
+                                     * passed while it still ran (resume later from the same URLs);
+                                     * other -errno: a poll failed (last says how) */
         enum arm_lro_status status; /* when error == 0 */
-        char *status_string;       /* the status as Azure wrote it; owned; NULL if none */
-        char *error_code;          /* the operation's own error (Failed, Canceled); owned; NULL if none */
-        char *error_message;       /* owned; NULL if none */
-        struct azure_result last;  /* the last answer: on success the resource (the final GET after an
-                                    * Azure-AsyncOperation for PUT/PATCH, the terminal Location answer,
-                                    * or the resource polled); owned */
+        char *status_string;        /* the status as Azure wrote it; owned; NULL if none */
+        char *error_code;           /* the operation's own error (Failed, Canceled); owned; NULL if none */
+        char *error_message;        /* owned; NULL if none */
+        struct azure_result last;   /* the last answer: on success the resource (the final GET after an
+                                     * Azure-AsyncOperation for PUT/PATCH, the terminal Location answer,
+                                     * or the resource polled); owned */
         unsigned polls;
 };
 
@@ -115,6 +117,7 @@ void arm_lro_cancel(struct arm_lro *op);
 
 /* Pure decoders. An OperationStatusResult: {"status": "...", "error": {"code", "message"}}.
  * Returns 0 (*ret_status set; code and message when present, else NULL), -EBADMSG, -ENOMEM. */
-int arm_operation_status_decode(const char *body, size_t len, char **ret_status, char **ret_code, char **ret_message);
+int arm_operation_status_decode(const char *body, size_t len, char **ret_status, char **ret_code,
+                                char **ret_message);
 /* properties.provisioningState of a resource: 0 with *ret (NULL when absent), -EBADMSG, -ENOMEM. */
 int arm_provisioning_state_decode(const char *body, size_t len, char **ret);

@@ -26,7 +26,7 @@ struct auth_slot {
         uint64_t generation; /* of authorization */
         usec_t obtained;     /* realtime; 0 = no token */
         usec_t expires_at;
-        bool used;           /* handed out since it was obtained: worth refreshing ahead */
+        bool used;              /* handed out since it was obtained: worth refreshing ahead */
         usec_t next_background; /* no background refresh before this (after a failed one) */
 
         struct http_request *req; /* the fetch in flight; borrowed handle */
@@ -46,12 +46,12 @@ struct auth {
         struct ev_loop *loop; /* borrowed */
         struct http *http;    /* borrowed */
         enum auth_method method;
-        char *tenant_id;      /* owned */
-        char *client_id;      /* owned */
+        char *tenant_id;            /* owned */
+        char *client_id;            /* owned */
         char *client_secret_file;   /* owned */
         char *federated_token_file; /* owned */
-        char *authority_host; /* owned, no trailing '/' */
-        char *imds_endpoint;  /* owned, no trailing '/' */
+        char *authority_host;       /* owned, no trailing '/' */
+        char *imds_endpoint;        /* owned, no trailing '/' */
         unsigned max_retries;
         struct backoff_conf backoff;
         usec_t timeout_usec;
@@ -96,7 +96,7 @@ enum auth_token_state auth_token_state(usec_t obtained, usec_t expires_at, usec_
 static usec_t auth_now(const struct auth *a) {
         /* The loop's idea of the time (realtime, as token expiry is): the manager owns
          * the clock through the loop. */
-        return (usec_t) (ev_now(a->loop) * (double) USEC_PER_SEC);
+        return (usec_t)(ev_now(a->loop) * (double)USEC_PER_SEC);
 }
 
 static uint64_t auth_random(struct auth *a) {
@@ -122,10 +122,11 @@ static char *strdup_trimmed(const char *s) {
         return d;
 }
 
-static void failure_set(struct auth_failure *f, int error, long status, const char *code, const char *format, ...)
-        _printf_(5, 6);
+static void failure_set(struct auth_failure *f, int error, long status, const char *code, const char *format,
+                        ...) _printf_(5, 6);
 
-static void failure_set(struct auth_failure *f, int error, long status, const char *code, const char *format, ...) {
+static void failure_set(struct auth_failure *f, int error, long status, const char *code, const char *format,
+                        ...) {
         va_list ap;
 
         f->error = error;
@@ -139,7 +140,7 @@ static void failure_set(struct auth_failure *f, int error, long status, const ch
 static struct auth_slot *slot_find(const struct auth *a, const char *audience) {
         for (size_t i = 0; i < a->n_slots; i++)
                 if (auth_audience_equal(a->slots[i].audience, audience))
-                        return (struct auth_slot *) &a->slots[i];
+                        return (struct auth_slot *)&a->slots[i];
         return NULL;
 }
 
@@ -157,8 +158,8 @@ static void slot_drop_token(struct auth_slot *s) {
 
 /* ---- files ------------------------------------------------------------------------ */
 
-static int read_small_file(const char *path, size_t max, bool private, struct buf *ret, struct auth_failure *f,
-                           const char *what) {
+static int read_small_file(const char *path, size_t max, bool private, struct buf *ret,
+                           struct auth_failure *f, const char *what) {
         struct stat st;
         char chunk[4096];
         int fd, r;
@@ -184,7 +185,7 @@ static int read_small_file(const char *path, size_t max, bool private, struct bu
                 failure_set(f, r, 0, NULL,
                             "Refusing %s '%s': it is readable by others (mode %04o); make it 0600 or 0640, "
                             "or pass it as a systemd credential",
-                            what, path, (unsigned) (st.st_mode & 07777));
+                            what, path, (unsigned)(st.st_mode & 07777));
                 goto finish;
         }
         buf_init(ret, max);
@@ -201,11 +202,12 @@ static int read_small_file(const char *path, size_t max, bool private, struct bu
                         r = 0;
                         break;
                 }
-                r = buf_append(ret, chunk, (size_t) n);
+                r = buf_append(ret, chunk, (size_t)n);
                 if (r < 0) {
                         if (r == -E2BIG) {
                                 r = -EFBIG;
-                                failure_set(f, r, 0, NULL, "%s '%s' is larger than %zu bytes", what, path, max);
+                                failure_set(f, r, 0, NULL, "%s '%s' is larger than %zu bytes", what, path,
+                                            max);
                         } else
                                 failure_set(f, r, 0, NULL, "Out of memory reading %s", what);
                         break;
@@ -255,7 +257,8 @@ static int assertion_get(struct auth *a, usec_t now, struct auth_failure *f) {
         if (a->assertion.len > 0 && now < a->assertion_read_at + AUTH_ASSERTION_MAX_AGE_USEC)
                 return 0;
         /* Kubernetes rotates the projected token file: read it again when ours is old. */
-        r = read_small_file(a->federated_token_file, AUTH_ASSERTION_FILE_MAX, false, &b, f, "federated token file");
+        r = read_small_file(a->federated_token_file, AUTH_ASSERTION_FILE_MAX, false, &b, f,
+                            "federated token file");
         if (r < 0)
                 return r;
         buf_done_secret(&a->assertion);
@@ -275,7 +278,8 @@ static int scope_append(struct buf *b, const char *audience) {
         return http_url_escape(b, endswith(audience, "/") ? ".default" : "/.default");
 }
 
-static int build_form(struct auth *a, struct auth_slot *s, usec_t now, struct buf *body, struct auth_failure *f) {
+static int build_form(struct auth *a, struct auth_slot *s, usec_t now, struct buf *body,
+                      struct auth_failure *f) {
         struct buf secret = {};
         int r;
 
@@ -306,7 +310,8 @@ static int build_form(struct auth *a, struct auth_slot *s, usec_t now, struct bu
                 r = assertion_get(a, now, f);
                 if (r < 0)
                         goto fail;
-                r = buf_puts(body, "&client_assertion_type=urn%3Aietf%3Aparams%3Aoauth%3Aclient-assertion-type%3Ajwt-bearer"
+                r = buf_puts(body, "&client_assertion_type=urn%3Aietf%3Aparams%3Aoauth%3Aclient-assertion-"
+                                   "type%3Ajwt-bearer"
                                    "&client_assertion=");
                 if (r >= 0)
                         r = http_url_escape(body, buf_str(&a->assertion));
@@ -329,7 +334,7 @@ static int fetch_send(struct auth_slot *s, usec_t now) {
                 .body_max = AUTH_TOKEN_BODY_MAX,
                 .secret_response = true,
         };
-        char *imds_headers[] = { (char *) "Metadata: true", NULL };
+        char *imds_headers[] = {(char *)"Metadata: true", NULL};
         int r;
 
         buf_init(&url, 0);
@@ -437,7 +442,7 @@ static void fetch_start(struct auth_slot *s) {
         s->attempt = 0;
         s->prev_delay = 0;
         s->first_attempt = auth_now(s->auth);
-        s->failure = (struct auth_failure) {};
+        s->failure = (struct auth_failure){};
         fetch_attempt(s);
 }
 
@@ -469,7 +474,7 @@ static int token_install(struct auth_slot *s, struct auth_token *t, usec_t now) 
         s->obtained = now;
         s->expires_at = t->expires_at;
         s->next_background = 0;
-        in = (double) (auth_refresh_at(now, t->expires_at) - now) / (double) USEC_PER_SEC;
+        in = (double)(auth_refresh_at(now, t->expires_at) - now) / (double)USEC_PER_SEC;
         ev_timer_set(&s->refresh_timer, MAX(in, 0.), 0.);
         ev_timer_start(a->loop, &s->refresh_timer);
         return 0;
@@ -501,14 +506,18 @@ static void on_fetch_done(struct http_request *req, struct http_response *resp, 
                         }
                         failure_set(&s->failure, r, 200, NULL, "Out of memory storing the token");
                 } else
-                        failure_set(&s->failure, r, 200, NULL, "The token endpoint's answer was not understood");
+                        failure_set(&s->failure, r, 200, NULL,
+                                    "The token endpoint's answer was not understood");
         } else {
                 _cleanup_free_ char *code = NULL, *description = NULL;
 
-                (void) auth_decode_error(buf_str(&resp->body), resp->body.len, &code, &description);
-                failure_set(&s->failure, resp->status >= 500 ? -EIO : resp->status == 429 ? -EAGAIN : -EACCES,
-                            resp->status, code, "Token endpoint answered %ld%s%s%s%s", resp->status, code ? " " : "",
-                            strempty(code), description ? ": " : "", strempty(description));
+                (void)auth_decode_error(buf_str(&resp->body), resp->body.len, &code, &description);
+                failure_set(&s->failure,
+                            resp->status >= 500   ? -EIO
+                            : resp->status == 429 ? -EAGAIN
+                                                  : -EACCES,
+                            resp->status, code, "Token endpoint answered %ld%s%s%s%s", resp->status,
+                            code ? " " : "", strempty(code), description ? ": " : "", strempty(description));
         }
 
         ra = http_response_header(resp, "Retry-After");
@@ -532,9 +541,9 @@ static void on_fetch_done(struct http_request *req, struct http_response *resp, 
                 att.status = 400;
         if (backoff_retry(&a->backoff, &att, auth_random(a), &delay)) {
                 log_debug("Token for %s: %s, retrying in %.1fs", s->audience, s->failure.message,
-                          (double) delay / USEC_PER_SEC);
+                          (double)delay / USEC_PER_SEC);
                 s->prev_delay = delay;
-                ev_timer_set(&s->retry_timer, (double) delay / USEC_PER_SEC, 0.);
+                ev_timer_set(&s->retry_timer, (double)delay / USEC_PER_SEC, 0.);
                 ev_timer_start(a->loop, &s->retry_timer);
                 return;
         }
@@ -543,8 +552,8 @@ static void on_fetch_done(struct http_request *req, struct http_response *resp, 
 
 /* ---- public ----------------------------------------------------------------------- */
 
-int auth_token_get(struct auth *a, const char *audience, struct auth_waiter *w, auth_ready_fn ready, void *userdata,
-                   const char **ret_authorization, uint64_t *ret_generation) {
+int auth_token_get(struct auth *a, const char *audience, struct auth_waiter *w, auth_ready_fn ready,
+                   void *userdata, const char **ret_authorization, uint64_t *ret_generation) {
         struct auth_slot *s = audience ? slot_find(a, audience) : NULL;
         usec_t now = auth_now(a);
         enum auth_token_state state;
@@ -616,7 +625,7 @@ static int slot_add(struct auth *a, const char *audience) {
                 return 0;
         assert(a->n_slots < SLOTS_MAX);
         s = &a->slots[a->n_slots];
-        *s = (struct auth_slot) { .auth = a };
+        *s = (struct auth_slot){.auth = a};
         s->audience = mem_strdup(audience);
         if (!s->audience)
                 return -ENOMEM;
@@ -644,8 +653,8 @@ int auth_new(struct ev_loop *loop, struct http *http, const struct auth_conf *co
                         return -EINVAL;
                 break;
         case AUTH_CLIENT_SECRET:
-                if (isempty(conf->tenant_id) || isempty(conf->client_id) || isempty(conf->client_secret_file) ||
-                    isempty(c->authority_host))
+                if (isempty(conf->tenant_id) || isempty(conf->client_id) ||
+                    isempty(conf->client_secret_file) || isempty(c->authority_host))
                         return -EINVAL;
                 break;
         case AUTH_WORKLOAD_IDENTITY:
@@ -672,7 +681,7 @@ int auth_new(struct ev_loop *loop, struct http *http, const struct auth_conf *co
         if (a->backoff.retry_after_max_usec == 0)
                 a->backoff.retry_after_max_usec = BACKOFF_RETRY_AFTER_MAX_USEC_DEFAULT;
         a->timeout_usec = conf->timeout_usec;
-        a->random_state = (uint64_t) (uintptr_t) a ^ (uint64_t) (ev_time() * 1e6) ^ 0x9E3779B97F4A7C15ULL;
+        a->random_state = (uint64_t)(uintptr_t)a ^ (uint64_t)(ev_time() * 1e6) ^ 0x9E3779B97F4A7C15ULL;
         if (a->random_state == 0)
                 a->random_state = 1;
         buf_init(&a->assertion, AUTH_ASSERTION_FILE_MAX);

@@ -23,14 +23,14 @@
  *   stale_at = expires_at - min(AUTH_STALE_AHEAD_USEC, lifetime / 10)
  * so that a request does not arrive with a token that expired on the way. */
 #define AUTH_REFRESH_AHEAD_USEC (5 * USEC_PER_MINUTE)
-#define AUTH_STALE_AHEAD_USEC (30 * USEC_PER_SEC)
+#define AUTH_STALE_AHEAD_USEC   (30 * USEC_PER_SEC)
 /* After a failed refresh while the old token is still good, try again this much later
  * (the SDKs wait 30 s), or sooner for short tokens (a tenth of the lifetime). */
 #define AUTH_REFRESH_RETRY_USEC (30 * USEC_PER_SEC)
 /* The workload identity's federated token file is read again when our copy is older. */
 #define AUTH_ASSERTION_MAX_AGE_USEC (5 * USEC_PER_MINUTE)
-#define AUTH_SECRET_FILE_MAX (16 * 1024)
-#define AUTH_ASSERTION_FILE_MAX (64 * 1024)
+#define AUTH_SECRET_FILE_MAX        (16 * 1024)
+#define AUTH_ASSERTION_FILE_MAX     (64 * 1024)
 /* Token answers are small. */
 #define AUTH_TOKEN_BODY_MAX (64 * 1024)
 
@@ -48,10 +48,10 @@ enum auth_token_state auth_token_state(usec_t obtained, usec_t expires_at, usec_
 
 struct auth_conf {
         enum auth_method method;
-        const struct cloud *cloud;        /* endpoints and audiences; copied */
-        const char *tenant_id;            /* client secret, workload identity */
-        const char *client_id;            /* IMDS: a user-assigned identity's client id (NULL = system-assigned);
-                                           * Entra: the application id */
+        const struct cloud *cloud; /* endpoints and audiences; copied */
+        const char *tenant_id;     /* client secret, workload identity */
+        const char *client_id;     /* IMDS: a user-assigned identity's client id (NULL = system-assigned);
+                                    * Entra: the application id */
         const char *client_secret_file;   /* a bare name is looked up in $CREDENTIALS_DIRECTORY when set */
         const char *federated_token_file; /* NULL = $AZURE_FEDERATED_TOKEN_FILE */
         unsigned max_retries;             /* per fetch */
@@ -74,7 +74,8 @@ struct auth_waiter;
 
 /* A token is ready (error == 0: call auth_token_get() again now) or could not be had
  * (f says why). Called from the loop, never from inside auth_token_get(). */
-typedef void (*auth_ready_fn)(struct auth_waiter *w, int error, const struct auth_failure *f, void *userdata);
+typedef void (*auth_ready_fn)(struct auth_waiter *w, int error, const struct auth_failure *f,
+                              void *userdata);
 
 /* Embedded in the caller's struct; all fields private. */
 struct auth_waiter {
@@ -101,8 +102,8 @@ bool auth_audience_known(const struct auth *a, const char *audience);
  *   0: a token is being fetched: w is queued and ready will be called once;
  *   -EPERM: the audience is not one of the cloud's; -ENOMEM.
  * w must not be queued already. */
-int auth_token_get(struct auth *a, const char *audience, struct auth_waiter *w, auth_ready_fn ready, void *userdata,
-                   const char **ret_authorization, uint64_t *ret_generation);
+int auth_token_get(struct auth *a, const char *audience, struct auth_waiter *w, auth_ready_fn ready,
+                   void *userdata, const char **ret_authorization, uint64_t *ret_generation);
 /* Takes w out of its queue (nothing happens if it is not queued). */
 void auth_waiter_cancel(struct auth_waiter *w);
 /* A server answered 401 to the token of that generation: it is dropped (unless a newer
@@ -110,9 +111,9 @@ void auth_waiter_cancel(struct auth_waiter *w);
 void auth_token_rejected(struct auth *a, const char *audience, uint64_t generation);
 
 struct auth_stats {
-        uint64_t fetches;   /* token requests sent */
-        uint64_t failures;  /* token requests that failed */
-        uint64_t rejected;  /* tokens dropped after a 401 */
+        uint64_t fetches;  /* token requests sent */
+        uint64_t failures; /* token requests that failed */
+        uint64_t rejected; /* tokens dropped after a 401 */
 };
 
 void auth_get_stats(const struct auth *a, struct auth_stats *ret);

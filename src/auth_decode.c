@@ -15,7 +15,7 @@ static bool token_chars_ok(const char *s, size_t n) {
         if (n == 0 || n > AUTH_TOKEN_MAX)
                 return false;
         for (size_t i = 0; i < n; i++)
-                if ((unsigned char) s[i] < 0x21 || (unsigned char) s[i] > 0x7e)
+                if ((unsigned char)s[i] < 0x21 || (unsigned char)s[i] > 0x7e)
                         return false;
         return true;
 }
@@ -34,10 +34,10 @@ static int json_seconds(struct json_object *o, int64_t *ret) {
                 double d = json_object_get_double(o);
                 if (!(d >= 0 && d < 1e15))
                         return -EBADMSG;
-                v = (long long) d;
+                v = (long long)d;
         } else if (json_object_is_type(o, json_type_string)) {
                 s = json_object_get_string(o);
-                if (!isdigit((unsigned char) s[0]))
+                if (!isdigit((unsigned char)s[0]))
                         return -EBADMSG;
                 errno = 0;
                 v = strtoll(s, &end, 10);
@@ -54,7 +54,7 @@ static int json_seconds(struct json_object *o, int64_t *ret) {
 /* json-c keeps its own copy of every string: wipe the token's before the tree goes. */
 static void wipe_json_string(struct json_object *o) {
         if (o && json_object_is_type(o, json_type_string))
-                explicit_wipe((char *) json_object_get_string(o), (size_t) json_object_get_string_len(o));
+                explicit_wipe((char *)json_object_get_string(o), (size_t)json_object_get_string_len(o));
 }
 
 int auth_decode_token(const char *body, size_t len, usec_t now_realtime, struct auth_token *ret) {
@@ -72,18 +72,20 @@ int auth_decode_token(const char *body, size_t len, usec_t now_realtime, struct 
         t = json_tokener_new();
         if (!t)
                 return -ENOMEM;
-        root = json_tokener_parse_ex(t, body, (int) len);
-        if (!root || json_tokener_get_error(t) != json_tokener_success || json_tokener_get_parse_end(t) != len ||
-            !json_object_is_type(root, json_type_object))
+        root = json_tokener_parse_ex(t, body, (int)len);
+        if (!root || json_tokener_get_error(t) != json_tokener_success ||
+            json_tokener_get_parse_end(t) != len || !json_object_is_type(root, json_type_object))
                 goto finish;
 
         if (json_object_object_get_ex(root, "token_type", &o) &&
-            (!json_object_is_type(o, json_type_string) || strcasecmp(json_object_get_string(o), "Bearer") != 0))
+            (!json_object_is_type(o, json_type_string) ||
+             strcasecmp(json_object_get_string(o), "Bearer") != 0))
                 goto finish;
-        if (!json_object_object_get_ex(root, "access_token", &tok) || !json_object_is_type(tok, json_type_string))
+        if (!json_object_object_get_ex(root, "access_token", &tok) ||
+            !json_object_is_type(tok, json_type_string))
                 goto finish;
         s = json_object_get_string(tok);
-        n = (size_t) json_object_get_string_len(tok);
+        n = (size_t)json_object_get_string_len(tok);
         if (!token_chars_ok(s, n))
                 goto finish;
 
@@ -94,8 +96,8 @@ int auth_decode_token(const char *body, size_t len, usec_t now_realtime, struct 
 
         if (on >= 0 && usec_from_unix(on) > now_realtime)
                 expires_at = usec_from_unix(on);
-        else if (in > 0 && (uint64_t) in < UINT64_MAX / USEC_PER_SEC - now_realtime / USEC_PER_SEC)
-                expires_at = now_realtime + (usec_t) in * USEC_PER_SEC;
+        else if (in > 0 && (uint64_t)in < UINT64_MAX / USEC_PER_SEC - now_realtime / USEC_PER_SEC)
+                expires_at = now_realtime + (usec_t)in * USEC_PER_SEC;
         else
                 goto finish; /* no expiry, or already expired */
         max_at = now_realtime + AUTH_TOKEN_LIFETIME_MAX;
@@ -106,7 +108,7 @@ int auth_decode_token(const char *body, size_t len, usec_t now_realtime, struct 
                 r = -ENOMEM;
                 goto finish;
         }
-        *ret = (struct auth_token) { .access_token = copy, .expires_at = expires_at };
+        *ret = (struct auth_token){.access_token = copy, .expires_at = expires_at};
         r = 0;
 finish:
         wipe_json_string(tok);
@@ -117,14 +119,14 @@ finish:
 
 void auth_token_done(struct auth_token *t) {
         mem_free_secret(t->access_token);
-        *t = (struct auth_token) {};
+        *t = (struct auth_token){};
 }
 
 /* ---- WWW-Authenticate ----------------------------------------------------------- */
 
 static bool is_tchar(char c) {
         /* RFC 9110 token characters. */
-        return c != 0 && (isalnum((unsigned char) c) || strchr("!#$%&'*+-.^_`|~", c));
+        return c != 0 && (isalnum((unsigned char)c) || strchr("!#$%&'*+-.^_`|~", c));
 }
 
 static const char *skip_ows(const char *p) {
@@ -159,7 +161,7 @@ static int read_value(const char **p, char **ret) {
                 /* token68 may end in '=' padding */
                 while (is_tchar(*e) || *e == '/' || *e == ':' || *e == '=')
                         e++;
-                v = mem_strndup(s, (size_t) (e - s));
+                v = mem_strndup(s, (size_t)(e - s));
                 if (!v)
                         return -ENOMEM;
                 *p = e;
@@ -181,11 +183,11 @@ static int tenant_from_authority(const char *url, char **ret) {
                 return 0;
         p++;
         e = p + strcspn(p, "/?#");
-        n = (size_t) (e - p);
+        n = (size_t)(e - p);
         if (n == 0 || n > 128)
                 return 0;
         for (const char *c = p; c < e; c++)
-                if (!isalnum((unsigned char) *c) && *c != '-' && *c != '.' && *c != '_')
+                if (!isalnum((unsigned char)*c) && *c != '-' && *c != '.' && *c != '_')
                         return 0;
         *ret = mem_strndup(p, n);
         return *ret ? 0 : -ENOMEM;
@@ -218,7 +220,7 @@ int auth_decode_challenge(const char *header, struct auth_challenge *ret) {
                 name = p;
                 while (is_tchar(*p))
                         p++;
-                n = (size_t) (p - name);
+                n = (size_t)(p - name);
                 if (n == 0) {
                         r = -EBADMSG;
                         goto fail;
@@ -284,7 +286,7 @@ void auth_challenge_done(struct auth_challenge *c) {
         mem_free(c->resource);
         mem_free(c->error);
         mem_free(c->claims);
-        *c = (struct auth_challenge) {};
+        *c = (struct auth_challenge){};
 }
 
 /* ---- audiences ------------------------------------------------------------------ */
@@ -335,8 +337,9 @@ int auth_decode_error(const char *body, size_t len, char **ret_error, char **ret
         t = json_tokener_new();
         if (!t)
                 return -ENOMEM;
-        root = json_tokener_parse_ex(t, body, (int) len);
-        if (!root || json_tokener_get_error(t) != json_tokener_success || !json_object_is_type(root, json_type_object))
+        root = json_tokener_parse_ex(t, body, (int)len);
+        if (!root || json_tokener_get_error(t) != json_tokener_success ||
+            !json_object_is_type(root, json_type_object))
                 goto finish;
         if (!json_object_object_get_ex(root, "error", &e) || !json_object_is_type(e, json_type_string))
                 goto finish;

@@ -36,10 +36,10 @@ void auth_token_done(struct auth_token *t);
  * scope; CAE adds error="insufficient_claims", claims="..."). */
 struct auth_challenge {
         char *authorization; /* authorization= or authorization_uri=; NULL if absent */
-        char *tenant;        /* first path segment of authorization when it looks like a tenant; NULL otherwise */
-        char *resource;      /* resource=, else scope= without "/.default"; no trailing '/'; NULL if neither */
-        char *error;         /* error=; NULL if absent */
-        char *claims;        /* claims=; NULL if absent */
+        char *tenant;   /* first path segment of authorization when it looks like a tenant; NULL otherwise */
+        char *resource; /* resource=, else scope= without "/.default"; no trailing '/'; NULL if neither */
+        char *error;    /* error=; NULL if absent */
+        char *claims;   /* claims=; NULL if absent */
 };
 
 /* Parses a WWW-Authenticate value; other schemes (PoP, Basic...) in the same value are

@@ -35,23 +35,24 @@ struct azure_call {
         enum http_method method;
         enum azure_audience audience;
         enum azure_kind kind;
-        char *url;  /* owned */
+        char *url; /* owned */
         char host[256];
         void *body; /* owned, copied from the request */
         size_t body_len, body_max;
         usec_t timeout_usec;
 
-        struct pace_queue *pq;          /* borrowed (owned by az->queues) */
-        const char *remaining_header;   /* static; NULL for Key Vault */
-        bool token_taken;               /* a pacer token is held */
+        struct pace_queue *pq;        /* borrowed (owned by az->queues) */
+        const char *remaining_header; /* static; NULL for Key Vault */
+        bool token_taken;             /* a pacer token is held */
+        int pace_error;               /* the pacer could not take this call (-ENOMEM) */
 
         enum call_state state;
-        struct azure_call *prev, *next; /* in pq (PACING) or az->ready (READY) */
+        struct azure_call *prev, *next;         /* in pq (PACING) or az->ready (READY) */
         struct azure_call *all_prev, *all_next; /* in az->calls */
         struct auth_waiter waiter;
-        uint64_t generation;            /* of the token sent */
-        struct http_request *req;       /* borrowed handle */
-        ev_timer timer;                 /* retry delay; data = this */
+        uint64_t generation;      /* of the token sent */
+        struct http_request *req; /* borrowed handle */
+        ev_timer timer;           /* retry delay; data = this */
         unsigned attempts;
         usec_t first_at, prev_delay;
         bool auth_retried;
@@ -67,15 +68,15 @@ struct azure {
         struct auth *auth;    /* borrowed */
         struct cloud cloud;   /* owned copy */
         char arm_host[256];
-        char *tenant_id;      /* owned; NULL = no tenant check of challenges */
+        char *tenant_id; /* owned; NULL = no tenant check of challenges */
         unsigned max_retries;
         struct backoff_conf backoff;
         bool no_pacing;
         struct pacer_limit arm_reads, arm_writes, arm_deletes, key_vault;
 
-        struct pacer *pacer;      /* owned */
-        struct hashmap *queues;   /* owned: key -> struct pace_queue, owned */
-        ev_timer pace_timer;      /* data = this */
+        struct pacer *pacer;                        /* owned */
+        struct hashmap *queues;                     /* owned: key -> struct pace_queue, owned */
+        ev_timer pace_timer;                        /* data = this */
         struct azure_call *ready_head, *ready_tail; /* borrowed */
         struct azure_call *calls;                   /* every call; owned */
         bool pumping;
@@ -128,12 +129,12 @@ void azure_result_done(struct azure_result *r) {
         mem_free(r->correlation_id);
         mem_free(r->location);
         mem_free(r->async_operation);
-        *r = (struct azure_result) {};
+        *r = (struct azure_result){};
 }
 
 void azure_result_move(struct azure_result *r, struct azure_result *ret) {
         *ret = *r;
-        *r = (struct azure_result) {};
+        *r = (struct azure_result){};
 }
 
 int azure_status_to_errno(long status) {
@@ -171,9 +172,9 @@ int azure_error_decode(const char *body, size_t len, char **ret_code, char **ret
         t = json_tokener_new();
         if (!t)
                 return -ENOMEM;
-        root = json_tokener_parse_ex(t, body, (int) len);
-        if (!root || json_tokener_get_error(t) != json_tokener_success || !json_object_is_type(root, json_type_object) ||
-            !json_object_object_get_ex(root, "error", &e))
+        root = json_tokener_parse_ex(t, body, (int)len);
+        if (!root || json_tokener_get_error(t) != json_tokener_success ||
+            !json_object_is_type(root, json_type_object) || !json_object_object_get_ex(root, "error", &e))
                 goto finish;
 
         if (json_object_is_type(e, json_type_string)) {
@@ -190,7 +191,8 @@ int azure_error_decode(const char *body, size_t len, char **ret_code, char **ret
         for (unsigned depth = 0; e && json_object_is_type(e, json_type_object) && depth < 16; depth++) {
                 if (json_object_object_get_ex(e, "code", &o) && json_object_is_type(o, json_type_string))
                         code = json_object_get_string(o);
-                if (!message && json_object_object_get_ex(e, "message", &o) && json_object_is_type(o, json_type_string))
+                if (!message && json_object_object_get_ex(e, "message", &o) &&
+                    json_object_is_type(o, json_type_string))
                         message = json_object_get_string(o);
                 if (!json_object_object_get_ex(e, "innererror", &e))
                         break;
@@ -218,7 +220,7 @@ finish:
 /* ---- helpers ---------------------------------------------------------------------- */
 
 static usec_t az_now(const struct azure *az) {
-        return (usec_t) (ev_now(az->loop) * (double) USEC_PER_SEC);
+        return (usec_t)(ev_now(az->loop) * (double)USEC_PER_SEC);
 }
 
 static uint64_t az_random(struct azure *az) {
@@ -244,7 +246,7 @@ static const char *audience_string(const struct azure *az, enum azure_audience a
 static bool host_under_suffixes(const char *host, char *const *suffixes) {
         size_t nh = strlen(host);
 
-        STRV_FOREACH(s, suffixes) {
+        STRV_FOREACH (s, suffixes) {
                 size_t ns = strlen(*s);
                 if (nh > ns + 1 && host[nh - ns - 1] == '.' && strcasecmp(host + nh - ns, *s) == 0)
                         return true;
@@ -267,7 +269,8 @@ static bool host_allowed(const struct azure *az, enum azure_audience a, const ch
 }
 
 /* ARM throttles per subscription and class (README §7.3); Key Vault per vault. */
-static int pace_key(struct azure *az, struct azure_call *c, char *buf, size_t len, const struct pacer_limit **ret_limit) {
+static int pace_key(struct azure *az, struct azure_call *c, char *buf, size_t len,
+                    const struct pacer_limit **ret_limit) {
         const char *path, *sub, *cls;
         bool tenant;
         size_t n;
@@ -275,7 +278,7 @@ static int pace_key(struct azure *az, struct azure_call *c, char *buf, size_t le
         if (c->audience != AZURE_AUDIENCE_ARM) {
                 *ret_limit = &az->key_vault;
                 c->remaining_header = NULL;
-                return snprintf(buf, len, "kv/%s", c->host) < (int) len ? 0 : -EINVAL;
+                return snprintf(buf, len, "kv/%s", c->host) < (int)len ? 0 : -EINVAL;
         }
 
         path = strstr(c->url, "://");
@@ -304,8 +307,8 @@ static int pace_key(struct azure *az, struct azure_call *c, char *buf, size_t le
                                              : "x-ms-ratelimit-remaining-subscription-writes";
         }
         if (tenant)
-                return snprintf(buf, len, "arm/tenant/%s", cls) < (int) len ? 0 : -EINVAL;
-        if (snprintf(buf, len, "arm/%.*s/%s", (int) n, sub, cls) >= (int) len)
+                return snprintf(buf, len, "arm/tenant/%s", cls) < (int)len ? 0 : -EINVAL;
+        if (snprintf(buf, len, "arm/%.*s/%s", (int)n, sub, cls) >= (int)len)
                 return -EINVAL;
         for (char *p = buf; *p; p++)
                 if (*p >= 'A' && *p <= 'Z')
@@ -330,7 +333,7 @@ static int64_t remaining_count(const struct http_response *resp, const char *hea
 /* ---- the pacing gate -------------------------------------------------------------- */
 
 static void pace_schedule(struct azure *az, usec_t wait) {
-        double in = (double) wait / USEC_PER_SEC;
+        double in = (double)wait / USEC_PER_SEC;
 
         if (ev_is_active(&az->pace_timer) && ev_timer_remaining(az->loop, &az->pace_timer) <= in)
                 return;
@@ -376,6 +379,7 @@ static void call_enqueue(struct azure_call *c) {
 }
 
 static void call_finish(struct azure_call *c);
+static void call_fail(struct azure_call *c, int error, const char *format, ...) _printf_(3, 4);
 static void call_get_token(struct azure_call *c);
 
 static void on_pace(struct ev_loop *loop, ev_timer *w, int revents) {
@@ -386,7 +390,7 @@ static void on_pace(struct ev_loop *loop, ev_timer *w, int revents) {
 
         /* First move everything the pacer lets go to the ready list, then start those:
          * starting may call back into users, who may add queues or cancel calls. */
-        HASHMAP_FOREACH(key, pq, az->queues) {
+        HASHMAP_FOREACH (key, pq, az->queues) {
                 while (pq->head) {
                         struct azure_call *c = pq->head;
                         usec_t wait = 0;
@@ -400,7 +404,7 @@ static void on_pace(struct ev_loop *loop, ev_timer *w, int revents) {
                         }
                         queue_remove(&pq->head, &pq->tail, c);
                         if (r < 0)
-                                c->result.error = r; /* -ENOMEM: failed in call_get_token() */
+                                c->pace_error = r; /* -ENOMEM: the call fails below */
                         else
                                 c->token_taken = true;
                         c->state = CALL_READY;
@@ -412,8 +416,8 @@ static void on_pace(struct ev_loop *loop, ev_timer *w, int revents) {
                 struct azure_call *c = az->ready_head;
 
                 queue_remove(&az->ready_head, &az->ready_tail, c);
-                if (c->result.error < 0)
-                        call_finish(c);
+                if (c->pace_error < 0)
+                        call_fail(c, c->pace_error, "Out of memory");
                 else
                         call_get_token(c);
         }
@@ -579,13 +583,15 @@ static int result_fill(struct azure_call *c, struct http_response *resp, usec_t 
         res->status = resp->status;
         if (resp->error < 0) {
                 res->error = resp->error;
-                if (resp->error_text && *resp->error_text && !(res->error_message = mem_strdup(resp->error_text)))
+                if (resp->error_text && *resp->error_text &&
+                    !(res->error_message = mem_strdup(resp->error_text)))
                         r = -ENOMEM;
                 return r;
         }
         res->error = azure_status_to_errno(resp->status);
         http_response_take_body(resp, &res->body);
-        if ((http_response_header(resp, "x-ms-request-id") && !(res->request_id = header_dup(resp, "x-ms-request-id"))) ||
+        if ((http_response_header(resp, "x-ms-request-id") &&
+             !(res->request_id = header_dup(resp, "x-ms-request-id"))) ||
             (http_response_header(resp, "x-ms-correlation-request-id") &&
              !(res->correlation_id = header_dup(resp, "x-ms-correlation-request-id"))) ||
             (http_response_header(resp, "Location") && !(res->location = header_dup(resp, "Location"))) ||
@@ -596,7 +602,8 @@ static int result_fill(struct azure_call *c, struct http_response *resp, usec_t 
         if (ra && retry_after_parse(ra, now, &res->retry_after_usec) >= 0)
                 res->has_retry_after = true;
         if (res->error < 0 && res->body.len > 0 &&
-            azure_error_decode(res->body.data, res->body.len, &res->error_code, &res->error_message) == -ENOMEM)
+            azure_error_decode(res->body.data, res->body.len, &res->error_code, &res->error_message) ==
+                    -ENOMEM)
                 r = -ENOMEM;
         return r;
 }
@@ -626,21 +633,22 @@ static int challenge_check(struct azure_call *c, const char *header) {
         r = -EACCES;
         for (enum azure_audience a = AZURE_AUDIENCE_VAULT; a <= AZURE_AUDIENCE_HSM; a++) {
                 const char *aud = audience_string(az, a);
-                if (aud && auth_audience_equal(ch.resource, aud) && auth_audience_covers_host(aud, c->host) &&
-                    host_allowed(az, a, c->host)) {
-                        r = (int) a;
+                if (aud && auth_audience_equal(ch.resource, aud) &&
+                    auth_audience_covers_host(aud, c->host) && host_allowed(az, a, c->host)) {
+                        r = (int)a;
                         break;
                 }
         }
         if (r < 0)
                 call_fail(c, -EACCES,
-                          "Key Vault %s asks for a token for '%s', which the cloud config does not name for it; "
+                          "Key Vault %s asks for a token for '%s', which the cloud config does not name for "
+                          "it; "
                           "no token sent",
                           c->host, ch.resource);
         else if (az->tenant_id && ch.tenant && strcasecmp(ch.tenant, az->tenant_id) != 0 &&
                  !streq(ch.tenant, "common") && !streq(ch.tenant, "organizations")) {
-                call_fail(c, -EACCES, "Key Vault %s belongs to tenant %s, cmkd authenticates in tenant %s", c->host,
-                          ch.tenant, az->tenant_id);
+                call_fail(c, -EACCES, "Key Vault %s belongs to tenant %s, cmkd authenticates in tenant %s",
+                          c->host, ch.tenant, az->tenant_id);
                 r = -EACCES;
         }
         auth_challenge_done(&ch);
@@ -666,7 +674,8 @@ static void on_http_done(struct http_request *req, struct http_response *resp, v
                 az->stats.throttled++;
                 if (!az->no_pacing)
                         pacer_throttled(az->pacer, c->pq->key,
-                                        now + (c->result.has_retry_after ? c->result.retry_after_usec : az->backoff.base_usec));
+                                        now + (c->result.has_retry_after ? c->result.retry_after_usec
+                                                                         : az->backoff.base_usec));
         }
 
         if (resp->status == 401) {
@@ -680,7 +689,7 @@ static void on_http_done(struct http_request *req, struct http_response *resp, v
                         r = challenge_check(c, www);
                         if (r < 0)
                                 return;
-                        c->audience = (enum azure_audience) r;
+                        c->audience = (enum azure_audience)r;
                 }
                 /* The token may have been revoked or expired early: drop it, get a new one,
                  * try once more. */
@@ -704,13 +713,13 @@ static void on_http_done(struct http_request *req, struct http_response *resp, v
                 .prev_delay_usec = c->prev_delay,
         };
         if (backoff_retry(&az->backoff, &att, az_random(az), &delay)) {
-                log_debug("%s %s: %s, attempt %u, retrying in %.1fs", http_method_to_string(c->method), c->host,
-                          resp->error < 0 ? strerror(-resp->error) : "server busy or failing", c->attempts,
-                          (double) delay / USEC_PER_SEC);
+                log_debug("%s %s: %s, attempt %u, retrying in %.1fs", http_method_to_string(c->method),
+                          c->host, resp->error < 0 ? strerror(-resp->error) : "server busy or failing",
+                          c->attempts, (double)delay / USEC_PER_SEC);
                 az->stats.retries++;
                 c->prev_delay = delay;
                 c->state = CALL_DELAY;
-                ev_timer_set(&c->timer, (double) delay / USEC_PER_SEC, 0.);
+                ev_timer_set(&c->timer, (double)delay / USEC_PER_SEC, 0.);
                 ev_timer_start(az->loop, &c->timer);
                 return;
         }
@@ -842,7 +851,7 @@ static void list_end(struct azure_list *l, int error, const struct azure_result 
 static void on_page(struct azure_call *call, struct azure_result *res, void *userdata);
 
 static int list_request(struct azure_list *l, const char *url) {
-        struct azure_request rq = { .method = HTTP_GET, .audience = l->audience, .kind = l->kind, .url = url };
+        struct azure_request rq = {.method = HTTP_GET, .audience = l->audience, .kind = l->kind, .url = url};
         char host[256];
         int r;
 
@@ -853,7 +862,7 @@ static int list_request(struct azure_list *l, const char *url) {
                 return -ELOOP;
         if (l->pages >= AZURE_LIST_PAGES_MAX)
                 return -E2BIG;
-        r = hashmap_put(l->seen, url, (void *) 1);
+        r = hashmap_put(l->seen, url, (void *)1);
         if (r < 0)
                 return r;
         return azure_call_start(l->az, &rq, on_page, l, &l->call);
@@ -896,8 +905,13 @@ int azure_list_start(struct azure *az, enum azure_audience audience, enum azure_
         l = new0(struct azure_list, 1);
         if (!l)
                 return -ENOMEM;
-        *l = (struct azure_list) {
-                .az = az, .audience = audience, .kind = kind, .page = page, .done = done, .userdata = userdata,
+        *l = (struct azure_list){
+                .az = az,
+                .audience = audience,
+                .kind = kind,
+                .page = page,
+                .done = done,
+                .userdata = userdata,
         };
         r = http_url_host(url, l->host, sizeof l->host);
         if (r < 0)
@@ -953,7 +967,7 @@ int azure_new(struct ev_loop *loop, struct http *http, struct auth *auth, const 
         az->arm_writes = conf->arm_writes.capacity > 0 ? conf->arm_writes : PACER_LIMIT_ARM_WRITES;
         az->arm_deletes = conf->arm_deletes.capacity > 0 ? conf->arm_deletes : PACER_LIMIT_ARM_DELETES;
         az->key_vault = conf->key_vault.capacity > 0 ? conf->key_vault : PACER_LIMIT_KEY_VAULT;
-        az->random_state = (uint64_t) (uintptr_t) az ^ (uint64_t) (ev_time() * 1e6) ^ 0xD1B54A32D192ED03ULL;
+        az->random_state = (uint64_t)(uintptr_t)az ^ (uint64_t)(ev_time() * 1e6) ^ 0xD1B54A32D192ED03ULL;
         if (az->random_state == 0)
                 az->random_state = 1;
         ev_init(&az->pace_timer, on_pace);

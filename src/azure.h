@@ -35,10 +35,10 @@ enum azure_kind {
         _AZURE_KIND_INVALID = -EINVAL,
 };
 
-#define AZURE_BODY_MAX_ARM_RESOURCE (1024 * 1024)
-#define AZURE_BODY_MAX_ARM_LIST (8 * 1024 * 1024)
+#define AZURE_BODY_MAX_ARM_RESOURCE  (1024 * 1024)
+#define AZURE_BODY_MAX_ARM_LIST      (8 * 1024 * 1024)
 #define AZURE_BODY_MAX_ARM_OPERATION (256 * 1024)
-#define AZURE_BODY_MAX_KEY_VAULT (256 * 1024)
+#define AZURE_BODY_MAX_KEY_VAULT     (256 * 1024)
 
 /* A list stops after this many pages (a nextLink loop, or a runaway server). */
 #define AZURE_LIST_PAGES_MAX 10000u
@@ -47,11 +47,11 @@ const char *azure_audience_to_string(enum azure_audience a);
 const char *azure_kind_to_string(enum azure_kind k);
 
 struct azure_conf {
-        const struct cloud *cloud;  /* copied */
-        const char *tenant_id;      /* a Key Vault challenge naming another tenant is refused; NULL = no check */
-        unsigned max_retries;       /* retries after the first attempt */
+        const struct cloud *cloud; /* copied */
+        const char *tenant_id; /* a Key Vault challenge naming another tenant is refused; NULL = no check */
+        unsigned max_retries;  /* retries after the first attempt */
         struct backoff_conf backoff; /* zeros = BACKOFF_*_DEFAULT */
-        bool no_pacing;             /* tests only: send without pacing */
+        bool no_pacing;              /* tests only: send without pacing */
         /* Pacing limits; a zero capacity = the PACER_LIMIT_* default. */
         struct pacer_limit arm_reads, arm_writes, arm_deletes, key_vault;
 };
@@ -60,20 +60,20 @@ struct azure;
 struct azure_call;
 
 struct azure_result {
-        int error;            /* 0 for a 2xx answer; else -errno, see azure_status_to_errno() and
-                               * http.h for transport failures; -EPERM for a host or audience the
-                               * cloud does not name; -EACCES for a refused or unusable challenge */
-        long status;          /* HTTP status of the last answer; 0 if none */
-        struct buf body;      /* the last answer's body, also for errors; owned */
-        char *error_code;     /* innermost error code of Azure's error envelope; NULL if none */
-        char *error_message;  /* its message (the outermost that has one); NULL if none */
-        char *request_id;     /* x-ms-request-id; NULL if none */
-        char *correlation_id; /* x-ms-correlation-request-id; NULL if none */
-        char *location;       /* Location header (LRO); NULL if none */
+        int error;             /* 0 for a 2xx answer; else -errno, see azure_status_to_errno() and
+                                * http.h for transport failures; -EPERM for a host or audience the
+                                * cloud does not name; -EACCES for a refused or unusable challenge */
+        long status;           /* HTTP status of the last answer; 0 if none */
+        struct buf body;       /* the last answer's body, also for errors; owned */
+        char *error_code;      /* innermost error code of Azure's error envelope; NULL if none */
+        char *error_message;   /* its message (the outermost that has one); NULL if none */
+        char *request_id;      /* x-ms-request-id; NULL if none */
+        char *correlation_id;  /* x-ms-correlation-request-id; NULL if none */
+        char *location;        /* Location header (LRO); NULL if none */
         char *async_operation; /* Azure-AsyncOperation header (LRO); NULL if none */
         bool has_retry_after;
         usec_t retry_after_usec;
-        unsigned attempts;    /* HTTP attempts made */
+        unsigned attempts; /* HTTP attempts made */
 };
 
 /* Frees the contents (wiping nothing: results carry no secrets). */
@@ -99,11 +99,11 @@ struct azure_request {
         enum http_method method;
         enum azure_audience audience;
         enum azure_kind kind;
-        const char *url;        /* absolute https:// URL on a host the cloud names */
-        const void *body;       /* copied; NULL = none */
+        const char *url;  /* absolute https:// URL on a host the cloud names */
+        const void *body; /* copied; NULL = none */
         size_t body_len;
-        size_t body_max;        /* 0 = by kind */
-        usec_t timeout_usec;    /* per attempt; 0 = http's default */
+        size_t body_max;     /* 0 = by kind */
+        usec_t timeout_usec; /* per attempt; 0 = http's default */
 };
 
 /* loop, http and auth are borrowed and must outlive the azure. Returns 0, -ENOMEM,
@@ -139,8 +139,8 @@ typedef int (*azure_page_fn)(const char *body, size_t len, void *userdata, char 
 /* The list ended: error 0 after the last page, else why it stopped (a page's failure,
  * with last describing that answer; -ELOOP for a nextLink seen before; -E2BIG past
  * AZURE_LIST_PAGES_MAX; -EPERM for a nextLink on another host; a page_fn error). */
-typedef void (*azure_list_done_fn)(struct azure_list *l, int error, const struct azure_result *last, unsigned pages,
-                                   void *userdata);
+typedef void (*azure_list_done_fn)(struct azure_list *l, int error, const struct azure_result *last,
+                                   unsigned pages, void *userdata);
 
 /* GETs url, then every nextLink as given (absolute; it must be on url's host), each page
  * once, handing each body to page. Empty pages are fine. Returns 0, -ENOMEM, -EINVAL, -EPERM. */
@@ -154,11 +154,11 @@ struct azure_stats {
         uint64_t calls[_AZURE_KIND_MAX]; /* finished calls, by kind */
         uint64_t attempts;               /* HTTP requests sent (calls + retries + challenge repeats) */
         uint64_t retries;
-        uint64_t throttled;              /* 429 answers received */
-        uint64_t auth_retries;           /* repeats after a 401 */
-        uint64_t failures;               /* calls that ended with an error */
-        uint64_t paced;                  /* times a request waited for the pacer */
-        uint64_t bytes_sent, bytes_received; /* from http */
+        uint64_t throttled;                     /* 429 answers received */
+        uint64_t auth_retries;                  /* repeats after a 401 */
+        uint64_t failures;                      /* calls that ended with an error */
+        uint64_t paced;                         /* times a request waited for the pacer */
+        uint64_t bytes_sent, bytes_received;    /* from http */
         uint64_t token_fetches, token_failures; /* from auth */
 };
 

@@ -35,9 +35,9 @@ bool backoff_error_transient(int error) {
         case -ENETUNREACH:
         case -EHOSTDOWN:
         case -EPIPE:
-        case -EIO:        /* send/receive failure, HTTP/2 stream error */
-        case -EPROTO:     /* a garbled answer, e.g. a connection cut mid-headers */
-        case -ENODATA:    /* empty reply */
+        case -EIO:           /* send/receive failure, HTTP/2 stream error */
+        case -EPROTO:        /* a garbled answer, e.g. a connection cut mid-headers */
+        case -ENODATA:       /* empty reply */
         case -EADDRNOTAVAIL: /* name did not resolve (may be a DNS hiccup) */
                 return true;
         default:
@@ -84,8 +84,9 @@ bool backoff_retry(const struct backoff_conf *c, const struct backoff_attempt *a
                 if (s == 404 || s == 408 || s == 429 || (s >= 500 && s <= 599)) {
                         if (!attempts_left(a))
                                 return false;
-                        *ret_delay_usec = (s == 429 || s == 503) && a->has_retry_after ? retry_after_delay(c, a)
-                                                                                      : delay;
+                        *ret_delay_usec = (s == 429 || s == 503) && a->has_retry_after
+                                                  ? retry_after_delay(c, a)
+                                                  : delay;
                         return true;
                 }
                 return false;

@@ -15,8 +15,8 @@ struct backoff_conf {
 /* Defaults. The Azure SDKs start at 0.8-1 s and cap at 60-64 s (core-rest-pipeline
  * retryDelayInMs 1000, maxRetryDelayInMs 64000); Retry-After is honoured in full by the
  * SDKs, we cap it at 5 min so one bad answer cannot park a sweep for an hour. */
-#define BACKOFF_BASE_USEC_DEFAULT (1 * USEC_PER_SEC)
-#define BACKOFF_CAP_USEC_DEFAULT (60 * USEC_PER_SEC)
+#define BACKOFF_BASE_USEC_DEFAULT            (1 * USEC_PER_SEC)
+#define BACKOFF_CAP_USEC_DEFAULT             (60 * USEC_PER_SEC)
 #define BACKOFF_RETRY_AFTER_MAX_USEC_DEFAULT (5 * USEC_PER_MINUTE)
 
 /* IMDS answers 410 while it is being updated and is "available within 70 s"
@@ -33,16 +33,16 @@ usec_t backoff_next(const struct backoff_conf *c, usec_t prev_usec, uint64_t ran
 
 /* What happened to one attempt. */
 struct backoff_attempt {
-        int error;           /* -errno of a transport failure; 0 when an HTTP answer came */
-        long status;         /* HTTP status when error == 0 */
-        bool sent;           /* the request may have reached the server */
-        bool idempotent;     /* GET (reads, polls); PUT/PATCH/POST/DELETE are not */
-        bool imds;           /* the IMDS token endpoint: its own rules (README §6.1) */
+        int error;       /* -errno of a transport failure; 0 when an HTTP answer came */
+        long status;     /* HTTP status when error == 0 */
+        bool sent;       /* the request may have reached the server */
+        bool idempotent; /* GET (reads, polls); PUT/PATCH/POST/DELETE are not */
+        bool imds;       /* the IMDS token endpoint: its own rules (README §6.1) */
         bool has_retry_after;
         usec_t retry_after_usec;
-        unsigned attempt;     /* 1-based number of the attempt that just ended */
-        unsigned max_retries; /* retries allowed after the first attempt */
-        usec_t elapsed_usec;  /* since the first attempt started */
+        unsigned attempt;       /* 1-based number of the attempt that just ended */
+        unsigned max_retries;   /* retries allowed after the first attempt */
+        usec_t elapsed_usec;    /* since the first attempt started */
         usec_t prev_delay_usec; /* the last delay used for this request, 0 if none */
 };
 

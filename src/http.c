@@ -6,8 +6,8 @@
 
 #include <assert.h>
 #include <curl/curl.h>
-#include <stdio.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <unistd.h>
 
 #include "http.h"
@@ -35,12 +35,12 @@ struct http_request {
         struct curl_slist *headers; /* owned; holds the Authorization line: wiped before freeing */
         char *body;                 /* owned; wiped */
         size_t body_len;
-        char *url_log;              /* owned: the URL without its query, for the debug log */
+        char *url_log; /* owned: the URL without its query, for the debug log */
         enum http_method method;
         bool secret_response;
-        bool running;               /* added to the multi handle */
-        int write_error;            /* -E2BIG/-ENOMEM from our write or header callback */
-        struct buf header_buf;      /* raw header block of the latest answer */
+        bool running;          /* added to the multi handle */
+        int write_error;       /* -E2BIG/-ENOMEM from our write or header callback */
+        struct buf header_buf; /* raw header block of the latest answer */
         struct http_response resp;
         http_done_fn done;
         void *userdata;
@@ -50,12 +50,12 @@ struct http_request {
 };
 
 struct http {
-        struct ev_loop *loop; /* borrowed */
-        CURLM *multi;         /* owned */
-        ev_timer timer;       /* curl's timer; timer.data = this */
-        char *ca_file;        /* owned */
+        struct ev_loop *loop;          /* borrowed */
+        CURLM *multi;                  /* owned */
+        ev_timer timer;                /* curl's timer; timer.data = this */
+        char *ca_file;                 /* owned */
         struct curl_slist *connect_to; /* owned */
-        char *user_agent;     /* owned */
+        char *user_agent;              /* owned */
         unsigned max_concurrent;
         usec_t timeout_usec;
 
@@ -70,7 +70,8 @@ struct http {
 };
 
 static const char *const method_table[_HTTP_METHOD_MAX] = {
-        [HTTP_GET] = "GET", [HTTP_PUT] = "PUT", [HTTP_PATCH] = "PATCH", [HTTP_POST] = "POST", [HTTP_DELETE] = "DELETE",
+        [HTTP_GET] = "GET",   [HTTP_PUT] = "PUT",       [HTTP_PATCH] = "PATCH",
+        [HTTP_POST] = "POST", [HTTP_DELETE] = "DELETE",
 };
 
 const char *http_method_to_string(enum http_method m) {
@@ -86,12 +87,12 @@ int http_url_escape(struct buf *b, const char *s) {
         size_t saved = b->len;
         int r = 0;
 
-        for (const unsigned char *p = (const unsigned char *) s; *p && r >= 0; p++) {
+        for (const unsigned char *p = (const unsigned char *)s; *p && r >= 0; p++) {
                 if ((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') ||
                     *p == '-' || *p == '.' || *p == '_' || *p == '~')
-                        r = buf_putc(b, (char) *p);
+                        r = buf_putc(b, (char)*p);
                 else {
-                        char e[3] = { '%', hex[*p >> 4], hex[*p & 15] };
+                        char e[3] = {'%', hex[*p >> 4], hex[*p & 15]};
                         r = buf_append(b, e, 3);
                 }
         }
@@ -113,7 +114,7 @@ int http_url_host(const char *url, char *buf, size_t len) {
         if (!p)
                 return -EINVAL;
         e = p + strcspn(p, "/?#");
-        at = memchr(p, '@', (size_t) (e - p));
+        at = memchr(p, '@', (size_t)(e - p));
         if (at)
                 p = at + 1;
         if (*p == '[') /* IPv6 literal */
@@ -123,7 +124,7 @@ int http_url_host(const char *url, char *buf, size_t len) {
         if (n == 0 || n >= len || p + n > e)
                 return -EINVAL;
         for (size_t i = 0; i < n; i++)
-                buf[i] = (char) (p[i] >= 'A' && p[i] <= 'Z' ? p[i] + 32 : p[i]);
+                buf[i] = (char)(p[i] >= 'A' && p[i] <= 'Z' ? p[i] + 32 : p[i]);
         buf[n] = 0;
         return 0;
 }
@@ -166,7 +167,7 @@ static int parse_headers(struct http_request *req) {
                                 mem_free(hs);
                                 return -ENOMEM;
                         }
-                        hs[n++] = (struct http_header) { .name = p, .value = v };
+                        hs[n++] = (struct http_header){.name = p, .value = v};
                 }
                 if (last)
                         break;
@@ -318,10 +319,10 @@ static int request_setup(struct http *h, struct http_request *req, const struct 
         char *line;
         int r = 0;
 
-#define SET(opt, val)                                                   \
-        do {                                                            \
-                if (curl_easy_setopt(req->easy, opt, val) != CURLE_OK)  \
-                        return -ENOMEM;                                 \
+#define SET(opt, val)                                                                                       \
+        do {                                                                                                \
+                if (curl_easy_setopt(req->easy, opt, val) != CURLE_OK)                                      \
+                        return -ENOMEM;                                                                     \
         } while (0)
 
         SET(CURLOPT_PRIVATE, req);
@@ -333,7 +334,7 @@ static int request_setup(struct http *h, struct http_request *req, const struct 
         /* Verification is never switched off: there is no setting for it. */
         SET(CURLOPT_SSL_VERIFYPEER, 1L);
         SET(CURLOPT_SSL_VERIFYHOST, 2L);
-        SET(CURLOPT_SSLVERSION, (long) CURL_SSLVERSION_TLSv1_2);
+        SET(CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
         if (h->ca_file) {
                 SET(CURLOPT_CAINFO, h->ca_file);
                 SET(CURLOPT_CAPATH, NULL);
@@ -343,15 +344,21 @@ static int request_setup(struct http *h, struct http_request *req, const struct 
         /* IMDS is link-local plain HTTP and must never go through a proxy. */
         if (spec->plain_http)
                 SET(CURLOPT_NOPROXY, "*");
-        SET(CURLOPT_HTTP_VERSION, (long) CURL_HTTP_VERSION_2TLS);
+        /* libcurl silently sends a request again when a reused connection turns out to
+         * be dead before any answer came, whatever the method. A write must not be
+         * repeated behind our back (backoff.c decides that), so writes get a connection
+         * of their own: they are rare, a handshake each is cheap. */
+        if (spec->method != HTTP_GET)
+                SET(CURLOPT_FRESH_CONNECT, 1L);
+        SET(CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
         /* Wait for a connection that can multiplex rather than open another. */
         SET(CURLOPT_PIPEWAIT, 1L);
-        SET(CURLOPT_TIMEOUT_MS, (long) (timeout / USEC_PER_MSEC));
-        SET(CURLOPT_CONNECTTIMEOUT_MS, (long) (MIN(timeout, HTTP_CONNECT_TIMEOUT_USEC) / USEC_PER_MSEC));
+        SET(CURLOPT_TIMEOUT_MS, (long)(timeout / USEC_PER_MSEC));
+        SET(CURLOPT_CONNECTTIMEOUT_MS, (long)(MIN(timeout, HTTP_CONNECT_TIMEOUT_USEC) / USEC_PER_MSEC));
         SET(CURLOPT_USERAGENT, h->user_agent);
         /* All encodings libcurl decodes; the size cap applies to the decoded bytes. */
         SET(CURLOPT_ACCEPT_ENCODING, "");
-        SET(CURLOPT_MAXFILESIZE_LARGE, (curl_off_t) req->resp.body.max);
+        SET(CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)req->resp.body.max);
         SET(CURLOPT_WRITEFUNCTION, on_curl_write);
         SET(CURLOPT_WRITEDATA, req);
         SET(CURLOPT_HEADERFUNCTION, on_curl_header);
@@ -368,7 +375,7 @@ static int request_setup(struct http *h, struct http_request *req, const struct 
                         SET(CURLOPT_CUSTOMREQUEST, http_method_to_string(spec->method));
                 if (spec->body || spec->method != HTTP_DELETE) {
                         /* Ours, not libcurl's copy: ours is wiped when the request ends. */
-                        SET(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t) req->body_len);
+                        SET(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);
                         SET(CURLOPT_POSTFIELDS, req->body ?: "");
                 }
                 break;
@@ -379,16 +386,16 @@ static int request_setup(struct http *h, struct http_request *req, const struct 
 
         {
                 struct curl_slist *l = NULL, *n;
-                const char *fixed[] = { "Accept: application/json", "Expect:" };
+                const char *fixed[] = {"Accept: application/json", "Expect:"};
 
-#define APPEND(s)                                               \
-        do {                                                    \
-                n = curl_slist_append(l, (s));                  \
-                if (!n) {                                       \
-                        r = -ENOMEM;                            \
-                        goto fail;                              \
-                }                                               \
-                l = n;                                          \
+#define APPEND(s)                                                                                           \
+        do {                                                                                                \
+                n = curl_slist_append(l, (s));                                                              \
+                if (!n) {                                                                                   \
+                        r = -ENOMEM;                                                                        \
+                        goto fail;                                                                          \
+                }                                                                                           \
+                l = n;                                                                                      \
         } while (0)
 
                 for (size_t i = 0; i < ELEMENTSOF(fixed); i++)
@@ -409,7 +416,7 @@ static int request_setup(struct http *h, struct http_request *req, const struct 
                         }
                         l = n;
                 }
-                STRV_FOREACH(hd, spec->headers)
+                STRV_FOREACH (hd, spec->headers)
                         APPEND(*hd);
                 if (spec->authorization) {
                         size_t len = strlen("Authorization: ") + strlen(spec->authorization) + 1;
@@ -567,19 +574,19 @@ static void request_finish(struct http_request *req, CURLcode result) {
         int r;
 
         if (req->easy) {
-                (void) curl_easy_getinfo(req->easy, CURLINFO_RESPONSE_CODE, &status);
-                (void) curl_easy_getinfo(req->easy, CURLINFO_PRETRANSFER_TIME_T, &pretransfer);
-                (void) curl_easy_getinfo(req->easy, CURLINFO_SIZE_DOWNLOAD_T, &down);
-                (void) curl_easy_getinfo(req->easy, CURLINFO_SIZE_UPLOAD_T, &up);
-                (void) curl_easy_getinfo(req->easy, CURLINFO_HEADER_SIZE, &header_size);
-                (void) curl_easy_getinfo(req->easy, CURLINFO_REQUEST_SIZE, &request_size);
+                (void)curl_easy_getinfo(req->easy, CURLINFO_RESPONSE_CODE, &status);
+                (void)curl_easy_getinfo(req->easy, CURLINFO_PRETRANSFER_TIME_T, &pretransfer);
+                (void)curl_easy_getinfo(req->easy, CURLINFO_SIZE_DOWNLOAD_T, &down);
+                (void)curl_easy_getinfo(req->easy, CURLINFO_SIZE_UPLOAD_T, &up);
+                (void)curl_easy_getinfo(req->easy, CURLINFO_HEADER_SIZE, &header_size);
+                (void)curl_easy_getinfo(req->easy, CURLINFO_REQUEST_SIZE, &request_size);
         }
 
         resp->error = req->write_error ?: curl_result_to_errno(result);
         resp->status = resp->error == 0 ? status : 0;
         resp->sent = resp->status > 0 || (!failed_before_sending(result) && pretransfer > 0);
         resp->error_text = req->errbuf;
-        resp->duration_usec = (usec_t) ((ev_now(h->loop) - req->started) * USEC_PER_SEC);
+        resp->duration_usec = (usec_t)((ev_now(h->loop) - req->started) * USEC_PER_SEC);
         if (resp->error == 0) {
                 r = parse_headers(req);
                 if (r < 0) {
@@ -591,16 +598,16 @@ static void request_finish(struct http_request *req, CURLcode result) {
         h->stats.requests++;
         if (resp->error < 0)
                 h->stats.failures++;
-        h->stats.bytes_sent += (uint64_t) MAX(up, 0) + (uint64_t) MAX(request_size, 0);
-        h->stats.bytes_received += (uint64_t) MAX(down, 0) + (uint64_t) MAX(header_size, 0);
+        h->stats.bytes_sent += (uint64_t)MAX(up, 0) + (uint64_t)MAX(request_size, 0);
+        h->stats.bytes_received += (uint64_t)MAX(down, 0) + (uint64_t)MAX(header_size, 0);
 
         /* Never headers, never bodies: the URL without its query, what came back. */
         if (resp->error < 0)
                 log_debug("%s %s: %s (%s) after %.3fs", http_method_to_string(req->method), req->url_log,
-                          strerror(-resp->error), req->errbuf, (double) resp->duration_usec / USEC_PER_SEC);
+                          strerror(-resp->error), req->errbuf, (double)resp->duration_usec / USEC_PER_SEC);
         else
                 log_debug("%s %s: %ld, %zu bytes in %.3fs", http_method_to_string(req->method), req->url_log,
-                          resp->status, resp->body.len, (double) resp->duration_usec / USEC_PER_SEC);
+                          resp->status, resp->body.len, (double)resp->duration_usec / USEC_PER_SEC);
 
         req->done(req, resp, req->userdata);
         request_free(req);
@@ -621,7 +628,7 @@ static void check_multi_info(struct http *h) {
                 if (msg->msg != CURLMSG_DONE)
                         continue;
                 result = msg->data.result;
-                (void) curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **) &req);
+                (void)curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&req);
                 assert(req);
                 request_unlink(req);
                 request_finish(req, result);
@@ -636,7 +643,7 @@ static void on_timer(struct ev_loop *loop, ev_timer *w, int revents) {
         /* This is libev's callback for the timer libcurl asked for, not libcurl's timer
          * callback (on_curl_timer below): calling into libcurl here is what the timer is
          * for, and libcurl is not on the stack. */
-        (void) curl_multi_socket_action(h->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+        (void)curl_multi_socket_action(h->multi, CURL_SOCKET_TIMEOUT, 0, &running);
         check_multi_info(h);
 }
 
@@ -648,7 +655,7 @@ static int on_curl_timer(CURLM *multi, long timeout_ms, void *userp) {
 
         ev_timer_stop(h->loop, &h->timer);
         if (timeout_ms >= 0) {
-                ev_timer_set(&h->timer, (double) timeout_ms / 1000.0, 0.);
+                ev_timer_set(&h->timer, (double)timeout_ms / 1000.0, 0.);
                 ev_timer_start(h->loop, &h->timer);
         }
         return 0;
@@ -663,7 +670,7 @@ static void on_io(struct ev_loop *loop, ev_io *w, int revents) {
                 action |= CURL_CSELECT_IN;
         if (revents & EV_WRITE)
                 action |= CURL_CSELECT_OUT;
-        (void) curl_multi_socket_action(h->multi, s->fd, action, &running);
+        (void)curl_multi_socket_action(h->multi, s->fd, action, &running);
         check_multi_info(h);
 }
 
@@ -680,7 +687,7 @@ static int sock_pool_grow(struct http *h, size_t n) {
                 return -ENOMEM;
         }
         h->chunks = chunks;
-        h->chunks[h->n_chunks++] = (struct sock_chunk) { .socks = chunk, .n = n };
+        h->chunks[h->n_chunks++] = (struct sock_chunk){.socks = chunk, .n = n};
         for (size_t i = 0; i < n; i++) {
                 chunk[i].http = h;
                 chunk[i].next_free = h->free_socks;
@@ -708,7 +715,7 @@ static int on_curl_socket(CURL *easy, curl_socket_t fd, int what, void *userp, v
 
         if (!s) {
                 if (!h->free_socks)
-                        (void) sock_pool_grow(h, 8);
+                        (void)sock_pool_grow(h, 8);
                 if (!h->free_socks) {
                         /* Out of memory: the socket goes unwatched and the transfer ends
                          * at its timeout (libcurl's timer still runs). Returning -1
@@ -763,7 +770,7 @@ int http_new(struct ev_loop *loop, const struct http_conf *conf, struct http **r
                         goto fail;
                 }
         }
-        STRV_FOREACH(c, conf->connect_to) {
+        STRV_FOREACH (c, conf->connect_to) {
                 struct curl_slist *n = curl_slist_append(h->connect_to, *c);
                 if (!n) {
                         r = -ENOMEM;
@@ -792,9 +799,10 @@ int http_new(struct ev_loop *loop, const struct http_conf *conf, struct http **r
             curl_multi_setopt(h->multi, CURLMOPT_SOCKETDATA, h) != CURLM_OK ||
             curl_multi_setopt(h->multi, CURLMOPT_TIMERFUNCTION, on_curl_timer) != CURLM_OK ||
             curl_multi_setopt(h->multi, CURLMOPT_TIMERDATA, h) != CURLM_OK ||
-            curl_multi_setopt(h->multi, CURLMOPT_PIPELINING, (long) CURLPIPE_MULTIPLEX) != CURLM_OK ||
-            curl_multi_setopt(h->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, (long) h->max_concurrent) != CURLM_OK ||
-            curl_multi_setopt(h->multi, CURLMOPT_MAXCONNECTS, (long) h->max_concurrent) != CURLM_OK) {
+            curl_multi_setopt(h->multi, CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX) != CURLM_OK ||
+            curl_multi_setopt(h->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, (long)h->max_concurrent) !=
+                    CURLM_OK ||
+            curl_multi_setopt(h->multi, CURLMOPT_MAXCONNECTS, (long)h->max_concurrent) != CURLM_OK) {
                 r = -EIO;
                 goto fail;
         }

@@ -31,18 +31,19 @@ enum http_method {
 const char *http_method_to_string(enum http_method m);
 
 #define HTTP_MAX_CONCURRENT_DEFAULT 8u
-#define HTTP_TIMEOUT_USEC_DEFAULT (60 * USEC_PER_SEC)
-#define HTTP_CONNECT_TIMEOUT_USEC (10 * USEC_PER_SEC)
-#define HTTP_BODY_MAX_DEFAULT (1024 * 1024)
+#define HTTP_TIMEOUT_USEC_DEFAULT   (60 * USEC_PER_SEC)
+#define HTTP_CONNECT_TIMEOUT_USEC   (10 * USEC_PER_SEC)
+#define HTTP_BODY_MAX_DEFAULT       (1024 * 1024)
 /* All response headers of one answer together; Azure's LRO URLs can pass 4 KB each. */
 #define HTTP_HEADERS_MAX (64 * 1024)
 
 struct http_conf {
-        const char *ca_file;       /* NULL = system trust store; else replaces it (see above) */
-        char *const *connect_to;   /* strv of CURLOPT_CONNECT_TO entries "HOST:PORT:CONNECT-TO-HOST:PORT"; may be NULL */
-        unsigned max_concurrent;   /* requests in flight at most; 0 = HTTP_MAX_CONCURRENT_DEFAULT */
-        usec_t timeout_usec;       /* per-request default; 0 = HTTP_TIMEOUT_USEC_DEFAULT */
-        const char *user_agent;    /* NULL = "cmkd/VERSION" */
+        const char *ca_file;     /* NULL = system trust store; else replaces it (see above) */
+        char *const *connect_to; /* strv of CURLOPT_CONNECT_TO entries "HOST:PORT:CONNECT-TO-HOST:PORT"; may
+                                    be NULL */
+        unsigned max_concurrent; /* requests in flight at most; 0 = HTTP_MAX_CONCURRENT_DEFAULT */
+        usec_t timeout_usec;     /* per-request default; 0 = HTTP_TIMEOUT_USEC_DEFAULT */
+        const char *user_agent;  /* NULL = "cmkd/VERSION" */
 };
 
 struct http;
@@ -54,23 +55,23 @@ struct http_header {
 };
 
 struct http_response {
-        int error;                /* 0 when an HTTP answer came; else the transport failure, see below */
-        long status;              /* HTTP status; 0 when there was no answer */
-        bool sent;                /* the request may have reached the server (false: it surely did not) */
-        struct buf body;          /* owned; the callback may take it with http_response_take_body() */
+        int error;                   /* 0 when an HTTP answer came; else the transport failure, see below */
+        long status;                 /* HTTP status; 0 when there was no answer */
+        bool sent;                   /* the request may have reached the server (false: it surely did not) */
+        struct buf body;             /* owned; the callback may take it with http_response_take_body() */
         struct http_header *headers; /* owned array of the final answer's headers */
         size_t n_headers;
-        const char *error_text;   /* libcurl's words for a transport failure ("" if none); borrowed */
+        const char *error_text; /* libcurl's words for a transport failure ("" if none); borrowed */
         usec_t duration_usec;
 };
 
 /* The transport failures in http_response.error:
  *   -EADDRNOTAVAIL  name did not resolve           -ECONNREFUSED  connection refused
- *   -ECONNABORTED   TLS handshake failed           -EPERM         TLS verification failed (or the CA file is unusable)
- *   -ETIMEDOUT      timed out                      -ECONNRESET    connection broken while sending or receiving
- *   -ENODATA        empty reply                    -EPROTO        garbled answer
- *   -EIO            other transfer failure          -E2BIG         answer (or its headers) over the cap
- *   -ENOMEM         out of memory                  -EINVAL        bad URL or protocol not allowed */
+ *   -ECONNABORTED   TLS handshake failed           -EPERM         TLS verification failed (or the CA file is
+ * unusable) -ETIMEDOUT      timed out                      -ECONNRESET    connection broken while sending or
+ * receiving -ENODATA        empty reply                    -EPROTO        garbled answer -EIO other transfer
+ * failure          -E2BIG         answer (or its headers) over the cap -ENOMEM         out of memory -EINVAL
+ * bad URL or protocol not allowed */
 
 /* Returns the first header of that name (case-insensitive), or NULL. */
 const char *http_response_header(const struct http_response *r, const char *name);
@@ -90,11 +91,11 @@ struct http_spec {
         char *const *headers;      /* extra "Name: value" lines (strv), copied; NULL = none */
         const void *body;          /* copied; wiped when the request ends */
         size_t body_len;
-        const char *content_type;  /* of the body; NULL = application/json */
-        size_t body_max;           /* cap on the answer's body; 0 = HTTP_BODY_MAX_DEFAULT */
-        usec_t timeout_usec;       /* 0 = the conf's */
-        bool plain_http;           /* allow http:// (IMDS only) and use no proxy */
-        bool secret_response;      /* the answer holds a secret (a token): wipe its buffers */
+        const char *content_type; /* of the body; NULL = application/json */
+        size_t body_max;          /* cap on the answer's body; 0 = HTTP_BODY_MAX_DEFAULT */
+        usec_t timeout_usec;      /* 0 = the conf's */
+        bool plain_http;          /* allow http:// (IMDS only) and use no proxy */
+        bool secret_response;     /* the answer holds a secret (a token): wipe its buffers */
 };
 
 /* Creates the client on loop (borrowed, must outlive it). The conf is copied. Checks that

@@ -9,7 +9,8 @@ enum azure_audience kv_audience(const struct keyurl *k) {
         return k->store == KEY_STORE_MANAGED_HSM ? AZURE_AUDIENCE_HSM : AZURE_AUDIENCE_VAULT;
 }
 
-int kv_url(const struct keyurl *k, const char *what, const char *version, const char *api_version, char **ret) {
+int kv_url(const struct keyurl *k, const char *what, const char *version, const char *api_version,
+           char **ret) {
         struct buf b;
         int r;
 
@@ -52,7 +53,10 @@ static int kv_get(struct azure *az, const struct keyurl *k, const char *what, co
         if (r < 0)
                 return r;
         struct azure_request rq = {
-                .method = HTTP_GET, .audience = kv_audience(k), .kind = AZURE_KIND_KEY_VAULT, .url = url,
+                .method = HTTP_GET,
+                .audience = kv_audience(k),
+                .kind = AZURE_KIND_KEY_VAULT,
+                .url = url,
         };
         return azure_call_start(az, &rq, done, userdata, ret);
 }
@@ -62,8 +66,8 @@ int kv_get_key(struct azure *az, const struct keyurl *k, const char *version, co
         return kv_get(az, k, "", version, api_version, done, userdata, ret);
 }
 
-int kv_get_rotation_policy(struct azure *az, const struct keyurl *k, const char *api_version, azure_done_fn done,
-                           void *userdata, struct azure_call **ret) {
+int kv_get_rotation_policy(struct azure *az, const struct keyurl *k, const char *api_version,
+                           azure_done_fn done, void *userdata, struct azure_call **ret) {
         return kv_get(az, k, "rotationpolicy", NULL, api_version, done, userdata, ret);
 }
 
@@ -72,8 +76,9 @@ int kv_get_deleted_key(struct azure *az, const struct keyurl *k, const char *api
         return kv_get(az, k, "deleted", NULL, api_version, done, userdata, ret);
 }
 
-int kv_list_key_versions(struct azure *az, const struct keyurl *k, const char *api_version, azure_page_fn page,
-                         azure_list_done_fn done, void *userdata, struct azure_list **ret) {
+int kv_list_key_versions(struct azure *az, const struct keyurl *k, const char *api_version,
+                         azure_page_fn page, azure_list_done_fn done, void *userdata,
+                         struct azure_list **ret) {
         _cleanup_free_ char *url = NULL;
         int r;
 

@@ -19,7 +19,8 @@
  * parsed key (name and version escaped). what: "" (the key: /keys/{name}[/{version}]),
  * "versions", "rotationpolicy", "deleted" (/deletedkeys/{name}). version NULL or "" =
  * latest. api_version NULL = KV_API_VERSION_DEFAULT. Returns 0, -EINVAL, -ENOMEM. */
-int kv_url(const struct keyurl *k, const char *what, const char *version, const char *api_version, char **ret);
+int kv_url(const struct keyurl *k, const char *what, const char *version, const char *api_version,
+           char **ret);
 
 /* The audience for a key store type. */
 enum azure_audience kv_audience(const struct keyurl *k);
@@ -28,11 +29,12 @@ enum azure_audience kv_audience(const struct keyurl *k);
 int kv_get_key(struct azure *az, const struct keyurl *k, const char *version, const char *api_version,
                azure_done_fn done, void *userdata, struct azure_call **ret);
 /* GET /keys/{name}/versions?maxresults=25, every page (nextLink followed as given). */
-int kv_list_key_versions(struct azure *az, const struct keyurl *k, const char *api_version, azure_page_fn page,
-                         azure_list_done_fn done, void *userdata, struct azure_list **ret);
+int kv_list_key_versions(struct azure *az, const struct keyurl *k, const char *api_version,
+                         azure_page_fn page, azure_list_done_fn done, void *userdata,
+                         struct azure_list **ret);
 /* GET /keys/{name}/rotationpolicy */
-int kv_get_rotation_policy(struct azure *az, const struct keyurl *k, const char *api_version, azure_done_fn done,
-                           void *userdata, struct azure_call **ret);
+int kv_get_rotation_policy(struct azure *az, const struct keyurl *k, const char *api_version,
+                           azure_done_fn done, void *userdata, struct azure_call **ret);
 /* GET /deletedkeys/{name} */
 int kv_get_deleted_key(struct azure *az, const struct keyurl *k, const char *api_version, azure_done_fn done,
                        void *userdata, struct azure_call **ret);

@@ -13,19 +13,19 @@
 /* Counts are whole tokens (the server rounds down): an estimate up to one token above the
  * count is consistent with it; more means we assume too fast a refill. Below the count
  * (less the requests in flight) by this much means we assume too slow a one. */
-#define TOLERANCE_OVER 1.25
+#define TOLERANCE_OVER  1.25
 #define TOLERANCE_UNDER 1.5
 /* Tokens always kept back, however small the bucket (but at most half of it): what an
  * estimate may be off by between two counts (rounding, refill since the count). */
 #define RESERVE_MIN 4.0
 /* The assumed rate never drops below this share of the configured one. */
 #define RATE_FLOOR_DIVISOR 64.0
-#define RATE_STEP_DIVISOR 16.0
-#define WAIT_MIN_USEC (1 * USEC_PER_MSEC)
+#define RATE_STEP_DIVISOR  16.0
+#define WAIT_MIN_USEC      (1 * USEC_PER_MSEC)
 
 struct bucket {
-        double level;         /* estimated tokens left, our outstanding requests taken */
-        double rate;          /* assumed refill, tokens per second */
+        double level; /* estimated tokens left, our outstanding requests taken */
+        double rate;  /* assumed refill, tokens per second */
         double rate_floor;
         double size_seen;     /* largest count reported + 1: a lower bound of the bucket size; 0 = none */
         usec_t at;            /* time of level */
@@ -81,7 +81,7 @@ static double bucket_reserve(const struct bucket *b, const struct pacer_limit *l
 static void bucket_refill(struct bucket *b, const struct pacer_limit *l, usec_t now) {
         if (now <= b->at)
                 return;
-        b->level = MIN(bucket_size(b, l), b->level + b->rate * (double) (now - b->at) / (double) USEC_PER_SEC);
+        b->level = MIN(bucket_size(b, l), b->level + b->rate * (double)(now - b->at) / (double)USEC_PER_SEC);
         b->at = now;
 }
 
@@ -91,7 +91,8 @@ static void bucket_cut(struct bucket *b) {
         b->cut_fresh = true;
 }
 
-int pacer_acquire(struct pacer *p, const char *key, const struct pacer_limit *l, usec_t now, usec_t *ret_wait_usec) {
+int pacer_acquire(struct pacer *p, const char *key, const struct pacer_limit *l, usec_t now,
+                  usec_t *ret_wait_usec) {
         struct bucket *b;
         double reserve, need, wait, limit;
         int r;
@@ -103,7 +104,7 @@ int pacer_acquire(struct pacer *p, const char *key, const struct pacer_limit *l,
                 b = new0(struct bucket, 1);
                 if (!b)
                         return -ENOMEM;
-                *b = (struct bucket) {
+                *b = (struct bucket){
                         .level = l->capacity,
                         .rate = l->refill_per_sec,
                         .rate_floor = l->refill_per_sec / RATE_FLOOR_DIVISOR,
@@ -133,7 +134,7 @@ int pacer_acquire(struct pacer *p, const char *key, const struct pacer_limit *l,
          * what they take is only known when their answers come, and until then the level
          * is our guess of the refill. With this, a wrong guess costs speed, not a 429. */
         limit = b->last_count >= 0 ? b->last_count : bucket_size(b, l);
-        if (b->outstanding > 0 && (double) b->outstanding >= MAX(1.0, limit - reserve)) {
+        if (b->outstanding > 0 && (double)b->outstanding >= MAX(1.0, limit - reserve)) {
                 *ret_wait_usec = PACER_PROBE_WAIT_USEC;
                 return 1;
         }
@@ -146,14 +147,15 @@ int pacer_acquire(struct pacer *p, const char *key, const struct pacer_limit *l,
         }
 
         /* A hair below a whole microsecond is rounding, not a wait. */
-        wait = ceil(need / b->rate * (double) USEC_PER_SEC - 1e-3);
+        wait = ceil(need / b->rate * (double)USEC_PER_SEC - 1e-3);
         if (b->at > now)
-                wait += (double) (b->at - now);
-        *ret_wait_usec = MAX((usec_t) wait, WAIT_MIN_USEC);
+                wait += (double)(b->at - now);
+        *ret_wait_usec = MAX((usec_t)wait, WAIT_MIN_USEC);
         return 1;
 }
 
-void pacer_release(struct pacer *p, const char *key, const struct pacer_limit *l, int64_t remaining, usec_t now) {
+void pacer_release(struct pacer *p, const char *key, const struct pacer_limit *l, int64_t remaining,
+                   usec_t now) {
         struct bucket *b = hashmap_get(p->buckets, key);
         double hi, lo;
         bool first, may_cut;
@@ -173,13 +175,13 @@ void pacer_release(struct pacer *p, const char *key, const struct pacer_limit *l
                 return;
 
         first = b->size_seen <= 0;
-        b->last_count = (double) remaining;
-        b->size_seen = MAX(b->size_seen, (double) remaining + 1);
+        b->last_count = (double)remaining;
+        b->size_seen = MAX(b->size_seen, (double)remaining + 1);
 
         /* The count is the bucket right after this request was served. Requests of ours
          * still in flight may or may not be in it: the truth now is in [lo, hi]. */
-        hi = (double) remaining;
-        lo = hi - (double) b->outstanding;
+        hi = (double)remaining;
+        lo = hi - (double)b->outstanding;
 
         if (first) {
                 b->level = MIN(b->level, lo);
@@ -213,8 +215,8 @@ void pacer_throttled(struct pacer *p, const char *key, usec_t until) {
         b->at = MAX(b->at, until);
 }
 
-int pacer_inspect(struct pacer *p, const char *key, const struct pacer_limit *l, usec_t now, double *ret_level,
-                  double *ret_rate) {
+int pacer_inspect(struct pacer *p, const char *key, const struct pacer_limit *l, usec_t now,
+                  double *ret_level, double *ret_rate) {
         struct bucket *b = hashmap_get(p->buckets, key);
 
         if (!b)

@@ -35,12 +35,16 @@ struct pacer_limit {
 };
 
 /* ARM per subscription and class (README §7.3, request-limits-and-throttling.md). */
-#define PACER_LIMIT_ARM_READS ((struct pacer_limit) { .capacity = 250, .refill_per_sec = 25, .reserve_fraction = 0.1 })
-#define PACER_LIMIT_ARM_WRITES ((struct pacer_limit) { .capacity = 200, .refill_per_sec = 10, .reserve_fraction = 0.1 })
-#define PACER_LIMIT_ARM_DELETES ((struct pacer_limit) { .capacity = 200, .refill_per_sec = 10, .reserve_fraction = 0.1 })
+#define PACER_LIMIT_ARM_READS                                                                               \
+        ((struct pacer_limit){.capacity = 250, .refill_per_sec = 25, .reserve_fraction = 0.1})
+#define PACER_LIMIT_ARM_WRITES                                                                              \
+        ((struct pacer_limit){.capacity = 200, .refill_per_sec = 10, .reserve_fraction = 0.1})
+#define PACER_LIMIT_ARM_DELETES                                                                             \
+        ((struct pacer_limit){.capacity = 200, .refill_per_sec = 10, .reserve_fraction = 0.1})
 /* Key Vault: documented ~4,000 GETs per 10 s per vault (rest-error-codes.md, service
  * limits); we allow a quarter of that, with a burst of 200. */
-#define PACER_LIMIT_KEY_VAULT ((struct pacer_limit) { .capacity = 200, .refill_per_sec = 100, .reserve_fraction = 0.1 })
+#define PACER_LIMIT_KEY_VAULT                                                                               \
+        ((struct pacer_limit){.capacity = 200, .refill_per_sec = 100, .reserve_fraction = 0.1})
 
 /* When a request must wait for an answer on its key (the probe), how long before the
  * caller asks again even if no answer came. Answers normally wake the queue earlier. */
@@ -59,16 +63,18 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(struct pacer *, pacer_free);
  * failed), 1 with *ret_wait_usec > 0 when it must wait (nothing taken: ask again after
  * that delay, or earlier when an answer on the key came), or -ENOMEM (first use of a key).
  * l must be the same for every call on a key. */
-int pacer_acquire(struct pacer *p, const char *key, const struct pacer_limit *l, usec_t now, usec_t *ret_wait_usec);
+int pacer_acquire(struct pacer *p, const char *key, const struct pacer_limit *l, usec_t now,
+                  usec_t *ret_wait_usec);
 
 /* A request that took a token ended. remaining is the server's count from the answer, or
  * a negative number when it sent none (error, no header, transport failure). */
-void pacer_release(struct pacer *p, const char *key, const struct pacer_limit *l, int64_t remaining, usec_t now);
+void pacer_release(struct pacer *p, const char *key, const struct pacer_limit *l, int64_t remaining,
+                   usec_t now);
 
 /* The server throttled (429): nothing goes on key before 'until'. */
 void pacer_throttled(struct pacer *p, const char *key, usec_t until);
 
 /* For tests and metrics: the current estimate of the level (after refill to now) and the
  * assumed refill rate. Returns -ENOENT for a key never used. */
-int pacer_inspect(struct pacer *p, const char *key, const struct pacer_limit *l, usec_t now, double *ret_level,
-                  double *ret_rate);
+int pacer_inspect(struct pacer *p, const char *key, const struct pacer_limit *l, usec_t now,
+                  double *ret_level, double *ret_rate);

@@ -208,6 +208,39 @@ class Server(unittest.TestCase):
         self.assertEqual(st["cmkd_principal"], "cmkd")
 
 
+class ClientConfig(unittest.TestCase):
+    def test_connect_to_and_cmkd_config(self):
+        with tu.start("basic.json") as tw:
+            self.assertEqual(tw.curl_connect_to(), ["169.254.169.254:80:127.0.0.1:%d" % tw.http_port,
+                                                    "::127.0.0.1:%d" % tw.port])
+            text = tw.cmkd_config(Daemon={"PollInterval": "10s"}, Network={"MaxRetries": "0"})
+            lines = text.splitlines()
+            self.assertEqual(lines[0], "[Azure]")
+            self.assertIn("Authentication=managed-identity", lines)
+            self.assertFalse(any(x.startswith("ClientId=") for x in lines), "system-assigned: no ClientId")
+            self.assertIn("Subscriptions=%s %s" % (tu.SUB, tu.SUB_DEV), lines)
+            self.assertIn("CAFile=" + tw.ca_file, lines)
+            ct = [x for x in lines if x.startswith("ConnectTo=")]
+            self.assertEqual(ct, ["ConnectTo=" + c for c in tw.curl_connect_to()])
+            self.assertIn("[Daemon]", lines)
+            self.assertIn("PollInterval=10s", lines)
+            self.assertIn("MaxRetries=0", lines)
+        sc = tu.scenario("basic.json")
+        sc["cmkd_principal"] = "cmkd-uami"
+        with tu.start(sc) as tw:
+            cid = next(p for p in tw.state()["principals"] if p["name"] == "cmkd-uami")["client_id"]
+            self.assertIn("ClientId=" + cid, tw.cmkd_config().splitlines())
+        sc["cmkd_principal"] = "app"
+        with tu.start(sc) as tw:
+            lines = tw.cmkd_config().splitlines()
+            self.assertIn("Authentication=client-secret", lines)
+            self.assertIn("TenantId=" + tu.TENANT, lines)
+            path = next(x for x in lines if x.startswith("ClientSecretFile=")).split("=", 1)[1]
+            with open(path) as f:
+                self.assertEqual(f.read(), "s3cret-value")
+            self.assertEqual(os.stat(path).st_mode & 0o777, 0o600)
+
+
 class Log(unittest.TestCase):
     def test_log_records_requests_without_tokens_or_secrets(self):
         with tu.start("basic.json") as tw:
@@ -228,7 +261,8 @@ class Log(unittest.TestCase):
                 self.assertIn(k, get)
             self.assertEqual(get["user_agent"], "unit-test/1.0")
             self.assertEqual(get["headers"]["x-ms-client-request-id"], "abc")
-            self.assertEqual(get["headers"]["authorization"], "Bearer <redacted>")
+            self.assertEqual(get["auth"], "bearer")
+            self.assertNotIn("authorization", {k.lower() for k in get["headers"]})
             self.assertEqual(get["query"], {"api-version": "2025-09-01"})
             self.assertEqual(get["principal"], "cmkd")
             self.assertEqual(get["audience"], "https://management.azure.com/")

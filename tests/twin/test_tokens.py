@@ -50,6 +50,8 @@ class Imds(unittest.TestCase):
                                     "Required metadata header not specified"})
         # the SDKs' availability probe: no header, no query
         self.assertEqual(self.tw.get(IMDS).status, 400)
+        r = self.tw.get(imds_url(resource="https://management.azure.com/"), headers={"Metadata": "True"})
+        self.assertEqual(r.json()["error"], "bad_request_102", "the value is lowercase 'true'")
 
     def test_missing_parameters(self):
         r = self.tw.get(IMDS + "?resource=x", headers={"Metadata": "true"})
@@ -84,6 +86,10 @@ class Imds(unittest.TestCase):
             r = tw.token(principal="cmkd-uami", raw=True)
             self.assertEqual(r.status, 400)
             self.assertEqual(r.json()["error"], "invalid_request")
+            new = tw.control("recreate_identity", identity="uami-cmkd")
+            r = tw.get(imds_url(resource="https://vault.azure.net", client_id=new["client_id"]),
+                       headers={"Metadata": "true"})
+            self.assertEqual(r.status, 200, r.body)
 
 
 class Entra(unittest.TestCase):

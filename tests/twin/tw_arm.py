@@ -6,7 +6,7 @@
 
 import uuid
 
-from tw_common import API_VERSIONS, arm_id, b64url, b64url_decode, id_key, iso_utc, jdump, scope_is_at_or_above
+from tw_common import API_VERSIONS, arm_id, b64url, b64url_decode, id_key, iso_utc, scope_is_at_or_above
 from tw_http import json_response
 
 READ, WRITE, DELETE = "reads", "writes", "deletes"
@@ -484,7 +484,7 @@ class Arm:
         # The RP adds every valid identity to the cluster, even if the call fails below.
         if cl_for_update is not None:
             for ident in attach:
-                w._attach_identity(cl_for_update, ident)
+                w._attach_identity(cl_for_update, ident, refresh=True)
         ident = w.identities[id_key(uid)]
         status = int(w.settings["put_validation_status"])
         pk = w.parse_key_url(kek_url)
@@ -610,7 +610,7 @@ class Arm:
         if op is None:
             return err(404, "ResourceNotFound", "The operation '%s' was not found." % segs[-1])
         extra = [("Retry-After", str(int(self.w.settings["retry_after_s"])))] if op.status == "InProgress" else []
-        return _ok(self.w.op_json(op), 200, extra)
+        return _ok(self.w.operation_json(op), 200, extra)
 
     def r_op_result(self, req, t, segs, low):
         w = self.w
@@ -801,6 +801,3 @@ def Response204():
     from tw_http import Response
     return Response(204, b"", arm_headers())
 
-
-def json_bytes(o):
-    return jdump(o)

@@ -9,7 +9,7 @@ import time
 import urllib.parse
 import uuid
 
-from tw_common import API_VERSIONS, audience_kind, b64url_decode, is_uuid
+from tw_common import API_VERSIONS, audience_kind, b64url_decode
 from tw_http import json_response
 
 IMDS_HEADERS = [("Server", "IMDS/150.870.65.1854")]
@@ -57,7 +57,7 @@ def handle_imds(world, req, t):
         return imds_error(400, "bad_request", "Bad request")
     if req.method != "GET":
         return imds_error(405, "method_not_allowed", "Only GET is allowed")
-    if (req.header("Metadata") or "").strip().lower() != "true":
+    if (req.header("Metadata") or "").strip() != "true":  # the documented value, lowercase
         return imds_error(400, "bad_request_102", "Required metadata header not specified")
     av = req.query.get("api-version")
     if not av:
@@ -331,6 +331,3 @@ def _token(world, req, t, tenant_seg, v1):
         body = {"token_type": "Bearer", "expires_in": life, "ext_expires_in": life, "access_token": tok}
     return json_response(200, body, _entra_headers())
 
-
-def is_guidish(s):
-    return is_uuid(s)

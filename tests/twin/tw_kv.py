@@ -76,7 +76,8 @@ class Kv:
                                   "https://sts.windows.net/%s/, found https://sts.windows.net/%s/."
                                   % (v.tenant_id, rec.tid))
         if rec.exp <= t:
-            return self.challenge(req, v, req.cloud, "Token expired: the access token expired at %d (twin time now %d)." % (rec.exp, int(t)))
+            return self.challenge(req, v, req.cloud, "Token expired: the access token expired at %d (twin time "
+                                  "now %d)." % (rec.exp, int(t)))
         if p is None or p.disabled:
             return self.challenge(req, v, req.cloud, "AKV10021: Invalid token: the principal is disabled.")
         # api-version
@@ -189,7 +190,10 @@ class Kv:
                 start, size, e = self._page_args(req, v)
                 if e:
                     return e
-                return self._paged(req, v, k.versions, lambda kv: w.key_item(v, k, kv, True), start, size,
+                # Listed in version-id order, not creation order: clients must not take the
+                # last item for the current version (twin choice; Key Vault promises no order).
+                items = sorted(k.versions, key=lambda kv: kv.version)
+                return self._paged(req, v, items, lambda kv: w.key_item(v, k, kv, True), start, size,
                                    "/keys/%s/versions" % k.name)
             if rest == ["rotationpolicy"]:
                 if m != "GET":

@@ -15,9 +15,9 @@ import threading
 import time
 import uuid
 
-from tw_common import (BUILTIN_ROLES, CLOUDS, DATA_KEY_READ, DATA_KEY_UNWRAP, DATA_KEY_WRAP, ROLE_NAME_TO_ID,
-                       TimeParseError, action_matches, arm_id, b64url, det_bytes, det_hex32, det_uuid, id_key,
-                       is_uuid, iso_utc, parse_iso_duration, parse_time, scope_is_at_or_above)
+from tw_common import (API_VERSIONS, BUILTIN_ROLES, CLOUDS, DATA_KEY_READ, DATA_KEY_UNWRAP, DATA_KEY_WRAP,
+                       ROLE_NAME_TO_ID, TimeParseError, action_matches, arm_id, b64url, det_bytes, det_hex32,
+                       det_uuid, id_key, is_uuid, iso_utc, parse_iso_duration, parse_time, scope_is_at_or_above)
 
 
 class ScenarioError(Exception):
@@ -319,6 +319,10 @@ class World:
             self._err("%s.%s" % (where, key), "must be %s, got %s" % (tn, type(v).__name__))
         return v
 
+    def _time_or(self, d, key, default, where, now):
+        v = d.get(key)
+        return self._time(default if v is None else v, where + "." + key, now)
+
     def _time(self, v, where, now):
         try:
             return parse_time(v, now)
@@ -384,8 +388,10 @@ class World:
             if o.cloud not in CLOUDS:
                 self._err(w + ".cloud", "'%s' is not one of %s" % (o.cloud, ", ".join(CLOUDS)))
             o.tags = self._get(s, "tags", dict, w, {})
-            o.managed_by = [self._tenant_ref(x, w + ".managed_by_tenants") if x in self.tenant_names else x
-                            for x in self._get(s, "managed_by_tenants", list, w, [])]
+            mbt = self._get(s, "managed_by_tenants", list, w, [])
+            if not all(isinstance(x, str) for x in mbt):
+                self._err(w + ".managed_by_tenants", "must be a list of tenant ids")
+            o.managed_by = [self.tenant_names.get(x.lower(), x) for x in mbt]
             o.rgs = {}
             for j, rg in enumerate(self._get(s, "resource_groups", list, w, [])):
                 if isinstance(rg, str):
@@ -509,6 +515,8 @@ class World:
         for k in ("arm_page_size", "kv_page_size", "token_lifetime_s", "log_max"):
             if not isinstance(s[k], int) or isinstance(s[k], bool) or s[k] < 1:
                 self._err("%s.%s" % (where, k), "must be a positive integer")
+        if not isinstance(s["seed"], int) or isinstance(s["seed"], bool):
+            self._err(where + ".seed", "must be an integer")
         if s["kv_page_size"] > 25:
             self._err(where + ".kv_page_size", "Key Vault pages hold at most 25 items")
         for k in ("retry_after_s", "lro_delay_s", "inaccessible_delay_s", "recovery_delay_s", "latency_ms"):
@@ -529,8 +537,13 @@ class World:
             if (not isinstance(b, dict) or not isinstance(b.get("capacity"), (int, float))
                     or not isinstance(b.get("refill"), (int, float)) or b["capacity"] < 1 or b["refill"] < 0):
                 self._err("%s.throttle.%s" % (where, k), "must be {\"capacity\": >=1, \"refill\": >=0}")
-        if not isinstance(s["api_versions"], dict):
-            self._err(where + ".api_versions", "must be an object of lists")
+        av = s["api_versions"]
+        if not isinstance(av, dict) or not all(isinstance(v, list) and v and all(isinstance(x, str) for x in v)
+                                               for v in av.values()):
+            self._err(where + ".api_versions", "must be an object of non-empty lists of strings")
+        for k in av:
+            if k not in API_VERSIONS:
+                self._err(where + ".api_versions", "unknown family '%s' (known: %s)" % (k, ", ".join(API_VERSIONS)))
 
     # --- references -------------------------------------------------------------
 
@@ -619,6 +632,8 @@ class World:
     def _principal_id_ref(self, d, where):
         """Object id from {"principal": name} | {"identity": name/id} | {"principal_id"/"object_id": guid}."""
         if d.get("principal") is not None:
+            if not isinstance(d["principal"], str):
+                self._err(where + ".principal", "must be a principal name")
             p = self.principals_by_name.get(d["principal"])
             if p is None:
                 self._err(where, "no principal named '%s'" % d["principal"])
@@ -706,6 +721,9 @@ class World:
         v.rbac = bool(self._get(d, "rbac", bool, where, True))
         v.public_network_access = self._get(d, "public_network_access", str, where, "Enabled")
         acls = self._get(d, "network_acls", dict, where, {})
+        for k in ("ipRules", "virtualNetworkRules"):
+            if not isinstance(acls.get(k, []), list):
+                self._err(where + ".network_acls." + k, "must be a list")
         v.network_acls = {"bypass": acls.get("bypass", "AzureServices"),
                           "defaultAction": acls.get("defaultAction", "Allow"),
                           "ipRules": [r if isinstance(r, dict) else {"value": r} for r in acls.get("ipRules", [])],
@@ -717,10 +735,10 @@ class World:
             self._err(where + ".cloud", "'%s' is not one of %s" % (v.cloud, ", ".join(CLOUDS)))
         v.tags = self._get(d, "tags", dict, where, {})
         v.trusted_loopback = bool(self._get(d, "trusted_loopback", bool, where, False))
-        v.created = self._time(d.get("created", "now-400d"), where + ".created", now)
-        v.deleted_at = self._time(d.get("deleted_at"), where + ".deleted_at", now) if d.get("deleted") or d.get(
-            "deleted_at") else None
-        if d.get("deleted") and v.deleted_at is None:
+        v.created = self._time_or(d, "created", "now-400d", where, now)
+        deleted = self._get(d, "deleted", bool, where, False)
+        v.deleted_at = self._time(d.get("deleted_at"), where + ".deleted_at", now)
+        if deleted and v.deleted_at is None:
             v.deleted_at = int(now) - 3600
         v.access_policies = []
         for j, ap in enumerate(self._get(d, "access_policies", list, where, [])):
@@ -743,7 +761,7 @@ class World:
         for r in acls["ipRules"]:
             try:
                 ipaddress.ip_network(r.get("value", ""), strict=False)
-            except (ValueError, AttributeError):
+            except (ValueError, AttributeError, TypeError):
                 self._err(where + ".ipRules", "'%s' is not an address or CIDR range" % r)
 
     def _parse_access_policy(self, ap, where, v):
@@ -755,7 +773,8 @@ class World:
         if perms is None:
             perms = {"keys": ap.get("keys", []), "secrets": ap.get("secrets", []),
                      "certificates": ap.get("certificates", [])}
-        if not isinstance(perms, dict) or not all(isinstance(x, list) for x in perms.values()):
+        if not isinstance(perms, dict) or not all(isinstance(x, list) and all(isinstance(y, str) for y in x)
+                                                  for x in perms.values()):
             self._err(where, "'keys' (or 'permissions.keys') must be a list of permission names")
         out = {"tenantId": tid, "objectId": oid, "permissions": perms}
         if ap.get("application_id"):
@@ -776,6 +795,8 @@ class World:
         k.crv = self._get(kd, "crv", str, where, "P-256")
         k.key_ops = self._get(kd, "key_ops", list, where,
                               ["encrypt", "decrypt", "sign", "verify", "wrapKey", "unwrapKey"])
+        if not all(isinstance(o, str) for o in k.key_ops):
+            self._err(where + ".key_ops", "must be a list of operation names")
         k.tags = self._get(kd, "tags", dict, where, {})
         k.managed = bool(self._get(kd, "managed", bool, where, False))
         k.exportable = bool(self._get(kd, "exportable", bool, where, False))
@@ -805,7 +826,7 @@ class World:
         if deleted == "purged":
             return k
         if deleted:
-            k.deleted_at = self._time(kd.get("deleted_at", "now-1h"), where + ".deleted_at", now)
+            k.deleted_at = self._time_or(kd, "deleted_at", "now-1h", where, now)
             if v.soft_delete:
                 v.deleted_keys[k.name.lower()] = k
             return k
@@ -821,7 +842,7 @@ class World:
             if not isinstance(a, dict) or not isinstance(a.get("trigger"), dict) or not isinstance(a.get("action"),
                                                                                                  dict):
                 self._err(w, "must be {\"trigger\": {...}, \"action\": {\"type\": ...}}")
-            if a["action"].get("type", "").lower() not in ("rotate", "notify"):
+            if not isinstance(a["action"].get("type"), str) or a["action"]["type"].lower() not in ("rotate", "notify"):
                 self._err(w + ".action.type", "must be Rotate or Notify")
             for tk in ("timeAfterCreate", "timeBeforeExpiry"):
                 tv = a["trigger"].get(tk)
@@ -842,8 +863,10 @@ class World:
         if k.find_version(kv.version):
             self._err(where + ".version", "duplicate version %s" % kv.version)
         kv.enabled = bool(self._get(vd, "enabled", bool, where, True))
-        kv.created = self._time(vd.get("created", default_created), where + ".created", now)
-        kv.updated = self._time(vd.get("updated", kv.created), where + ".updated", now)
+        c = vd.get("created")
+        kv.created = self._time(default_created if c is None else c, where + ".created", now)
+        u = vd.get("updated")
+        kv.updated = self._time(kv.created if u is None else u, where + ".updated", now)
         kv.nbf = self._time(vd.get("nbf"), where + ".nbf", now)
         kv.exp = self._time(vd.get("exp"), where + ".exp", now)
         kv.tags = self._get(vd, "tags", dict, where, None)
@@ -881,7 +904,7 @@ class World:
         ra.id = (self._get(d, "id", str, where) or det_uuid("ra", ra.scope.lower(), ra.role_id, ra.principal_id)).lower()
         if ra.id in self.role_assignments:
             self._err(where, "duplicate role assignment %s" % ra.id)
-        ra.created = self._time(d.get("created", "now-30d"), where + ".created", now)
+        ra.created = self._time_or(d, "created", "now-30d", where, now)
         ra.description = d.get("description")
         self.role_assignments[ra.id] = ra
         self.ra_by_principal[ra.principal_id].append(ra)
@@ -895,6 +918,8 @@ class World:
             return s.rstrip("/") or "/"
         if d.get("vault") is not None:
             v = self._vault_ref(d["vault"], where + ".vault")
+            if d.get("key") is not None and not isinstance(d["key"], str):
+                self._err(where + ".key", "must be a key name")
             if d.get("key"):
                 return v.id + "/keys/" + d["key"]
             return v.id
@@ -925,8 +950,8 @@ class World:
         cl.rg = self._rg(cl.sub, d.get("resource_group"), where + ".resource_group")
         cl.location = self._get(d, "location", str, where, "westus2")
         cl.tags = self._get(d, "tags", dict, where, {})
-        cl.created = self._time(d.get("created", "now-200d"), where + ".created", now)
-        cl.modified = self._time(d.get("modified", cl.created), where + ".modified", now)
+        cl.created = self._time_or(d, "created", "now-200d", where, now)
+        cl.modified = self._time_or(d, "modified", cl.created, where, now)
         cl.modified_by = None
         cl.uami = collections.OrderedDict()
         cl.system_identity = None
@@ -1010,9 +1035,11 @@ class World:
             return base + "/" + ver.lower()  # a version the key does not have: a broken pin
         self._err(where + ".version", "must be null, 'current', an index or a 32-hex version")
 
-    def _attach_identity(self, cl, ident):
+    def _attach_identity(self, cl, ident, refresh=False):
+        """Adds the UAMI to the cluster's identity map; refresh (an ARM write naming it) also
+        re-reads its ids, as assigning an identity again does."""
         k = id_key(ident.id)
-        if k not in cl.uami:
+        if k not in cl.uami or refresh:
             cl.uami[k] = {"id": ident.id, "principalId": ident.principal_id, "clientId": ident.client_id}
 
     # --- principals and tokens -------------------------------------------------
@@ -1051,8 +1078,10 @@ class World:
         tok = "%s.%s.%s" % (b64url(json.dumps(header, separators=(",", ":")).encode()),
                             b64url(json.dumps(claims, separators=(",", ":")).encode()), b64url(os.urandom(256)))
         self.tokens[tok] = rec
-        if len(self.tokens) > 200000:
-            for old in list(self.tokens)[:20000]:
+        if len(self.tokens) > 50000:  # bounded: drop expired tokens, then the oldest
+            for old in [k for k, r in self.tokens.items() if r.exp <= t]:
+                del self.tokens[old]
+            for old in list(self.tokens)[:max(0, len(self.tokens) - 45000)]:
                 del self.tokens[old]
         return tok, rec
 
@@ -1449,7 +1478,7 @@ class World:
         else:
             self.reeval(cl, t)
 
-    def op_json(self, op):
+    def operation_json(self, op):
         d = {"id": "/subscriptions/%s/providers/Microsoft.DocumentDB/locations/%s/mongoClusterAzureAsyncOperation/%s"
                    % (op.sub, op.region, op.id),
              "name": op.id, "resourceId": op.cluster_id, "status": op.status, "startTime": iso_utc(op.start)}
@@ -1467,7 +1496,7 @@ class World:
 
     def cluster_json(self, cl, api_version, t, with_pending=None):
         self.refresh(cl, t)
-        props = copy.deepcopy(cl.props)
+        props = dict(cl.props)  # shallow: the JSON encoder only reads the nested values
         if api_version != "2026-06-01":
             props.pop("networkBypassMode", None)
         if with_pending and "props" in with_pending:
@@ -1548,7 +1577,6 @@ class World:
                 "location": ident.location, "tags": dict(ident.tags), "properties": props}
 
     def ra_json(self, ra):
-        rd = self.role_defs.get(ra.role_id)
         sub = None
         parts = id_key(ra.scope).split("/")
         if len(parts) > 2 and parts[1] == "subscriptions":
@@ -1562,8 +1590,7 @@ class World:
                                "principalType": ra.principal_type, "scope": ra.scope, "condition": None,
                                "conditionVersion": None, "createdOn": iso_utc(ra.created),
                                "updatedOn": iso_utc(ra.created), "createdBy": None, "updatedBy": None,
-                               "delegatedManagedIdentityResourceId": None, "description": ra.description}} \
-            if rd or True else None
+                               "delegatedManagedIdentityResourceId": None, "description": ra.description}}
 
     def role_def_json(self, rd, scope):
         base = scope if scope and scope != "/" else ""
@@ -1695,7 +1722,7 @@ class World:
             "groups": {g: sorted(m) for g, m in self.groups.items()},
             "arm_deny": copy.deepcopy(self.arm_deny),
             "clusters": clusters,
-            "operations": [self.op_json(op) for op in list(self.ops.values())[-200:]],
+            "operations": [self.operation_json(op) for op in list(self.ops.values())[-200:]],
             "faults": [fault_json(f) for f in self.faults],
             "tokens_issued": len(self.tokens),
         }
@@ -1713,7 +1740,7 @@ class World:
             res = fn(body, t)
         except ScenarioError as e:
             raise ControlError(str(e).replace(self.source + ": ", "", 1))
-        except (KeyError, TypeError, ValueError) as e:
+        except (KeyError, TypeError, ValueError, AttributeError, IndexError) as e:
             raise ControlError("%s: bad arguments: %s" % (op, e))
         return res or {}
 
@@ -1802,6 +1829,13 @@ class World:
 
     def op_set_key_attributes(self, b, t):
         attrs = {}
+        if "tags" in b and not isinstance(b["tags"], (dict, type(None))):
+            raise ControlError("set_key_attributes: 'tags' must be an object or null")
+        if "key_ops" in b and (not isinstance(b["key_ops"], list) or not all(isinstance(o, str)
+                                                                              for o in b["key_ops"])):
+            raise ControlError("set_key_attributes: 'key_ops' must be a list of names")
+        if "kty" in b and b["kty"] not in ("RSA", "RSA-HSM", "EC", "EC-HSM", "oct", "oct-HSM"):
+            raise ControlError("set_key_attributes: 'kty' is not a key type")
         if "enabled" in b:
             attrs["enabled"] = bool(b["enabled"])
         if "exp" in b:
@@ -1882,12 +1916,16 @@ class World:
 
     def op_recreate_identity(self, b, t):
         ident = self._identity_ref(b.get("identity"), "identity")
+        for k in ("principal_id", "client_id"):
+            if b.get(k) is not None and not is_uuid(b[k]):
+                raise ControlError("recreate_identity: '%s' must be a GUID" % k)
         ident.deleted = False
-        if b.get("same_principal"):
-            pass
-        else:
+        if not b.get("same_principal"):
             ident.principal_id = (b.get("principal_id") or str(uuid.uuid4())).lower()
             ident.client_id = (b.get("client_id") or str(uuid.uuid4())).lower()
+        for p in self.principals:  # a VM using this UAMI now gets tokens with the new ids
+            if p.identity_id and id_key(p.identity_id) == id_key(ident.id):
+                p.object_id, p.client_id = ident.principal_id, ident.client_id
         self._changed(t)
         return {"id": ident.id, "principal_id": ident.principal_id, "client_id": ident.client_id}
 
@@ -1979,12 +2017,17 @@ class World:
 
     def op_set_vault(self, b, t):
         v = self._c_vault(b)
-        for src, attr in (("rbac", "rbac"), ("soft_delete", "soft_delete"), ("purge_protection", "purge_protection"),
-                          ("public_network_access", "public_network_access"), ("location", "location"),
-                          ("retention_days", "retention_days"), ("trusted_loopback", "trusted_loopback"),
-                          ("tags", "tags"), ("sku", "sku")):
-            if src in b:
-                setattr(v, attr, b[src])
+        types = {"rbac": bool, "soft_delete": bool, "purge_protection": (bool, type(None)),
+                 "public_network_access": str, "location": str, "retention_days": int, "trusted_loopback": bool,
+                 "tags": dict, "sku": str}
+        for k, ty in types.items():
+            if k in b and (not isinstance(b[k], ty) or (ty is int and isinstance(b[k], bool))):
+                raise ControlError("set_vault: '%s' has the wrong type" % k)
+        if "retention_days" in b and not 7 <= b["retention_days"] <= 90:
+            raise ControlError("set_vault: retention_days must be 7..90")
+        for k in types:
+            if k in b:
+                setattr(v, k, b[k])
         if "tenant" in b:
             v.tenant_id = self._tenant_ref(b["tenant"], "tenant")
         self._changed(t)
@@ -2012,6 +2055,13 @@ class World:
     # clusters
     def op_set_cluster(self, b, t):
         cl = self._cluster_ref(b.get("cluster"), "cluster")
+        for k, ty in (("status", str), ("provisioning_state", str), ("tags", dict), ("properties", dict),
+                      ("add_identities", list), ("remove_identities", list), ("cmk", (dict, type(None)))):
+            if k in b and not isinstance(b[k], ty):
+                raise ControlError("set_cluster: '%s' has the wrong type" % k)
+        if isinstance(b.get("properties"), dict) and any(k in b["properties"] for k in (
+                "provisioningState", "clusterStatus", "encryption", "replica")):
+            raise ControlError("set_cluster: set status, provisioning_state and cmk with their own keys")
         if "status" in b:
             cl.base_status = b["status"]
         if "sticky_status" in b:

@@ -227,9 +227,11 @@ class Twin:
                 self._all_conns.append(c)
         return c
 
-    def request(self, method, url, headers=None, body=None, json_body=None, token=None, form=None):
+    def request(self, method, url, headers=None, body=None, json_body=None, token=None, form=None, retry=True):
         """Sends one request to a real Azure URL (or http://169.254.169.254/...) through the
-        twin. Returns HTTPResponse. Reuses one keep-alive connection per host and thread."""
+        twin. Returns HTTPResponse. Reuses one keep-alive connection per host and thread;
+        with retry (default) a reused connection found closed is retried once on a new one
+        (pass retry=False when testing connection faults)."""
         u = urllib.parse.urlsplit(url)
         hdrs = dict(headers or {})
         if token:
@@ -247,6 +249,7 @@ class Twin:
             path += "?" + u.query
         for attempt in (0, 1):
             c = self._conn(u.scheme, u.hostname, fresh=attempt > 0)
+            reused = c.sock is not None
             try:
                 c.request(method, path, body=body, headers=hdrs)
                 r = c.getresponse()
@@ -255,11 +258,10 @@ class Twin:
                 if r.will_close:
                     c.close()
                 return resp
-            except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError) as e:
+            except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
                 c.close()
-                if attempt:
+                if attempt or not retry or not reused:
                     raise
-                last = e  # noqa: F841 - a stale keep-alive connection: retry once on a new one
             except Exception:
                 c.close()
                 raise

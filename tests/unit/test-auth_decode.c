@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
+
 #include <cmocka.h>
 
 #include "auth_decode.h"
@@ -13,9 +14,10 @@
 
 static void test_token_imds(void **state) {
         /* README §6.1, every value a string. */
-        const char *body = "{ \"access_token\": \"eyJ0eXAi.eyJhdWQi.sig-_\", \"refresh_token\": \"\", "
-                           "\"expires_in\": \"3599\", \"expires_on\": \"1506484173\", \"not_before\": \"1506480273\", "
-                           "\"resource\": \"https://management.azure.com/\", \"token_type\": \"Bearer\" }";
+        const char *body =
+                "{ \"access_token\": \"eyJ0eXAi.eyJhdWQi.sig-_\", \"refresh_token\": \"\", "
+                "\"expires_in\": \"3599\", \"expires_on\": \"1506484173\", \"not_before\": \"1506480273\", "
+                "\"resource\": \"https://management.azure.com/\", \"token_type\": \"Bearer\" }";
         struct auth_token t = {};
 
         assert_int_equal(auth_decode_token(body, strlen(body), NOW, &t), 0);
@@ -28,7 +30,8 @@ static void test_token_imds(void **state) {
 
 static void test_token_entra(void **state) {
         /* README §6.2: numbers. */
-        const char *body = "{\"token_type\":\"Bearer\",\"expires_in\":3599,\"ext_expires_in\":3599,\"access_token\":\"abc\"}";
+        const char *body = "{\"token_type\":\"Bearer\",\"expires_in\":3599,\"ext_expires_in\":3599,\"access_"
+                           "token\":\"abc\"}";
         struct auth_token t = {};
 
         assert_int_equal(auth_decode_token(body, strlen(body), NOW, &t), 0);
@@ -44,35 +47,36 @@ static void test_token_table(void **state) {
                 long long expires_in_sec; /* relative to NOW when r == 0 */
         } rows[] = {
                 /* expires_on in the past: expires_in wins */
-                { "{\"access_token\":\"a\",\"expires_on\":\"1000\",\"expires_in\":\"60\"}", 0, 60 },
+                {"{\"access_token\":\"a\",\"expires_on\":\"1000\",\"expires_in\":\"60\"}", 0, 60},
                 /* only expires_on */
-                { "{\"access_token\":\"a\",\"expires_on\":1506480333}", 0, 60 },
+                {"{\"access_token\":\"a\",\"expires_on\":1506480333}", 0, 60},
                 /* both: expires_on wins even if it disagrees */
-                { "{\"access_token\":\"a\",\"expires_on\":1506480333,\"expires_in\":7200}", 0, 60 },
+                {"{\"access_token\":\"a\",\"expires_on\":1506480333,\"expires_in\":7200}", 0, 60},
                 /* a ten-year token is cut to a day */
-                { "{\"access_token\":\"a\",\"expires_in\":315360000}", 0, 86400 },
+                {"{\"access_token\":\"a\",\"expires_in\":315360000}", 0, 86400},
                 /* token type in another case */
-                { "{\"access_token\":\"a\",\"expires_in\":5,\"token_type\":\"bearer\"}", 0, 5 },
-                { "{\"access_token\":\"a\",\"expires_in\":5.0}", 0, 5 },
+                {"{\"access_token\":\"a\",\"expires_in\":5,\"token_type\":\"bearer\"}", 0, 5},
+                {"{\"access_token\":\"a\",\"expires_in\":5.0}", 0, 5},
                 /* refused */
-                { "{\"access_token\":\"a\",\"expires_in\":5,\"token_type\":\"pop\"}", -EBADMSG, 0 },
-                { "{\"access_token\":\"a\",\"expires_on\":\"1000\"}", -EBADMSG, 0 },  /* expired */
-                { "{\"access_token\":\"a\",\"expires_in\":0}", -EBADMSG, 0 },
-                { "{\"access_token\":\"a\",\"expires_in\":-5}", -EBADMSG, 0 },
-                { "{\"access_token\":\"a\",\"expires_in\":\"soon\"}", -EBADMSG, 0 },
-                { "{\"access_token\":\"a\",\"expires_in\":\"60s\"}", -EBADMSG, 0 },
-                { "{\"access_token\":\"a\"}", -EBADMSG, 0 },
-                { "{\"access_token\":\"\",\"expires_in\":5}", -EBADMSG, 0 },
-                { "{\"access_token\":\"a b\",\"expires_in\":5}", -EBADMSG, 0 },
-                { "{\"access_token\":\"a\\r\\nX-Evil: 1\",\"expires_in\":5}", -EBADMSG, 0 }, /* header injection */
-                { "{\"access_token\":\"\\u00e9\",\"expires_in\":5}", -EBADMSG, 0 },
-                { "{\"access_token\":5,\"expires_in\":5}", -EBADMSG, 0 },
-                { "{\"expires_in\":5}", -EBADMSG, 0 },
-                { "[\"access_token\"]", -EBADMSG, 0 },
-                { "{\"access_token\":\"a\",\"expires_in\":5", -EBADMSG, 0 },
-                { "{\"access_token\":\"a\",\"expires_in\":5} trailing", -EBADMSG, 0 },
-                { "", -EBADMSG, 0 },
-                { "<html>", -EBADMSG, 0 },
+                {"{\"access_token\":\"a\",\"expires_in\":5,\"token_type\":\"pop\"}", -EBADMSG, 0},
+                {"{\"access_token\":\"a\",\"expires_on\":\"1000\"}", -EBADMSG, 0}, /* expired */
+                {"{\"access_token\":\"a\",\"expires_in\":0}", -EBADMSG, 0},
+                {"{\"access_token\":\"a\",\"expires_in\":-5}", -EBADMSG, 0},
+                {"{\"access_token\":\"a\",\"expires_in\":\"soon\"}", -EBADMSG, 0},
+                {"{\"access_token\":\"a\",\"expires_in\":\"60s\"}", -EBADMSG, 0},
+                {"{\"access_token\":\"a\"}", -EBADMSG, 0},
+                {"{\"access_token\":\"\",\"expires_in\":5}", -EBADMSG, 0},
+                {"{\"access_token\":\"a b\",\"expires_in\":5}", -EBADMSG, 0},
+                {"{\"access_token\":\"a\\r\\nX-Evil: 1\",\"expires_in\":5}", -EBADMSG,
+                 0}, /* header injection */
+                {"{\"access_token\":\"\\u00e9\",\"expires_in\":5}", -EBADMSG, 0},
+                {"{\"access_token\":5,\"expires_in\":5}", -EBADMSG, 0},
+                {"{\"expires_in\":5}", -EBADMSG, 0},
+                {"[\"access_token\"]", -EBADMSG, 0},
+                {"{\"access_token\":\"a\",\"expires_in\":5", -EBADMSG, 0},
+                {"{\"access_token\":\"a\",\"expires_in\":5} trailing", -EBADMSG, 0},
+                {"", -EBADMSG, 0},
+                {"<html>", -EBADMSG, 0},
         };
 
         for (size_t i = 0; i < ELEMENTSOF(rows); i++) {
@@ -82,7 +86,7 @@ static void test_token_table(void **state) {
                 if (r != rows[i].r)
                         fail_msg("row %zu (%s): %d", i, rows[i].body, r);
                 if (r == 0)
-                        assert_int_equal(t.expires_at, NOW + (usec_t) rows[i].expires_in_sec * USEC_PER_SEC);
+                        assert_int_equal(t.expires_at, NOW + (usec_t)rows[i].expires_in_sec * USEC_PER_SEC);
                 else
                         assert_null(t.access_token);
                 auth_token_done(&t);
@@ -122,37 +126,42 @@ static void test_challenge(void **state) {
                 const char *authorization, *tenant, *resource, *error;
         } rows[] = {
                 /* README §2.4 */
-                { "Bearer authorization=\"https://login.windows.net/72f988bf-86f1-41af-91ab-2d7cd011db47\", "
-                  "resource=\"https://vault.azure.net\"",
-                  0, "https://login.windows.net/72f988bf-86f1-41af-91ab-2d7cd011db47",
-                  "72f988bf-86f1-41af-91ab-2d7cd011db47", "https://vault.azure.net", NULL },
+                {"Bearer authorization=\"https://login.windows.net/72f988bf-86f1-41af-91ab-2d7cd011db47\", "
+                 "resource=\"https://vault.azure.net\"",
+                 0, "https://login.windows.net/72f988bf-86f1-41af-91ab-2d7cd011db47",
+                 "72f988bf-86f1-41af-91ab-2d7cd011db47", "https://vault.azure.net", NULL},
                 /* authorization_uri + scope, trailing slash and .default dropped */
-                { "Bearer authorization_uri=\"https://login.microsoftonline.com/contoso.onmicrosoft.com/\", "
-                  "scope=\"https://managedhsm.azure.net/.default\"",
-                  0, "https://login.microsoftonline.com/contoso.onmicrosoft.com/", "contoso.onmicrosoft.com",
-                  "https://managedhsm.azure.net", NULL },
+                {"Bearer authorization_uri=\"https://login.microsoftonline.com/contoso.onmicrosoft.com/\", "
+                 "scope=\"https://managedhsm.azure.net/.default\"",
+                 0, "https://login.microsoftonline.com/contoso.onmicrosoft.com/", "contoso.onmicrosoft.com",
+                 "https://managedhsm.azure.net", NULL},
                 /* resource beats scope; scheme and names in any case; no comma */
-                { "bearer Resource=\"https://vault.azure.cn/\" scope=\"https://x/.default\" AUTHORIZATION=https://login.chinacloudapi.cn/t1",
-                  0, "https://login.chinacloudapi.cn/t1", "t1", "https://vault.azure.cn", NULL },
+                {"bearer Resource=\"https://vault.azure.cn/\" scope=\"https://x/.default\" "
+                 "AUTHORIZATION=https://login.chinacloudapi.cn/t1",
+                 0, "https://login.chinacloudapi.cn/t1", "t1", "https://vault.azure.cn", NULL},
                 /* CAE */
-                { "Bearer realm=\"\", authorization_uri=\"https://login.microsoftonline.com/common/oauth2/authorize\", "
-                  "error=\"insufficient_claims\", claims=\"eyJhY2Nlc3NfdG9rZW4iOnt9fQ==\"",
-                  0, "https://login.microsoftonline.com/common/oauth2/authorize", "common", NULL, "insufficient_claims" },
+                {"Bearer realm=\"\", "
+                 "authorization_uri=\"https://login.microsoftonline.com/common/oauth2/authorize\", "
+                 "error=\"insufficient_claims\", claims=\"eyJhY2Nlc3NfdG9rZW4iOnt9fQ==\"",
+                 0, "https://login.microsoftonline.com/common/oauth2/authorize", "common", NULL,
+                 "insufficient_claims"},
                 /* another scheme first; its parameters are not ours */
-                { "PoP resource=\"https://evil.example\", nonce=\"x\", Bearer resource=\"https://vault.azure.net\"",
-                  0, NULL, NULL, "https://vault.azure.net", NULL },
+                {"PoP resource=\"https://evil.example\", nonce=\"x\", Bearer "
+                 "resource=\"https://vault.azure.net\"",
+                 0, NULL, NULL, "https://vault.azure.net", NULL},
                 /* escapes in quoted strings */
-                { "Bearer resource=\"https://vault.azure.net\\\\x\"", 0, NULL, NULL, "https://vault.azure.net\\x", NULL },
+                {"Bearer resource=\"https://vault.azure.net\\\\x\"", 0, NULL, NULL,
+                 "https://vault.azure.net\\x", NULL},
                 /* authority without a tenant path */
-                { "Bearer authorization=\"https://login.windows.net\", resource=\"https://vault.azure.net\"", 0,
-                  "https://login.windows.net", NULL, "https://vault.azure.net", NULL },
+                {"Bearer authorization=\"https://login.windows.net\", resource=\"https://vault.azure.net\"",
+                 0, "https://login.windows.net", NULL, "https://vault.azure.net", NULL},
                 /* first of a repeated parameter wins */
-                { "Bearer resource=\"https://vault.azure.net\", resource=\"https://evil.example\"", 0, NULL, NULL,
-                  "https://vault.azure.net", NULL },
-                { "Basic realm=\"x\"", -EBADMSG },
-                { "", -EBADMSG },
-                { "Bearer resource=\"unterminated", -EBADMSG },
-                { "Bearer =x", -EBADMSG },
+                {"Bearer resource=\"https://vault.azure.net\", resource=\"https://evil.example\"", 0, NULL,
+                 NULL, "https://vault.azure.net", NULL},
+                {"Basic realm=\"x\"", -EBADMSG},
+                {"", -EBADMSG},
+                {"Bearer resource=\"unterminated", -EBADMSG},
+                {"Bearer =x", -EBADMSG},
         };
 
         for (size_t i = 0; i < ELEMENTSOF(rows); i++) {
@@ -162,17 +171,20 @@ static void test_challenge(void **state) {
                 if (r != rows[i].r)
                         fail_msg("row %zu: %d", i, r);
                 if (r == 0) {
-                        if (!streq_ptr(c.authorization, rows[i].authorization) || !streq_ptr(c.tenant, rows[i].tenant) ||
+                        if (!streq_ptr(c.authorization, rows[i].authorization) ||
+                            !streq_ptr(c.tenant, rows[i].tenant) ||
                             !streq_ptr(c.resource, rows[i].resource) || !streq_ptr(c.error, rows[i].error))
                                 fail_msg("row %zu: authorization=%s tenant=%s resource=%s error=%s", i,
-                                         strna(c.authorization), strna(c.tenant), strna(c.resource), strna(c.error));
+                                         strna(c.authorization), strna(c.tenant), strna(c.resource),
+                                         strna(c.error));
                 }
                 auth_challenge_done(&c);
         }
 }
 
 static void test_challenge_oom(void **state) {
-        const char *h = "Bearer authorization=\"https://login.windows.net/t\", resource=\"https://vault.azure.net\"";
+        const char *h =
+                "Bearer authorization=\"https://login.windows.net/t\", resource=\"https://vault.azure.net\"";
         struct auth_challenge c = {};
         unsigned n;
 
@@ -200,19 +212,21 @@ static void test_audience(void **state) {
 
         assert_true(auth_audience_covers_host("https://vault.azure.net", "myvault.vault.azure.net"));
         assert_true(auth_audience_covers_host("https://vault.azure.net/", "MyVault.Vault.Azure.Net"));
-        assert_true(auth_audience_covers_host("https://managedhsm.azure.net/.default", "h.managedhsm.azure.net"));
+        assert_true(auth_audience_covers_host("https://managedhsm.azure.net/.default",
+                                              "h.managedhsm.azure.net"));
         assert_false(auth_audience_covers_host("https://vault.azure.net", "vault.azure.net"));
         assert_false(auth_audience_covers_host("https://vault.azure.net", "myvaultvault.azure.net"));
-        assert_false(auth_audience_covers_host("https://vault.azure.net", "myvault.vault.azure.net.evil.example"));
+        assert_false(auth_audience_covers_host("https://vault.azure.net",
+                                               "myvault.vault.azure.net.evil.example"));
         assert_false(auth_audience_covers_host("http://vault.azure.net", "myvault.vault.azure.net"));
         assert_false(auth_audience_covers_host("https://vault.azure.net", NULL));
 }
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_token_imds),  cmocka_unit_test(test_token_entra),
-                cmocka_unit_test(test_token_table), cmocka_unit_test(test_token_long),
-                cmocka_unit_test(test_token_oom),   cmocka_unit_test(test_challenge),
+                cmocka_unit_test(test_token_imds),    cmocka_unit_test(test_token_entra),
+                cmocka_unit_test(test_token_table),   cmocka_unit_test(test_token_long),
+                cmocka_unit_test(test_token_oom),     cmocka_unit_test(test_challenge),
                 cmocka_unit_test(test_challenge_oom), cmocka_unit_test(test_audience),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);

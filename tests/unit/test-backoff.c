@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
+
 #include <cmocka.h>
 
 #include "backoff.h"
@@ -33,14 +34,14 @@ static void test_next_bounds(void **state) {
         /* Huge previous delays do not overflow. */
         assert_true(backoff_next(&conf, UINT64_MAX / 2, UINT64_MAX) <= conf.cap_usec);
         /* A cap below the base wins. */
-        struct backoff_conf odd = { .base_usec = 5 * USEC_PER_SEC, .cap_usec = 2 * USEC_PER_SEC };
+        struct backoff_conf odd = {.base_usec = 5 * USEC_PER_SEC, .cap_usec = 2 * USEC_PER_SEC};
         assert_int_equal(backoff_next(&odd, 0, 12345), 2 * USEC_PER_SEC);
 }
 
 static void test_next_grows(void **state) {
         /* With the random number at the top of each range the delays triple up to the cap. */
         usec_t d = 0;
-        const usec_t expect[] = { 3, 9, 27, 60, 60 };
+        const usec_t expect[] = {3, 9, 27, 60, 60};
 
         for (size_t i = 0; i < ELEMENTSOF(expect); i++) {
                 usec_t lo = conf.base_usec, hi = MIN(conf.cap_usec, 3 * MAX(d, conf.base_usec));
@@ -50,8 +51,8 @@ static void test_next_grows(void **state) {
 }
 
 static void test_transient(void **state) {
-        const int yes[] = { -ECONNREFUSED, -ECONNRESET, -ETIMEDOUT, -EHOSTUNREACH, -EIO, -EPROTO, -ENODATA };
-        const int no[] = { -EPERM, -E2BIG, -ENOMEM, -EINVAL, -EACCES, -ECANCELED, 0 };
+        const int yes[] = {-ECONNREFUSED, -ECONNRESET, -ETIMEDOUT, -EHOSTUNREACH, -EIO, -EPROTO, -ENODATA};
+        const int no[] = {-EPERM, -E2BIG, -ENOMEM, -EINVAL, -EACCES, -ECANCELED, 0};
 
         for (size_t i = 0; i < ELEMENTSOF(yes); i++)
                 assert_true(backoff_error_transient(yes[i]));
@@ -71,57 +72,59 @@ static void test_decision_table(void **state) {
                 enum expect expect;
         } rows[] = {
                 /* transport failures */
-                { __LINE__, -ECONNREFUSED, 0, false, false, false, false, 0, 1, 3, 0, BACKOFF },
-                { __LINE__, -ECONNREFUSED, 0, false, true, false, false, 0, 1, 3, 0, BACKOFF },
-                { __LINE__, -ECONNRESET, 0, true, true, false, false, 0, 1, 3, 0, BACKOFF },
-                { __LINE__, -ECONNRESET, 0, true, false, false, false, 0, 1, 3, 0, NO }, /* write may have landed */
-                { __LINE__, -ETIMEDOUT, 0, true, false, false, false, 0, 1, 3, 0, NO },
-                { __LINE__, -ETIMEDOUT, 0, false, false, false, false, 0, 1, 3, 0, BACKOFF },
-                { __LINE__, -ETIMEDOUT, 0, true, true, false, false, 0, 3, 3, 0, BACKOFF },
-                { __LINE__, -ETIMEDOUT, 0, true, true, false, false, 0, 4, 3, 0, NO }, /* used up */
-                { __LINE__, -ECONNREFUSED, 0, false, true, false, false, 0, 1, 0, 0, NO }, /* no retries */
-                { __LINE__, -EPERM, 0, false, true, false, false, 0, 1, 3, 0, NO },        /* TLS verification */
-                { __LINE__, -E2BIG, 0, true, true, false, false, 0, 1, 3, 0, NO },
-                { __LINE__, -ENOMEM, 0, false, true, false, false, 0, 1, 3, 0, NO },
+                {__LINE__, -ECONNREFUSED, 0, false, false, false, false, 0, 1, 3, 0, BACKOFF},
+                {__LINE__, -ECONNREFUSED, 0, false, true, false, false, 0, 1, 3, 0, BACKOFF},
+                {__LINE__, -ECONNRESET, 0, true, true, false, false, 0, 1, 3, 0, BACKOFF},
+                {__LINE__, -ECONNRESET, 0, true, false, false, false, 0, 1, 3, 0,
+                 NO}, /* write may have landed */
+                {__LINE__, -ETIMEDOUT, 0, true, false, false, false, 0, 1, 3, 0, NO},
+                {__LINE__, -ETIMEDOUT, 0, false, false, false, false, 0, 1, 3, 0, BACKOFF},
+                {__LINE__, -ETIMEDOUT, 0, true, true, false, false, 0, 3, 3, 0, BACKOFF},
+                {__LINE__, -ETIMEDOUT, 0, true, true, false, false, 0, 4, 3, 0, NO},     /* used up */
+                {__LINE__, -ECONNREFUSED, 0, false, true, false, false, 0, 1, 0, 0, NO}, /* no retries */
+                {__LINE__, -EPERM, 0, false, true, false, false, 0, 1, 3, 0, NO}, /* TLS verification */
+                {__LINE__, -E2BIG, 0, true, true, false, false, 0, 1, 3, 0, NO},
+                {__LINE__, -ENOMEM, 0, false, true, false, false, 0, 1, 3, 0, NO},
                 /* success and permanent answers */
-                { __LINE__, 0, 200, true, true, false, false, 0, 1, 3, 0, NO },
-                { __LINE__, 0, 202, true, false, false, true, 5, 1, 3, 0, NO },
-                { __LINE__, 0, 400, true, true, false, false, 0, 1, 3, 0, NO },
-                { __LINE__, 0, 401, true, true, false, false, 0, 1, 3, 0, NO },
-                { __LINE__, 0, 403, true, true, false, false, 0, 1, 3, 0, NO },
-                { __LINE__, 0, 404, true, true, false, false, 0, 1, 3, 0, NO },
-                { __LINE__, 0, 409, true, false, false, false, 0, 1, 3, 0, NO },
-                { __LINE__, 0, 501, true, true, false, false, 0, 1, 3, 0, NO },
+                {__LINE__, 0, 200, true, true, false, false, 0, 1, 3, 0, NO},
+                {__LINE__, 0, 202, true, false, false, true, 5, 1, 3, 0, NO},
+                {__LINE__, 0, 400, true, true, false, false, 0, 1, 3, 0, NO},
+                {__LINE__, 0, 401, true, true, false, false, 0, 1, 3, 0, NO},
+                {__LINE__, 0, 403, true, true, false, false, 0, 1, 3, 0, NO},
+                {__LINE__, 0, 404, true, true, false, false, 0, 1, 3, 0, NO},
+                {__LINE__, 0, 409, true, false, false, false, 0, 1, 3, 0, NO},
+                {__LINE__, 0, 501, true, true, false, false, 0, 1, 3, 0, NO},
                 /* 5xx: reads only */
-                { __LINE__, 0, 500, true, true, false, false, 0, 1, 3, 0, BACKOFF },
-                { __LINE__, 0, 502, true, true, false, false, 0, 1, 3, 0, BACKOFF },
-                { __LINE__, 0, 504, true, true, false, false, 0, 1, 3, 0, BACKOFF },
-                { __LINE__, 0, 408, true, true, false, false, 0, 1, 3, 0, BACKOFF },
-                { __LINE__, 0, 500, true, false, false, false, 0, 1, 3, 0, NO },
-                { __LINE__, 0, 500, true, false, false, true, 1, 1, 3, 0, NO }, /* Retry-After does not make a 500 safe */
-                { __LINE__, 0, 500, true, true, false, false, 0, 4, 3, 0, NO },
+                {__LINE__, 0, 500, true, true, false, false, 0, 1, 3, 0, BACKOFF},
+                {__LINE__, 0, 502, true, true, false, false, 0, 1, 3, 0, BACKOFF},
+                {__LINE__, 0, 504, true, true, false, false, 0, 1, 3, 0, BACKOFF},
+                {__LINE__, 0, 408, true, true, false, false, 0, 1, 3, 0, BACKOFF},
+                {__LINE__, 0, 500, true, false, false, false, 0, 1, 3, 0, NO},
+                {__LINE__, 0, 500, true, false, false, true, 1, 1, 3, 0,
+                 NO}, /* Retry-After does not make a 500 safe */
+                {__LINE__, 0, 500, true, true, false, false, 0, 4, 3, 0, NO},
                 /* 429/503 */
-                { __LINE__, 0, 429, true, true, false, true, 7, 1, 3, 0, AFTER },
-                { __LINE__, 0, 429, true, true, false, false, 0, 1, 3, 0, BACKOFF },
-                { __LINE__, 0, 429, true, false, false, true, 7, 1, 3, 0, AFTER },
-                { __LINE__, 0, 429, true, false, false, false, 0, 1, 3, 0, NO },
-                { __LINE__, 0, 503, true, false, false, true, 2, 1, 3, 0, AFTER },
-                { __LINE__, 0, 503, true, true, false, false, 0, 1, 3, 0, BACKOFF },
-                { __LINE__, 0, 429, true, true, false, true, 7, 4, 3, 0, NO },
-                { __LINE__, 0, 429, true, true, false, true, 3600, 1, 3, 0, AFTER }, /* capped, see below */
+                {__LINE__, 0, 429, true, true, false, true, 7, 1, 3, 0, AFTER},
+                {__LINE__, 0, 429, true, true, false, false, 0, 1, 3, 0, BACKOFF},
+                {__LINE__, 0, 429, true, false, false, true, 7, 1, 3, 0, AFTER},
+                {__LINE__, 0, 429, true, false, false, false, 0, 1, 3, 0, NO},
+                {__LINE__, 0, 503, true, false, false, true, 2, 1, 3, 0, AFTER},
+                {__LINE__, 0, 503, true, true, false, false, 0, 1, 3, 0, BACKOFF},
+                {__LINE__, 0, 429, true, true, false, true, 7, 4, 3, 0, NO},
+                {__LINE__, 0, 429, true, true, false, true, 3600, 1, 3, 0, AFTER}, /* capped, see below */
                 /* IMDS */
-                { __LINE__, 0, 404, true, true, true, false, 0, 1, 3, 0, BACKOFF },
-                { __LINE__, 0, 400, true, true, true, false, 0, 1, 3, 0, NO }, /* identity not found */
-                { __LINE__, 0, 401, true, true, true, false, 0, 1, 3, 0, NO },
-                { __LINE__, 0, 500, true, true, true, false, 0, 1, 3, 0, BACKOFF },
-                { __LINE__, 0, 599, true, true, true, false, 0, 1, 3, 0, BACKOFF },
-                { __LINE__, 0, 429, true, true, true, true, 4, 1, 3, 0, AFTER },
-                { __LINE__, 0, 404, true, true, true, false, 0, 4, 3, 0, NO },
-                { __LINE__, 0, 410, true, true, true, false, 0, 10, 3, 30, BACKOFF }, /* within 70 s */
-                { __LINE__, 0, 410, true, true, true, false, 0, 10, 3, 71, NO },
-                { __LINE__, 0, 410, true, true, true, false, 0, 2, 3, 71, BACKOFF },
-                { __LINE__, 0, 410, true, true, true, false, 0, 32, 3, 30, NO }, /* hard maximum */
-                { __LINE__, 0, 410, true, true, false, false, 0, 1, 3, 0, NO },  /* only IMDS */
+                {__LINE__, 0, 404, true, true, true, false, 0, 1, 3, 0, BACKOFF},
+                {__LINE__, 0, 400, true, true, true, false, 0, 1, 3, 0, NO}, /* identity not found */
+                {__LINE__, 0, 401, true, true, true, false, 0, 1, 3, 0, NO},
+                {__LINE__, 0, 500, true, true, true, false, 0, 1, 3, 0, BACKOFF},
+                {__LINE__, 0, 599, true, true, true, false, 0, 1, 3, 0, BACKOFF},
+                {__LINE__, 0, 429, true, true, true, true, 4, 1, 3, 0, AFTER},
+                {__LINE__, 0, 404, true, true, true, false, 0, 4, 3, 0, NO},
+                {__LINE__, 0, 410, true, true, true, false, 0, 10, 3, 30, BACKOFF}, /* within 70 s */
+                {__LINE__, 0, 410, true, true, true, false, 0, 10, 3, 71, NO},
+                {__LINE__, 0, 410, true, true, true, false, 0, 2, 3, 71, BACKOFF},
+                {__LINE__, 0, 410, true, true, true, false, 0, 32, 3, 30, NO}, /* hard maximum */
+                {__LINE__, 0, 410, true, true, false, false, 0, 1, 3, 0, NO},  /* only IMDS */
         };
 
         for (size_t i = 0; i < ELEMENTSOF(rows); i++) {
@@ -147,16 +150,20 @@ static void test_decision_table(void **state) {
                         assert_int_equal(delay, 12345); /* untouched */
                 } else if (w->expect == AFTER) {
                         if (delay != MIN(w->ra_sec * USEC_PER_SEC, conf.retry_after_max_usec))
-                                fail_msg("row at line %d: delay %llu", w->line, (unsigned long long) delay);
+                                fail_msg("row at line %d: delay %llu", w->line, (unsigned long long)delay);
                 } else if (delay < conf.base_usec || delay > 3 * conf.base_usec) {
-                        fail_msg("row at line %d: delay %llu", w->line, (unsigned long long) delay);
+                        fail_msg("row at line %d: delay %llu", w->line, (unsigned long long)delay);
                 }
         }
 }
 
 static void test_retry_after_zero(void **state) {
-        struct backoff_attempt a = { .status = 429, .idempotent = true, .has_retry_after = true,
-                                     .retry_after_usec = 0, .attempt = 1, .max_retries = 2 };
+        struct backoff_attempt a = {.status = 429,
+                                    .idempotent = true,
+                                    .has_retry_after = true,
+                                    .retry_after_usec = 0,
+                                    .attempt = 1,
+                                    .max_retries = 2};
         usec_t d = 99;
 
         /* "Retry-After: 0" means at once. */
@@ -166,8 +173,8 @@ static void test_retry_after_zero(void **state) {
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_next_bounds),     cmocka_unit_test(test_next_grows),
-                cmocka_unit_test(test_transient),       cmocka_unit_test(test_decision_table),
+                cmocka_unit_test(test_next_bounds),      cmocka_unit_test(test_next_grows),
+                cmocka_unit_test(test_transient),        cmocka_unit_test(test_decision_table),
                 cmocka_unit_test(test_retry_after_zero),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);

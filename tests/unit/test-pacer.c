@@ -7,15 +7,16 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
+
 #include <cmocka.h>
 
 #include "mem.h"
 #include "pacer.h"
 
-#define MS USEC_PER_MSEC
+#define MS  USEC_PER_MSEC
 #define SEC USEC_PER_SEC
 
-static const struct pacer_limit small = { .capacity = 10, .refill_per_sec = 2, .reserve_fraction = 0.1 };
+static const struct pacer_limit small = {.capacity = 10, .refill_per_sec = 2, .reserve_fraction = 0.1};
 
 static void test_probe_then_burst(void **state) {
         _cleanup_(pacer_freep) struct pacer *p = NULL;
@@ -62,7 +63,7 @@ static void test_probe_without_count(void **state) {
 
 static void test_count_corrects_estimate(void **state) {
         _cleanup_(pacer_freep) struct pacer *p = NULL;
-        const struct pacer_limit l = { .capacity = 100, .refill_per_sec = 10, .reserve_fraction = 0.1 };
+        const struct pacer_limit l = {.capacity = 100, .refill_per_sec = 10, .reserve_fraction = 0.1};
         double level, rate;
         usec_t wait, t = 0;
 
@@ -115,7 +116,7 @@ static void test_count_corrects_estimate(void **state) {
 
 static void test_stale_count_never_raises(void **state) {
         _cleanup_(pacer_freep) struct pacer *p = NULL;
-        const struct pacer_limit l = { .capacity = 100, .refill_per_sec = 10, .reserve_fraction = 0.1 };
+        const struct pacer_limit l = {.capacity = 100, .refill_per_sec = 10, .reserve_fraction = 0.1};
         double level;
         usec_t wait;
 
@@ -133,7 +134,7 @@ static void test_stale_count_never_raises(void **state) {
 
 static void test_in_flight_counted(void **state) {
         _cleanup_(pacer_freep) struct pacer *p = NULL;
-        const struct pacer_limit l = { .capacity = 100, .refill_per_sec = 10, .reserve_fraction = 0.1 };
+        const struct pacer_limit l = {.capacity = 100, .refill_per_sec = 10, .reserve_fraction = 0.1};
         double level;
         usec_t wait;
 
@@ -151,7 +152,7 @@ static void test_in_flight_counted(void **state) {
 
 static void test_in_flight_limited_by_count(void **state) {
         _cleanup_(pacer_freep) struct pacer *p = NULL;
-        const struct pacer_limit l = { .capacity = 100, .refill_per_sec = 1000, .reserve_fraction = 0.1 };
+        const struct pacer_limit l = {.capacity = 100, .refill_per_sec = 1000, .reserve_fraction = 0.1};
         usec_t wait;
         int n = 0;
 
@@ -216,12 +217,12 @@ struct server {
 };
 
 static bool server_take(struct server *s, usec_t now, int64_t *ret_remaining) {
-        s->level = MIN(s->capacity, s->level + s->refill * (double) (now - s->at) / SEC);
+        s->level = MIN(s->capacity, s->level + s->refill * (double)(now - s->at) / SEC);
         s->at = now;
         if (s->level < 1)
                 return false;
         s->level -= 1;
-        *ret_remaining = (int64_t) floor(s->level);
+        *ret_remaining = (int64_t)floor(s->level);
         return true;
 }
 
@@ -233,8 +234,8 @@ struct sim_result {
 /* n requests through a client with 'parallel' in flight at most; each takes latency
  * (server sees it after half of it; the jittered part makes answers overtake each other).
  * Throttled requests are retried after the server's Retry-After (1 s). */
-static struct sim_result simulate(const struct pacer_limit *l, struct server srv, unsigned n, unsigned parallel,
-                                  usec_t latency, bool jitter) {
+static struct sim_result simulate(const struct pacer_limit *l, struct server srv, unsigned n,
+                                  unsigned parallel, usec_t latency, bool jitter) {
         struct flight {
                 usec_t served, done;
                 int64_t remaining;
@@ -293,7 +294,7 @@ static struct sim_result simulate(const struct pacer_limit *l, struct server srv
                                                 x ^= x << 13, x ^= x >> 17, x ^= x << 5;
                                                 lat += (x % (latency * 3));
                                         }
-                                        fl[i] = (struct flight) { .served = now + lat / 2, .done = now + lat };
+                                        fl[i] = (struct flight){.served = now + lat / 2, .done = now + lat};
                                         break;
                                 }
                         sent++;
@@ -312,7 +313,8 @@ static struct sim_result simulate(const struct pacer_limit *l, struct server srv
                 if (sent < n && in_flight < parallel)
                         next = MIN(next, MAX(wake, now + 1));
                 if (next == USEC_INFINITY)
-                        fail_msg("stuck: sent %u done %u in flight %u now %llu wake %llu", sent, done, in_flight, (unsigned long long) now, (unsigned long long) wake);
+                        fail_msg("stuck: sent %u done %u in flight %u now %llu wake %llu", sent, done,
+                                 in_flight, (unsigned long long)now, (unsigned long long)wake);
                 now = MAX(now, next);
                 assert_true(now < 24 * USEC_PER_HOUR); /* a stuck simulation fails, never hangs */
         }
@@ -323,57 +325,59 @@ static struct sim_result simulate(const struct pacer_limit *l, struct server srv
 static void test_sim_azure_bucket(void **state) {
         /* Azure's read bucket, full at start: 3,000 reads, 16 in flight, 30 ms each. */
         const struct pacer_limit l = PACER_LIMIT_ARM_READS;
-        struct server srv = { .capacity = 250, .refill = 25, .level = 250 };
+        struct server srv = {.capacity = 250, .refill = 25, .level = 250};
         struct sim_result r = simulate(&l, srv, 3000, 16, 30 * MS, false);
         double ideal = (3000.0 - 250) / 25;
 
-        printf("azure bucket: %u throttled, %.1f s (ideal %.1f s)\n", r.throttled, (double) r.duration / SEC, ideal);
+        printf("azure bucket: %u throttled, %.1f s (ideal %.1f s)\n", r.throttled, (double)r.duration / SEC,
+               ideal);
         assert_int_equal(r.throttled, 0);
-        assert_true((double) r.duration / SEC < ideal * 1.25);
+        assert_true((double)r.duration / SEC < ideal * 1.25);
 }
 
 static void test_sim_azure_bucket_jitter(void **state) {
         const struct pacer_limit l = PACER_LIMIT_ARM_READS;
-        struct server srv = { .capacity = 250, .refill = 25, .level = 250 };
+        struct server srv = {.capacity = 250, .refill = 25, .level = 250};
         struct sim_result r = simulate(&l, srv, 3000, 32, 40 * MS, true);
         double ideal = (3000.0 - 250) / 25;
 
         printf("azure bucket, jitter: %u throttled, %.1f s (ideal %.1f s)\n", r.throttled,
-               (double) r.duration / SEC, ideal);
+               (double)r.duration / SEC, ideal);
         assert_int_equal(r.throttled, 0);
-        assert_true((double) r.duration / SEC < ideal * 1.25);
+        assert_true((double)r.duration / SEC < ideal * 1.25);
 }
 
 static void test_sim_half_empty(void **state) {
         /* Someone else already spent most of the bucket. */
         const struct pacer_limit l = PACER_LIMIT_ARM_READS;
-        struct server srv = { .capacity = 250, .refill = 25, .level = 12 };
+        struct server srv = {.capacity = 250, .refill = 25, .level = 12};
         struct sim_result r = simulate(&l, srv, 1000, 16, 30 * MS, true);
 
-        printf("half-empty bucket: %u throttled, %.1f s\n", r.throttled, (double) r.duration / SEC);
+        printf("half-empty bucket: %u throttled, %.1f s\n", r.throttled, (double)r.duration / SEC);
         assert_int_equal(r.throttled, 0);
-        assert_true((double) r.duration / SEC < 1000.0 / 25 * 1.5);
+        assert_true((double)r.duration / SEC < 1000.0 / 25 * 1.5);
 }
 
 static void test_sim_slower_server(void **state) {
         /* The server's bucket is far smaller and slower than the limit we assume: the
          * counts teach the pacer; no 429, and at least half the server's rate. */
         const struct pacer_limit l = PACER_LIMIT_ARM_READS;
-        struct server srv = { .capacity = 20, .refill = 4, .level = 20 };
+        struct server srv = {.capacity = 20, .refill = 4, .level = 20};
         struct sim_result r = simulate(&l, srv, 400, 8, 20 * MS, true);
         double ideal = (400.0 - 20) / 4;
 
-        printf("slower server: %u throttled, %.1f s (ideal %.1f s)\n", r.throttled, (double) r.duration / SEC, ideal);
+        printf("slower server: %u throttled, %.1f s (ideal %.1f s)\n", r.throttled, (double)r.duration / SEC,
+               ideal);
         assert_int_equal(r.throttled, 0);
-        assert_true((double) r.duration / SEC < ideal * 2);
+        assert_true((double)r.duration / SEC < ideal * 2);
 }
 
 static void test_sim_writes(void **state) {
         const struct pacer_limit l = PACER_LIMIT_ARM_WRITES;
-        struct server srv = { .capacity = 200, .refill = 10, .level = 200 };
+        struct server srv = {.capacity = 200, .refill = 10, .level = 200};
         struct sim_result r = simulate(&l, srv, 600, 4, 200 * MS, true);
 
-        printf("writes: %u throttled, %.1f s\n", r.throttled, (double) r.duration / SEC);
+        printf("writes: %u throttled, %.1f s\n", r.throttled, (double)r.duration / SEC);
         assert_int_equal(r.throttled, 0);
 }
 
@@ -381,35 +385,39 @@ static void test_sim_sweep(void **state) {
         /* Many server buckets, client widths and latencies against Azure's read limit: none
          * may see a 429. */
         const struct pacer_limit l = PACER_LIMIT_ARM_READS;
-        const double sizes[] = { 6, 10, 30, 100, 250 }, rates[] = { 1, 3, 10, 25 };
-        const unsigned widths[] = { 1, 4, 16, 32 };
-        const usec_t latencies[] = { 5 * MS, 50 * MS, 300 * MS };
+        const double sizes[] = {6, 10, 30, 100, 250}, rates[] = {1, 3, 10, 25};
+        const unsigned widths[] = {1, 4, 16, 32};
+        const usec_t latencies[] = {5 * MS, 50 * MS, 300 * MS};
         unsigned runs = 0, throttled = 0;
 
         for (size_t a = 0; a < ELEMENTSOF(sizes); a++)
                 for (size_t b = 0; b < ELEMENTSOF(rates); b++)
                         for (size_t c = 0; c < ELEMENTSOF(widths); c++)
                                 for (size_t d = 0; d < ELEMENTSOF(latencies); d++) {
-                                        struct server srv = { .capacity = sizes[a], .refill = rates[b],
-                                                              .level = sizes[a] };
-                                        unsigned n = (unsigned) (sizes[a] + rates[b] * 20);
-                                        struct sim_result r = simulate(&l, srv, n, widths[c], latencies[d], true);
+                                        struct server srv = {
+                                                .capacity = sizes[a], .refill = rates[b], .level = sizes[a]};
+                                        unsigned n = (unsigned)(sizes[a] + rates[b] * 20);
+                                        struct sim_result r =
+                                                simulate(&l, srv, n, widths[c], latencies[d], true);
                                         /* The server's pace, or the client's own: n requests of
                                          * 2.5 x latency on average, width at a time. */
                                         double ideal = MAX(MAX(0, (n - sizes[a]) / rates[b]),
-                                                           n * 2.5 * (double) latencies[d] / SEC /
+                                                           n * 2.5 * (double)latencies[d] / SEC /
                                                                    MIN(widths[c], MAX(1, sizes[a] / 2)));
 
                                         runs++;
                                         if (r.throttled > 0) {
-                                                printf("size %.0f rate %.0f width %u latency %llu ms: %u throttled\n",
+                                                printf("size %.0f rate %.0f width %u latency %llu ms: %u "
+                                                       "throttled\n",
                                                        sizes[a], rates[b], widths[c],
-                                                       (unsigned long long) (latencies[d] / MS), r.throttled);
+                                                       (unsigned long long)(latencies[d] / MS), r.throttled);
                                                 throttled++;
                                         }
-                                        if ((double) r.duration / SEC > ideal * 2.5 + 5)
-                                                fail_msg("size %.0f rate %.0f width %u: %.1f s, ideal %.1f s", sizes[a],
-                                                         rates[b], widths[c], (double) r.duration / SEC, ideal);
+                                        if ((double)r.duration / SEC > ideal * 2.5 + 5)
+                                                fail_msg(
+                                                        "size %.0f rate %.0f width %u: %.1f s, ideal %.1f s",
+                                                        sizes[a], rates[b], widths[c],
+                                                        (double)r.duration / SEC, ideal);
                                 }
         printf("%u runs, %u with a 429\n", runs, throttled);
         assert_int_equal(throttled, 0);
@@ -417,13 +425,20 @@ static void test_sim_sweep(void **state) {
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_probe_then_burst),     cmocka_unit_test(test_probe_without_count),
-                cmocka_unit_test(test_count_corrects_estimate), cmocka_unit_test(test_stale_count_never_raises),
-                cmocka_unit_test(test_in_flight_counted),    cmocka_unit_test(test_in_flight_limited_by_count),
-                cmocka_unit_test(test_throttled),            cmocka_unit_test(test_oom),
-                cmocka_unit_test(test_sim_azure_bucket),     cmocka_unit_test(test_sim_azure_bucket_jitter),
-                cmocka_unit_test(test_sim_half_empty),       cmocka_unit_test(test_sim_slower_server),
-                cmocka_unit_test(test_sim_writes),           cmocka_unit_test(test_sim_sweep),
+                cmocka_unit_test(test_probe_then_burst),
+                cmocka_unit_test(test_probe_without_count),
+                cmocka_unit_test(test_count_corrects_estimate),
+                cmocka_unit_test(test_stale_count_never_raises),
+                cmocka_unit_test(test_in_flight_counted),
+                cmocka_unit_test(test_in_flight_limited_by_count),
+                cmocka_unit_test(test_throttled),
+                cmocka_unit_test(test_oom),
+                cmocka_unit_test(test_sim_azure_bucket),
+                cmocka_unit_test(test_sim_azure_bucket_jitter),
+                cmocka_unit_test(test_sim_half_empty),
+                cmocka_unit_test(test_sim_slower_server),
+                cmocka_unit_test(test_sim_writes),
+                cmocka_unit_test(test_sim_sweep),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
