@@ -39,11 +39,11 @@ UNIT_SRC := $(wildcard tests/unit/test-*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/unit/%)
 
 .PHONY: all deps check unit check-integration install demo clean FORCE
-.PHONY: check-service check-notify check-man
+.PHONY: check-service check-notify check-man check-update
 .PHONY: check-conf fuzz-build-conf fuzz-smoke-conf
-.PHONY: check-tell
+.PHONY: check-tell check-detect check-demo
 .PHONY: fuzz-build fuzz-smoke
-.PHONY: check-twin
+.PHONY: check-engine check-twin
 
 all: $(BUILD)/cmkd $(BUILD)/systemd/cmkd.service
 
@@ -141,8 +141,8 @@ check-integration: $(BUILD)/cmkd $(DRIVERS)
 # Alerts through a real journald (private mount namespace), the catalog through journalctl,
 # reports against their schema and in headless Chromium.
 # Needs root (mount namespace) and Debian's chromium. Screenshot: $(BUILD)/report-screenshot.png.
-check-tell: $(DRIVERS)
-	cd tests/integration && CMKD_BUILD=$(abspath $(BUILD)) $(PYTHON) -m unittest -v test_journal test_report
+check-tell: $(DRIVERS) $(BUILD)/cmkd
+	cd tests/integration && CMKD_BUILD=$(abspath $(BUILD)) $(PYTHON) -m unittest -v test_journal test_report test_journal_daemon
 
 # 'systemd-analyze verify' prints nothing and 'security --offline=yes' rates the unit at 1.0
 # or lower; the checked copy runs the binary just built. Starts no systemd.
@@ -154,11 +154,25 @@ check-service: $(BUILD)/cmkd
 check-man: $(BUILD)/conf-check
 	$(PYTHON) tests/man/check-man --conf-check $(abspath $(BUILD)/conf-check)
 
+# Issue 4 (Detect) end to end against the twin: every finding code, healthy clusters, exit
+# codes, discovery, requests per sweep (and the daemon's cached second sweep), the --once table
+# and JSON. About 40 s. CMKD=path tries another binary; under ASan/UBSan:
+#   make BUILD=build-asan SAN=1 check-detect
+check-detect: $(BUILD)/cmkd
+	CMKD=$(CMKD) $(PYTHON) -m unittest -v tests/integration/test_detect.py
+
 # The sd_notify protocol of the daemon (READY, WATCHDOG, RELOADING, STOPPING) against a fake
 # notify socket and the twin. CMKD=path tries another binary.
 CMKD ?= $(abspath $(BUILD)/cmkd)
 check-notify: $(BUILD)/cmkd
 	CMKD=$(CMKD) $(PYTHON) -m unittest -v tests/integration/test_notify.py
+
+# Issue 5, the updates, against the twin: end to end (PUT, versionless, PATCH), every guard
+# rail, failed operations and their holds, kill -9 and restart, corrupt records, dry run.
+# CMKD=path tries another binary, e.g. the ASan build:
+#   make BUILD=build-asan SAN=1 build-asan/cmkd && make check-update CMKD=$PWD/build-asan/cmkd
+check-update: $(BUILD)/cmkd
+	CMKD=$(CMKD) $(PYTHON) -m unittest -v tests/integration/test_update.py
 
 # Decoder fuzzers (libFuzzer, clang 14 + libclang-rt-14-dev). Only the modules the decoders
 # use are built, instrumented, into $(FUZZ_BUILD). fuzz-smoke runs each target for
@@ -207,6 +221,19 @@ fuzz-smoke: fuzz-build
 # The instrumented objects are shared by every target: keep them between runs.
 .SECONDARY: $(FUZZ_LIB_OBJ)
 
+# The engine (http, auth, azure, arm, kv): its unit tests, then the driver against the twin.
+ENGINE_UNITS := $(addprefix $(BUILD)/unit/,test-backoff test-pacer test-auth_decode test-auth test-http test-azure \
+	test-arm test-kv)
+
+$(BUILD)/engine-driver: tests/integration/engine-driver.c $(BUILD)/libcmkd.a
+	@echo '  CCLD    $@'
+	@$(CC) $(CFLAGS) -Isrc -MMD -MP -o $@ $< $(BUILD)/libcmkd.a $(LDFLAGS) $(PKG_LIBS)
+
+check-engine: $(ENGINE_UNITS) $(BUILD)/engine-driver
+	@set -e; for t in $(ENGINE_UNITS); do echo "== $$t"; $$t; done
+	ENGINE_DRIVER=$(abspath $(BUILD)/engine-driver) $(PYTHON) -m unittest -v tests/integration/test_engine.py
+
+
 # The twin (tests/twin): its unittests, the spec-example walk, the throttling test and the
 # official Azure JS SDK run against it (npm ci into tests/twin/fidelity/node_modules).
 check-twin:
@@ -220,6 +247,21 @@ check: deps
 	$(MAKE) check-conf
 	$(MAKE) check-tell
 	$(MAKE) check-twin
+	$(MAKE) check-demo
+
+# The demo (README.md): installs what building it needs (.ci/install-deps --build), builds,
+# and runs cmkd against the twin with a demo fleet (tests/demo/run-demo). Everything it
+# writes goes to $(BUILD)/demo; it starts afresh each time and stops what it started.
+demo:
+	@.ci/install-deps --build
+	@$(MAKE) --no-print-directory all
+	@$(PYTHON) tests/demo/run-demo --cmkd $(abspath $(BUILD)/cmkd) --dir $(abspath $(BUILD)/demo)
+
+# The demo, non-interactively, into $(BUILD)/check-demo: every step must show in its output
+# and leave its files (tests/demo/test_demo.py). Needs root or a readable running journald
+# for the alert step.
+check-demo: $(BUILD)/cmkd
+	CMKD=$(abspath $(BUILD)/cmkd) CMKD_BUILD=$(abspath $(BUILD)) $(PYTHON) -m unittest -v tests/demo/test_demo.py
 
 install: $(BUILD)/cmkd $(BUILD)/systemd/cmkd.service
 	install -Dm755 $(BUILD)/cmkd $(DESTDIR)$(BINDIR)/cmkd
@@ -227,10 +269,19 @@ install: $(BUILD)/cmkd $(BUILD)/systemd/cmkd.service
 	install -Dm644 -t $(DESTDIR)$(DOCDIR)/examples systemd/examples/*.conf
 	install -Dm644 man/cmkd.8 $(DESTDIR)$(MANDIR)/man8/cmkd.8
 	install -Dm644 man/cmkd.conf.5 $(DESTDIR)$(MANDIR)/man5/cmkd.conf.5
+	install -Dm644 systemd/cmkd.catalog $(DESTDIR)$(CATALOGDIR)/cmkd.catalog
+	install -Dm644 conf/cmkd.conf $(DESTDIR)$(DOCDIR)/examples/cmkd.conf
+	@# The shipped config (every key commented out at its default) unless one is there: never
+	@# overwrite the administrator's.
+	@if [ -e $(DESTDIR)$(SYSCONFDIR)/cmkd/cmkd.conf ]; then \
+		echo "  KEEP    $(DESTDIR)$(SYSCONFDIR)/cmkd/cmkd.conf"; \
+	else \
+		install -Dm644 conf/cmkd.conf $(DESTDIR)$(SYSCONFDIR)/cmkd/cmkd.conf && \
+		echo "  INSTALL $(DESTDIR)$(SYSCONFDIR)/cmkd/cmkd.conf"; \
+	fi
 
 clean:
 	rm -rf build build-*
 
--include $(OBJ:.o=.d) $(UNIT_BIN:=.d) $(BUILD)/conf-check.d $(DRIVERS:=.d) $(BUILD)/integration/fixture.d
-
--include $(OBJ:.o=.d) $(UNIT_BIN:=.d) $(FUZZ_LIB_OBJ:.o=.d)
+-include $(OBJ:.o=.d) $(UNIT_BIN:=.d) $(BUILD)/conf-check.d $(DRIVERS:=.d) $(BUILD)/integration/fixture.d \
+	$(FUZZ_LIB_OBJ:.o=.d) $(BUILD)/engine-driver.d

@@ -366,13 +366,19 @@ static bool cluster_incomplete(const struct cluster_result *cr) {
                (cr->action.outcome == OUTCOME_REFUSED && cr->action.refusal == REFUSAL_INCOMPLETE);
 }
 
-static const char *action_op(const struct action_result *a) {
-        return a->operation_id ?: a->new_url ?: "";
+/* The identity of an update attempt, stable from the sweep that starts it (when Azure's
+ * operation id is not known yet) to the one that sees it end: target and start time. */
+static const char *action_op(const struct action_result *a, char *buf, size_t len) {
+        if (a->attempt_started == 0)
+                return a->operation_id ?: a->new_url ?: "";
+        snprintf(buf, len, "%s@%llu", strempty(a->new_url), (unsigned long long) (a->attempt_started / USEC_PER_SEC));
+        return buf;
 }
 
 static int cluster_conditions(struct builder *b, const struct cluster_result *cr) {
         const struct cluster *cl = cr->obs.cluster;
         const struct action_result *a = &cr->action;
+        char opbuf[2048];
         struct condition c = {
                 .e = { .code = _FINDING_INVALID, .cluster_id = cl->id, .cluster_name = cl->name },
                 .cluster = cr,
@@ -415,14 +421,14 @@ static int cluster_conditions(struct builder *b, const struct cluster_result *cr
                 c.e.severity = SEVERITY_WARNING;
                 return condition(b, &c);
         case OUTCOME_IN_PROGRESS:
-                return once(b, ALERT_UPDATE_STARTED, cr, action_op(a));
+                return once(b, ALERT_UPDATE_STARTED, cr, action_op(a, opbuf, sizeof opbuf));
         case OUTCOME_SUCCEEDED:
-                r = once(b, ALERT_UPDATE_STARTED, cr, action_op(a));
+                r = once(b, ALERT_UPDATE_STARTED, cr, action_op(a, opbuf, sizeof opbuf));
                 if (r < 0)
                         return r;
-                return once(b, ALERT_UPDATE_SUCCEEDED, cr, action_op(a));
+                return once(b, ALERT_UPDATE_SUCCEEDED, cr, action_op(a, opbuf, sizeof opbuf));
         case OUTCOME_FAILED:
-                r = once(b, ALERT_UPDATE_STARTED, cr, action_op(a));
+                r = once(b, ALERT_UPDATE_STARTED, cr, action_op(a, opbuf, sizeof opbuf));
                 if (r < 0)
                         return r;
                 c.e.kind = ALERT_UPDATE_FAILED;

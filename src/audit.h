@@ -42,7 +42,8 @@ struct audit_entry {
         char *mode;   /* "enforce" or "dry-run" */
         char *old_url;
         char *new_url;
-        char *operation_id;
+        char *operation_id; /* Azure's: null on "started" (written before the request goes out;
+                             * the id comes with the answer) and on proposed/refused */
         enum audit_result result;
         char *refusal;    /* refusal_to_string() of a refused update */
         char *error;      /* what failed, in words (strerror, or the HTTP status) */

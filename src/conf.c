@@ -1101,7 +1101,7 @@ static const struct conf_key keys[] = {
           "path", "an absolute path ($STATE_DIRECTORY when set by systemd)", 0, 0 },
         { "Daemon", "Mode", parse_mode, format_mode, C(mode), "enforce", 0, 0, "enum",
           "enforce, alert-only, dry-run", 0, 0 },
-        { "Daemon", "CacheTTLSec", parse_span, format_span, C(cache_ttl_usec), "15min", 0, DAYS(1),
+        { "Daemon", "CacheTTLSec", parse_span, format_span, C(cache_ttl_usec), "10min", 0, DAYS(1),
           "time span", NULL, 0, 0 },
         { "Daemon", "LogLevel", parse_log_level, format_log_level, C(log_level), "info", 0, 0, "enum",
           "emerg, alert, crit, err, warning, notice, info, debug (or 0-7)", 0, 0 },
@@ -1669,7 +1669,6 @@ static void check_expiry(struct conf_parse_state *st, const char *section, const
 
 static void check_conf(struct conf_parse_state *st) {
         struct conf *c = st->conf;
-        char a[TIMESPAN_MAX], b[TIMESPAN_MAX];
 
         check_auth(st);
         check_expiry(st, "[Policy]", &c->policy, line_of(st, "Policy", "KeyExpiryWarningSec"),
@@ -1690,13 +1689,6 @@ static void check_conf(struct conf_parse_state *st) {
                 check_expiry(st, section, &merged, ol->key[policy_bit_index(POLICY_KEY_EXPIRY_WARNING)],
                              ol->key[policy_bit_index(POLICY_KEY_EXPIRY_CRITICAL)], ol->header);
         }
-        if (c->request_timeout_usec >= c->poll_interval_usec)
-                add_error(st,
-                          line_of(st, "Network", "RequestTimeoutSec")
-                                  ?: line_of(st, "Daemon", "PollIntervalSec"),
-                          "[Network] RequestTimeoutSec=%s: must be shorter than [Daemon] PollIntervalSec=%s",
-                          span_format(a, sizeof a, c->request_timeout_usec),
-                          span_format(b, sizeof b, c->poll_interval_usec));
 }
 
 /* ---- loading ------------------------------------------------------------------------ */

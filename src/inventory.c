@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Gathers the facts of one sweep: lists clusters, then reads each distinct key, pinned
- * version, deleted key, rotation policy, identity, vault listing and role scope once,
- * from the TTL cache where allowed. It decides nothing (policy.c does) and sends no
+ * version, deleted key, rotation policy, identity, vault listing, role scope and custom
+ * role definition once, from the TTL cache where allowed. It decides nothing (policy.c does) and sends no
  * request itself (the fetcher does). */
 
 #include <assert.h>
@@ -17,6 +17,7 @@
 #include "kv_decode.h"
 #include "log.h"
 #include "mem.h"
+#include "roles.h"
 #include "strv.h"
 
 /* api-versions of every ARM and data-plane read (azure/README.md §1-§5). */
@@ -71,6 +72,12 @@ struct roles_entry {
         struct role_assignment_list *list; /* owned */
 };
 
+/* A role that is not built in, named by an assignment on some RBAC vault. */
+struct roledef_entry {
+        struct fact fact;
+        struct role_definition *def; /* owned; NULL unless present */
+};
+
 /* What the vault listings of the vault subscriptions showed. */
 struct vault_dir {
         struct hashmap *vaults;  /* lowercase name → struct vault, owned */
@@ -93,6 +100,7 @@ enum req_type {
         REQ_ROTATION,
         REQ_IDENTITY,
         REQ_ROLES,
+        REQ_ROLE_DEFINITION,
 };
 
 struct req {
@@ -141,6 +149,12 @@ struct inventory {
         struct hashmap *rotations;     /* key id → struct rotation_entry */
         struct hashmap *identities;    /* identity id → struct identity_entry (case-insensitive) */
         struct hashmap *roles;         /* vault id → struct roles_entry (case-insensitive) */
+        struct hashmap *role_defs;     /* role GUID → struct roledef_entry (case-insensitive) */
+
+        /* Every custom role definition present, for the obs of this sweep's evaluation:
+         * owned array of pointers borrowed from role_defs. */
+        const struct role_definition **custom_roles;
+        size_t n_custom_roles;
 };
 
 static void version_entry_free(void *p) {
@@ -188,6 +202,15 @@ static void roles_entry_free(void *p) {
         if (!e)
                 return;
         role_assignment_list_free(e->list);
+        mem_free(e);
+}
+
+static void roledef_entry_free(void *p) {
+        struct roledef_entry *e = p;
+
+        if (!e)
+                return;
+        role_definition_free(e->def);
         mem_free(e);
 }
 
@@ -509,6 +532,13 @@ static void on_clusters(struct inventory *inv, struct req *q, const struct fetch
         _cleanup_(cluster_list_freep) struct cluster_list *page = NULL;
         int k;
 
+        /* ResourceGroups= names groups "in every watched subscription": one that a
+         * subscription does not have holds no cluster there. That is an answer, not a
+         * failed listing (a missing subscription still is one). */
+        if (r->error == -ENOENT && strcaseeq_ptr(r->error_code, "ResourceGroupNotFound")) {
+                log_debug("%s does not exist: no clusters there.", q->scope);
+                return;
+        }
         if (r->error < 0) {
                 list_scope_failed(inv, q->scope, r);
                 return;
@@ -793,6 +823,46 @@ static void on_identity(struct inventory *inv, struct req *q, const struct fetch
                 fact_set(&e->fact, r, inv->now);
 }
 
+/* Custom roles: an assignment names its role by GUID only, and whether a role that is not
+ * built in grants the key data actions is in its definition. Each is read once (GET at the
+ * vault's subscription, where an assignable custom role is visible) and cached like the
+ * assignments themselves. */
+static void request_role_definitions(struct inventory *inv, const struct role_assignment_list *list,
+                                     const char *vault_id) {
+        char sub[64];
+
+        if (!list || armid_subscription(vault_id, sub, sizeof sub) < 0)
+                return;
+        for (size_t i = 0; i < list->n_items; i++) {
+                const char *guid = list->items[i].role_definition;
+                struct roledef_entry *e;
+                _cleanup_free_ char *url = NULL;
+
+                if (!guid || role_builtin_find(guid))
+                        continue;
+                e = hashmap_get(inv->role_defs, guid);
+                if (e && (e->fact.fetched_realtime == inv->now || cache_fresh(inv, &e->fact))) {
+                        if (e->fact.fetched_realtime != inv->now)
+                                inv->cached_reads++;
+                        continue;
+                }
+                if (!e) {
+                        e = new0(struct roledef_entry, 1);
+                        if (!e || hashmap_put(inv->role_defs, guid, e) < 0) {
+                                roledef_entry_free(e);
+                                log_oom();
+                                continue;
+                        }
+                }
+                e->fact.requested = false; /* in flight; set again by fact_set() */
+                e->fact.fetched_realtime = inv->now;
+                url = url_printf("%s/subscriptions/%s/providers/Microsoft.Authorization/roleDefinitions/%s"
+                                 "?api-version=" API_AUTHORIZATION,
+                                 inv->conf->cloud.arm_endpoint, sub, guid);
+                (void) fetch(inv, REQ_ROLE_DEFINITION, FETCH_ARM, FETCH_RESOURCE, url, guid, NULL, NULL);
+        }
+}
+
 static int roles_append(struct role_assignment_list **acc, struct role_assignment_list *page) {
         struct role_assignment_list *a = *acc;
         struct role_assignment *items;
@@ -846,6 +916,26 @@ static void on_roles(struct inventory *inv, struct req *q, const struct fetch_re
         role_assignment_list_free(e->list);
         e->list = TAKE_PTR(q->roles_acc);
         fact_set(&e->fact, r, inv->now);
+        request_role_definitions(inv, e->list, q->scope);
+}
+
+static void on_role_definition(struct inventory *inv, struct req *q, const struct fetch_result *r) {
+        struct roledef_entry *e = hashmap_get(inv->role_defs, q->scope);
+        int k;
+
+        if (!e)
+                return;
+        role_definition_free(e->def);
+        e->def = NULL;
+        if (r->error < 0) {
+                fact_set(&e->fact, r, inv->now);
+                return;
+        }
+        k = arm_decode_role_definition(r->body, r->body_len, &e->def);
+        if (k < 0)
+                fact_set_undecodable(&e->fact, k, r->http_status, inv->now);
+        else
+                fact_set(&e->fact, r, inv->now);
 }
 
 /* Phase 2: role assignments of every RBAC vault some cluster uses. */
@@ -862,8 +952,11 @@ static void request_roles(struct inventory *inv) {
                         continue;
                 e = hashmap_get(inv->roles, v->id);
                 if (e && (e->fact.fetched_realtime == inv->now || cache_fresh(inv, &e->fact))) {
-                        if (e->fact.fetched_realtime != inv->now)
+                        if (e->fact.fetched_realtime != inv->now) {
                                 inv->cached_reads++;
+                                /* The definitions may have expired before the list. */
+                                request_role_definitions(inv, e->list, v->id);
+                        }
                         continue;
                 }
                 if (!e) {
@@ -932,6 +1025,9 @@ static void on_fetch_done(const struct fetch_result *r, void *userdata) {
         case REQ_ROLES:
                 on_roles(inv, q, r);
                 break;
+        case REQ_ROLE_DEFINITION:
+                on_role_definition(inv, q, r);
+                break;
         }
         req_free(q);
 
@@ -960,6 +1056,9 @@ static void sweep_reset(struct inventory *inv) {
         inv->n_list_scopes = inv->n_list_scopes_failed = inv->n_unreadable = 0;
         inv->requests = inv->list_pages = inv->key_reads = inv->cached_reads = 0;
         inv->dir.refreshed_this_sweep = false;
+        mem_free(inv->custom_roles);
+        inv->custom_roles = NULL;
+        inv->n_custom_roles = 0;
 }
 
 static void phase_advance(struct inventory *inv) {
@@ -1007,7 +1106,8 @@ int inventory_new(const struct conf *conf, const struct fetcher *fetcher, struct
         inv->rotations = hashmap_new(false, rotation_entry_free);
         inv->identities = hashmap_new(true, identity_entry_free);
         inv->roles = hashmap_new(true, roles_entry_free);
-        if (!inv->rotations || !inv->identities || !inv->roles)
+        inv->role_defs = hashmap_new(true, roledef_entry_free);
+        if (!inv->rotations || !inv->identities || !inv->roles || !inv->role_defs)
                 return -ENOMEM;
         *ret = TAKE_PTR(inv);
         return 0;
@@ -1020,6 +1120,7 @@ struct inventory *inventory_free(struct inventory *inv) {
         hashmap_free(inv->rotations);
         hashmap_free(inv->identities);
         hashmap_free(inv->roles);
+        hashmap_free(inv->role_defs);
         hashmap_free(inv->dir.vaults);
         hashmap_free(inv->dir.deleted);
         mem_free(inv);
@@ -1032,9 +1133,11 @@ void inventory_set_conf(struct inventory *inv, const struct conf *conf) {
         hashmap_free(inv->rotations);
         hashmap_free(inv->identities);
         hashmap_free(inv->roles);
+        hashmap_free(inv->role_defs);
         inv->rotations = hashmap_new(false, rotation_entry_free);
         inv->identities = hashmap_new(true, identity_entry_free);
         inv->roles = hashmap_new(true, roles_entry_free);
+        inv->role_defs = hashmap_new(true, roledef_entry_free);
         inv->dir.fetched_realtime = 0;
 }
 
@@ -1045,7 +1148,7 @@ bool inventory_busy(const struct inventory *inv) {
 int inventory_sweep_start(struct inventory *inv, usec_t now_realtime, inventory_done_fn done, void *userdata) {
         if (inv->pending > 0)
                 return -EBUSY;
-        if (!inv->rotations || !inv->identities || !inv->roles)
+        if (!inv->rotations || !inv->identities || !inv->roles || !inv->role_defs)
                 return -ENOMEM;
         sweep_reset(inv);
         inv->now = now_realtime;
@@ -1100,8 +1203,12 @@ static void fill_obs(struct inventory *inv, const struct cluster *c, struct clus
                 o->identity = ie->identity;
         }
 
-        if (!c->key_url || keyurl_parse(c->key_url, &url) < 0 || !keyurl_allowed(inv, &url))
+        if (!c->key_url || keyurl_parse(c->key_url, &url) < 0)
                 return;
+        if (!keyurl_allowed(inv, &url)) {
+                o->key_url_outside_cloud = true;
+                return;
+        }
         k = hashmap_get(inv->keys, keyurl_key_id(&url, id, sizeof id));
         if (!k)
                 return;
@@ -1154,7 +1261,32 @@ static void fill_obs(struct inventory *inv, const struct cluster *c, struct clus
                         obs_from_fact(&o->roles_status, &re->fact);
                         o->roles = re->list;
                 }
+                o->custom_roles = inv->custom_roles;
+                o->n_custom_roles = inv->n_custom_roles;
         }
+}
+
+/* The custom role definitions of this sweep, for every cluster's obs. */
+static int collect_custom_roles(struct inventory *inv) {
+        const char *guid;
+        struct roledef_entry *e;
+        size_t n = 0;
+
+        mem_free(inv->custom_roles);
+        inv->custom_roles = NULL;
+        inv->n_custom_roles = 0;
+        HASHMAP_FOREACH(guid, e, inv->role_defs)
+                if (e->fact.status.state == OBS_PRESENT && e->def)
+                        n++;
+        if (n == 0)
+                return 0;
+        inv->custom_roles = new0(const struct role_definition *, n);
+        if (!inv->custom_roles)
+                return -ENOMEM;
+        HASHMAP_FOREACH(guid, e, inv->role_defs)
+                if (e->fact.status.state == OBS_PRESENT && e->def && inv->n_custom_roles < n)
+                        inv->custom_roles[inv->n_custom_roles++] = e->def;
+        return 0;
 }
 
 int inventory_evaluate(struct inventory *inv, usec_t now, struct sweep_result *ret) {
@@ -1209,15 +1341,22 @@ int inventory_evaluate(struct inventory *inv, usec_t now, struct sweep_result *r
                         return -ENOMEM;
                 }
         }
-        for (size_t i = 0; i < inv->n_clusters; i++) {
-                struct cluster_result *cr = &s.clusters[s.n_clusters++];
-
-                fill_obs(inv, inv->clusters[i], &cr->obs);
-                conf_policy_for(inv->conf, inv->clusters[i], &cr->policy);
-                (void) policy_evaluate(&cr->obs, &cr->policy, now, &cr->verdict);
+        if (collect_custom_roles(inv) < 0) {
+                sweep_result_done(&s);
+                return -ENOMEM;
         }
+        for (size_t i = 0; i < inv->n_clusters; i++)
+                fill_obs(inv, inv->clusters[i], &s.clusters[s.n_clusters++].obs);
+        /* Sort before judging: a verdict points into its own cluster_result's obs, which
+         * must not move afterwards. */
         if (s.n_clusters > 1)
                 qsort(s.clusters, s.n_clusters, sizeof(struct cluster_result), cluster_cmp);
+        for (size_t i = 0; i < s.n_clusters; i++) {
+                struct cluster_result *cr = &s.clusters[i];
+
+                conf_policy_for(inv->conf, cr->obs.cluster, &cr->policy);
+                (void) policy_evaluate(&cr->obs, &cr->policy, now, &cr->verdict);
+        }
 
         *ret = s;
         return 0;

@@ -311,6 +311,10 @@ static inline bool obs_present(const struct obs_status *s) {
  * status is not OBS_PRESENT. */
 struct cluster_obs {
         const struct cluster *cluster;
+        /* The key URL parses, but its host is under none of the configured cloud's suffixes
+         * (KeyVaultSuffix=, ManagedHsmSuffix=): nothing was read from it, since a token never
+         * goes to a host outside the cloud, and the URL is judged key-url-invalid. */
+        bool key_url_outside_cloud;
 
         /* GET /keys/{name}: the key's current (latest) version. */
         struct obs_status key_status;

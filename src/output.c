@@ -117,7 +117,8 @@ static int put_cluster(struct buf *b, const struct cluster_result *cr, usec_t no
         if (r >= 0)
                 r = put_str(b, "provisioning_state", c->provisioning_state, false);
         if (r >= 0)
-                r = put_str(b, "severity", severity_to_string(v->worst), false);
+                /* "ok" as in the table, the summary and the report: no finding at all. */
+                r = put_str(b, "severity", v->n_findings > 0 ? severity_to_string(v->worst) : "ok", false);
         if (r >= 0)
                 r = put_key(b, "findings", false);
         if (r >= 0)
@@ -267,8 +268,11 @@ int output_table(const struct sweep_result *s, usec_t now, struct buf *out) {
                                action);
         }
 
+        /* The lines of each cluster form a group, a blank line before it, whether its first
+         * finding is one that is printed or not. */
         for (size_t i = 0; r >= 0 && i < s->n_clusters; i++) {
                 const struct cluster_result *cr = &s->clusters[i];
+                const char *gap = "\n";
 
                 for (size_t j = 0; r >= 0 && j < cr->verdict.n_findings; j++) {
                         const struct finding *f = &cr->verdict.findings[j];
@@ -277,16 +281,20 @@ int output_table(const struct sweep_result *s, usec_t now, struct buf *out) {
                         if (f->severity == SEVERITY_INFO)
                                 continue;
                         finding_describe(f, &cr->obs, now, msg, sizeof msg);
-                        r = buf_printf(out, "%s%s %s [%s]: %s\n", j == 0 ? "\n" : "",
+                        r = buf_printf(out, "%s%s %s [%s]: %s\n", gap,
                                        f->severity == SEVERITY_CRITICAL ? "CRITICAL" : "WARNING ",
                                        cr->obs.cluster->name, finding_to_string(f->code), msg);
+                        gap = "";
                 }
-                if (r >= 0 && cr->action.outcome == OUTCOME_REFUSED)
-                        r = buf_printf(out, "NOTICE   %s: update refused: %s\n", cr->obs.cluster->name,
+                if (r >= 0 && cr->action.outcome == OUTCOME_REFUSED) {
+                        r = buf_printf(out, "%sNOTICE   %s: update refused: %s\n", gap, cr->obs.cluster->name,
                                        refusal_describe(cr->action.refusal));
+                        gap = "";
+                }
                 if (r >= 0 && cr->action.outcome == OUTCOME_FAILED)
-                        r = buf_printf(out, "CRITICAL %s: update to %s failed: %s\n", cr->obs.cluster->name,
-                                       strna(cr->action.new_url), strna(cr->action.error_message));
+                        r = buf_printf(out, "%sCRITICAL %s: update to %s failed: %s\n", gap,
+                                       cr->obs.cluster->name, strna(cr->action.new_url),
+                                       strna(cr->action.error_message));
         }
 
         count_worst(s, counts, &with_findings);

@@ -717,7 +717,9 @@ int policy_evaluate(const struct cluster_obs *obs, const struct policy_conf *pc,
         }
 
         check_cluster_status(&e);
-        if (c->key_url && keyurl_parse(c->key_url, &v.keyurl) >= 0)
+        /* A URL of another cloud parses, but nothing was read from it: as invalid as a URL
+         * that does not parse (the inventory never sends a token outside the cloud). */
+        if (c->key_url && !obs->key_url_outside_cloud && keyurl_parse(c->key_url, &v.keyurl) >= 0)
                 v.has_keyurl = true;
         else
                 add(&e, FINDING_KEY_URL_INVALID, SEVERITY_CRITICAL);
@@ -906,8 +908,8 @@ static void describe_unknown(struct out *o, const struct finding *f, const struc
         else if (f->fact == FACT_ROLE_DEFINITIONS) {
                 const char *guid = obs ? unresolved_role(obs, n) : NULL;
 
-                outf(o, "cmkd has no definition of role %s assigned to identity %s", guid ?: "n/a",
-                     n->identity);
+                outf(o, "cmkd has no definition of role %s assigned to identity %s of cluster %s",
+                     guid ?: "n/a", n->identity, n->cluster);
         } else {
                 outf(o, "could not read %s of cluster %s", fact_human(f->fact), n->cluster);
                 out_status(o, f->status);
@@ -1203,6 +1205,14 @@ static void describe(struct out *o, const struct finding *f, const struct cluste
                      c && c->location ? c->location : "n/a", n.key);
                 break;
         case FINDING_KEY_URL_INVALID:
+                if (obs && obs->key_url_outside_cloud && c && c->key_url) {
+                        outf(o,
+                             "keyEncryptionKeyUrl of cluster %s is '%s', whose host is outside the configured "
+                             "cloud (KeyVaultSuffix=, ManagedHsmSuffix=): cmkd reads nothing there; PUT the "
+                             "cluster with a key of this cloud's Key Vault or Managed HSM and its identity",
+                             n.cluster, c->key_url);
+                        break;
+                }
                 outf(o,
                      "keyEncryptionKeyUrl of cluster %s is %s%s%s, not a Key Vault or Managed HSM key URL: "
                      "PUT the "

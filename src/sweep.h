@@ -30,6 +30,7 @@ struct action_result {
         int error;             /* negative errno for OUTCOME_FAILED */
         char *error_code;      /* owned: Azure error code, or NULL */
         char *error_message;   /* owned */
+        usec_t attempt_started; /* realtime start of the update attempt, which identifies it; 0 if none */
 };
 
 struct cluster_result {

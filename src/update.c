@@ -86,10 +86,19 @@ static bool state_is(const char *s, const char *want) {
         return s && strcasecmp(s, want) == 0;
 }
 
+static bool operation_under_way(const struct cluster *c) {
+        return state_is(c->provisioning_state, "Updating") || state_is(c->provisioning_state, "InProgress") ||
+               state_is(c->cluster_status, "Updating");
+}
+
+bool update_not_applied(const struct cluster *after, const char *old_key_url) {
+        return old_key_url && !operation_under_way(after) && update_key_urls_equal(after->key_url, old_key_url);
+}
+
 enum update_check update_verify(const struct cluster *after, const char *new_key_url, const char *identity_id) {
         const char *ps = after->provisioning_state;
 
-        if (state_is(ps, "Updating") || state_is(ps, "InProgress") || state_is(after->cluster_status, "Updating"))
+        if (operation_under_way(after))
                 return UPDATE_CHECK_PENDING;
         if (!update_key_urls_equal(after->key_url, new_key_url))
                 return UPDATE_CHECK_WRONG_KEY;

@@ -41,5 +41,11 @@ enum update_check {
 enum update_check update_verify(const struct cluster *after, const char *new_key_url, const char *identity_id);
 const char *update_check_to_string(enum update_check c);
 
+/* After a restart, for an update recorded before its request went out (OP_PHASE_SENDING):
+ * true if the cluster as read shows no trace of that request, i.e. it still carries
+ * old_key_url and no operation is under way (not Updating / InProgress). False when
+ * old_key_url is NULL. */
+bool update_not_applied(const struct cluster *after, const char *old_key_url);
+
 /* True if two key URLs name the same key and version. */
 bool update_key_urls_equal(const char *a, const char *b);

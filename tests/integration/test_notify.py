@@ -46,13 +46,14 @@ except ImportError as e:
 CMKD = os.environ.get("CMKD") or os.path.join(ROOT, "build", "cmkd")
 
 # What these tests assume of the twin and of cmkd.conf, in one place.
-SCENARIO = "healthy"                # a small fleet with customer-managed keys, all fine
-SCENARIO_SLOW_TOKEN = "slow-token"  # the same, with latency on the token endpoints
+SCENARIOS = os.path.join(HERE, "scenarios")
+SCENARIO = os.path.join(SCENARIOS, "notify-healthy.json")  # a small fleet, all fine
+SCENARIO_SLOW_TOKEN = os.path.join(SCENARIOS, "notify-slow-token.json")  # the same, slow token endpoint
 KEY_POLL = ("Daemon", "PollIntervalSec")
 KEY_STATE = ("Daemon", "StateDirectory")
 KEY_EXCLUDE = ("Discovery", "Exclude")
 BAD_KEY = ("Daemon", "BogusReloadTestKey")  # unknown keys are errors
-POLL_FAST = "1s"
+POLL_FAST = "10s"  # the shortest PollIntervalSec= allowed
 POLL_SLOW = "1h"
 
 READY_TIMEOUT = 15       # start-up until READY=1; config loading only, so generous
@@ -242,8 +243,11 @@ class NotifyTest(unittest.TestCase):
         self.assertEqual(earlier, [], "STOPPING/RELOADING before the first READY=1")
 
     def test_ready_when_azure_is_down(self):
-        # The twin's addresses, with nobody listening any more: an Azure outage.
-        twin = twinlib.Twin(SCENARIO)
+        # The twin's addresses, with nobody listening any more: an Azure outage. Its test CA
+        # is kept (a CA file that is gone is a config error, not an outage).
+        pki = tempfile.mkdtemp(prefix="cmkd-test-notify-pki-")
+        self.addCleanup(shutil.rmtree, pki, True)
+        twin = twinlib.Twin(SCENARIO, pki=pki)
         with twin:
             text = self.config_text(twin)
         self.start(self.write_config(text))

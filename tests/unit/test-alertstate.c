@@ -421,6 +421,52 @@ static void test_update_operations(void **state) {
         alert_events_free(ev);
 }
 
+/* The daemon announces an update when it sends the PUT, before Azure has named the
+ * operation, and collects the outcome with the operation id: one start per attempt (the
+ * attempt's start time, set by remediate.c, identifies it), also for a retry after a
+ * failure. Seen in the demo (tests/demo) as a second update-started alert. */
+static void test_update_started_before_operation_id(void **state) {
+        _cleanup_(alertstate_freep) struct alertstate *st = NULL;
+        const char *url = "https://vault0.vault.azure.net/keys/key0";
+        struct alert_events *ev;
+
+        fx_init(&fx, 1);
+        fx_pin(&fx, 0, true);
+        fx_finding(&fx, 0, FINDING_KEY_VERSION_STALE, SEVERITY_WARNING);
+        ev = step(&st, FX_T0);
+        assert_event(only(ev), ALERT_EVENT_FIRE, ALERT_FINDING, FINDING_KEY_VERSION_STALE, "c0");
+        alert_events_free(ev);
+
+        fx_action(&fx, 0, OUTCOME_IN_PROGRESS, REFUSAL_NONE, url, NULL);
+        fx.results[0].action.attempt_started = FX_T0 + 1;
+        ev = step(&st, FX_T0 + 1);
+        assert_event(only(ev), ALERT_EVENT_ONCE, ALERT_UPDATE_STARTED, 0, "c0");
+        alert_events_free(ev);
+
+        fx_action(&fx, 0, OUTCOME_FAILED, REFUSAL_NONE, url, "op-1");
+        fx.results[0].action.attempt_started = FX_T0 + 1;
+        ev = step(&st, FX_T0 + 3);
+        assert_event(only(ev), ALERT_EVENT_FIRE, ALERT_UPDATE_FAILED, 0, "c0");
+        alert_events_free(ev);
+
+        /* Retried: a new attempt, announced again, and its success only once. */
+        fx_action(&fx, 0, OUTCOME_IN_PROGRESS, REFUSAL_NONE, url, NULL);
+        fx.results[0].action.attempt_started = FX_T0 + 2 * HOUR;
+        ev = step(&st, FX_T0 + 2 * HOUR);
+        assert_int_equal(ev->n_events, 2);
+        assert_event(&ev->events[0], ALERT_EVENT_ONCE, ALERT_UPDATE_STARTED, 0, "c0");
+        assert_event(&ev->events[1], ALERT_EVENT_RESOLVE, ALERT_UPDATE_FAILED, 0, "c0");
+        alert_events_free(ev);
+        fx_action(&fx, 0, OUTCOME_SUCCEEDED, REFUSAL_NONE, url, "op-2");
+        fx.results[0].action.attempt_started = FX_T0 + 2 * HOUR;
+        ev = step(&st, FX_T0 + 2 * HOUR + 3);
+        assert_event(only(ev), ALERT_EVENT_ONCE, ALERT_UPDATE_SUCCEEDED, 0, "c0");
+        alert_events_free(ev);
+        ev = step(&st, FX_T0 + 2 * HOUR + 300);
+        assert_int_equal(ev->n_events, 0);
+        alert_events_free(ev);
+}
+
 static void test_restart_does_not_realert(void **state) {
         _cleanup_(alertstate_freep) struct alertstate *st = NULL, *loaded = NULL;
         _cleanup_free_ char *aside = NULL;
@@ -594,6 +640,7 @@ int main(void) {
                 cmocka_unit_test(test_outage_keeps_known_alerts),
                 cmocka_unit_test(test_cause),
                 cmocka_unit_test(test_update_operations),
+                cmocka_unit_test(test_update_started_before_operation_id),
                 cmocka_unit_test(test_restart_does_not_realert),
                 cmocka_unit_test(test_corrupt_state_set_aside),
                 cmocka_unit_test(test_unknown_entries_dropped),

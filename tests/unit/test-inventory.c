@@ -128,8 +128,7 @@ static void on_done(struct inventory *inv, void *userdata) {
 
 static char cluster_list[8192], key_cur[2048], key_old[2048];
 
-static void build_bodies(void) {
-        const char *cluster_fmt =
+static const char *const cluster_fmt =
                 "{\"id\":\"" RG "/providers/Microsoft.DocumentDB/mongoClusters/%s\",\"name\":\"%s\","
                 "\"type\":\"Microsoft.DocumentDB/mongoClusters\",\"location\":\"westeurope\","
                 "\"identity\":{\"type\":\"UserAssigned\",\"userAssignedIdentities\":{\"" UAMI
@@ -138,6 +137,8 @@ static void build_bodies(void) {
                 "\"encryption\":{\"customerManagedKeyEncryption\":{\"keyEncryptionKeyIdentity\":{"
                 "\"identityType\":\"UserAssignedIdentity\",\"userAssignedIdentityResourceId\":\"" UAMI "\"},"
                 "\"keyEncryptionKeyUrl\":\"%s\"}}}}";
+
+static void build_bodies(void) {
         char a[2048], b[2048], c[2048];
 
         snprintf(a, sizeof a, cluster_fmt, "c-versionless", "c-versionless", "https://kv1.vault.azure.net/keys/k1");
@@ -304,6 +305,40 @@ static void test_listing_failure(void **state) {
         strv_free(f.log);
 }
 
+/* ResourceGroups= applies in every subscription: a group one of them lacks is empty there,
+ * not a failed listing (which would make the sweep incomplete and exit 1 forever). */
+static void test_missing_resource_group(void **state) {
+        struct route routes[] = {
+                { "/resourceGroups/rg/providers/Microsoft.DocumentDB/mongoClusters?", 200, "{\"value\":[]}" },
+                { "/resourceGroups/rg-gone/providers/Microsoft.DocumentDB/mongoClusters?", 404,
+                  "{\"error\":{\"code\":\"ResourceGroupNotFound\",\"message\":\"Resource group 'rg-gone' could "
+                  "not be found.\"}}" },
+                { "/providers/Microsoft.KeyVault/vaults?", 200, "{\"value\":[]}" },
+                { "/deletedVaults?", 200, "{\"value\":[]}" },
+        };
+        struct fake f = { .routes = routes, .n_routes = ELEMENTSOF(routes) };
+        struct fetcher fetcher = { fake_get, &f };
+        _cleanup_(conf_freep) struct conf *c = NULL;
+        _cleanup_(inventory_freep) struct inventory *inv = NULL;
+        struct sweep_result s = {};
+        char **errors = NULL;
+
+        assert_int_equal(conf_load_string("[Azure]\nSubscriptions=" SUB "\nResourceGroups=rg rg-gone\n", "t.conf",
+                                          &c, &errors), 0);
+        strv_free(errors);
+        assert_int_equal(inventory_new(c, &fetcher, &inv), 0);
+        assert_int_equal(inventory_sweep_start(inv, 1764000000ULL * USEC_PER_SEC, on_done, NULL), 0);
+        fake_pump(&f);
+        assert_int_equal(hits(&f, "/resourceGroups/rg-gone/providers/Microsoft.DocumentDB/mongoClusters?"), 1);
+        assert_int_equal(inventory_evaluate(inv, 1764000000ULL * USEC_PER_SEC, &s), 0);
+        assert_true(s.ran);
+        assert_int_equal(strv_length(s.failed_scopes), 0);
+        assert_null(s.error_message);
+        assert_int_equal(sweep_exit_code(&s), 0);
+        sweep_result_done(&s);
+        strv_free(f.log);
+}
+
 static void test_unknown_key(void **state) {
         struct route routes[ELEMENTSOF(healthy_routes)];
         struct fake f = { .routes = routes, .n_routes = ELEMENTSOF(routes) };
@@ -330,10 +365,95 @@ static void test_unknown_key(void **state) {
         /* The pinned version is only read once the current one is known. */
         assert_int_equal(hits(&f, "/keys/k1/" V_OLD), 0);
         assert_int_equal(inventory_evaluate(inv, now, &s), 0);
+        /* Every finding's borrowed status lies inside its own cluster's obs: sorting
+         * the results after judging them once broke that (regression). */
+        for (size_t i = 0; i < s.n_clusters; i++) {
+                const struct cluster_result *x = &s.clusters[i];
+
+                for (size_t j = 0; j < x->verdict.n_findings; j++) {
+                        const char *p = (const char *) x->verdict.findings[j].status;
+
+                        if (p)
+                                assert_true(p >= (const char *) &x->obs && p < (const char *) (&x->obs + 1));
+                }
+        }
         cr = find(&s, "c-versionless");
         assert_non_null(verdict_find(&cr->verdict, FINDING_CHECK_UNKNOWN));
         assert_int_equal(cr->obs.key_status.state, OBS_UNKNOWN);
         assert_int_equal(cr->obs.key_status.http_status, 403);
+        assert_string_equal(verdict_find(&cr->verdict, FINDING_CHECK_UNKNOWN)->status->error_code, "ForbiddenByFirewall");
+        sweep_result_done(&s);
+        strv_free(f.log);
+}
+
+#define CUSTOM_ROLE "5c1e6f7a-8b9c-4d0e-a1f2-3b4c5d6e7f80"
+
+/* A custom role is read once (and then cached) and grants like a built-in one; a key URL
+ * of another cloud is never requested and is key-url-invalid, not unknown. */
+static void test_custom_role_and_other_cloud(void **state) {
+        static char list[8192];
+        struct route routes[ELEMENTSOF(healthy_routes) + 1];
+        struct fake f = { .routes = routes, .n_routes = ELEMENTSOF(routes) };
+        struct fetcher fetcher = { fake_get, &f };
+        _cleanup_(conf_freep) struct conf *c = test_conf();
+        _cleanup_(inventory_freep) struct inventory *inv = NULL;
+        struct sweep_result s = {};
+        usec_t now = 1764000000ULL * USEC_PER_SEC;
+        const struct cluster_result *cr;
+        char a[2048], b[2048];
+
+        build_bodies();
+        snprintf(a, sizeof a, cluster_fmt, "c-custom", "c-custom", "https://kv1.vault.azure.net/keys/k1");
+        snprintf(b, sizeof b, cluster_fmt, "c-cn", "c-cn", "https://kv1.vault.azure.cn/keys/k1");
+        snprintf(list, sizeof list, "{\"value\":[%s,%s]}", a, b);
+        memcpy(routes, healthy_routes, sizeof healthy_routes);
+        for (size_t i = 0; i < ELEMENTSOF(healthy_routes); i++) {
+                routes[i].hits = 0;
+                if (streq(routes[i].contains, "/mongoClusters?"))
+                        routes[i].body = list;
+                if (streq(routes[i].contains, "/roleAssignments?"))
+                        routes[i].body =
+                                "{\"value\":[{\"id\":\"" VAULT_ID "/providers/Microsoft.Authorization/roleAssignments/r1\","
+                                "\"name\":\"r1\",\"properties\":{\"roleDefinitionId\":\"/subscriptions/" SUB
+                                "/providers/Microsoft.Authorization/roleDefinitions/" CUSTOM_ROLE "\",\"principalId\":\""
+                                PRINCIPAL "\",\"principalType\":\"ServicePrincipal\",\"scope\":\"" VAULT_ID "\"}}]}";
+        }
+        routes[ELEMENTSOF(healthy_routes)] = (struct route) {
+                "/subscriptions/" SUB "/providers/Microsoft.Authorization/roleDefinitions/" CUSTOM_ROLE "?", 200,
+                "{\"id\":\"/subscriptions/" SUB "/providers/Microsoft.Authorization/roleDefinitions/" CUSTOM_ROLE "\","
+                "\"name\":\"" CUSTOM_ROLE "\",\"type\":\"Microsoft.Authorization/roleDefinitions\",\"properties\":{"
+                "\"roleName\":\"CMK Key User\",\"type\":\"CustomRole\",\"permissions\":[{\"actions\":[],"
+                "\"notActions\":[],\"dataActions\":[\"Microsoft.KeyVault/vaults/keys/read\","
+                "\"Microsoft.KeyVault/vaults/keys/wrap/action\",\"Microsoft.KeyVault/vaults/keys/unwrap/action\"],"
+                "\"notDataActions\":[]}]}}" };
+
+        assert_int_equal(inventory_new(c, &fetcher, &inv), 0);
+        assert_int_equal(inventory_sweep_start(inv, now, on_done, NULL), 0);
+        fake_pump(&f);
+        assert_int_equal(hits(&f, routes[ELEMENTSOF(healthy_routes)].contains), 1);
+        STRV_FOREACH(u, f.log)
+                assert_null(strstr(*u, "vault.azure.cn"));
+        assert_int_equal(inventory_evaluate(inv, now, &s), 0);
+        cr = find(&s, "c-custom");
+        dump(cr, now);
+        assert_int_equal(cr->verdict.worst, SEVERITY_INFO);
+        assert_null(verdict_find(&cr->verdict, FINDING_CHECK_UNKNOWN));
+        assert_null(verdict_find(&cr->verdict, FINDING_ACCESS_REVOKED));
+        assert_true(cr->verdict.access.evaluated && cr->verdict.access.granted && cr->verdict.access.roles.custom);
+        cr = find(&s, "c-cn");
+        dump(cr, now);
+        assert_true(cr->obs.key_url_outside_cloud);
+        assert_int_equal(cr->verdict.n_findings, 1);
+        assert_non_null(verdict_find(&cr->verdict, FINDING_KEY_URL_INVALID));
+        sweep_result_done(&s);
+
+        /* Within CacheTTLSec the definition is not read again, and still used. */
+        reset_hits(&f);
+        assert_int_equal(inventory_sweep_start(inv, now + 60 * USEC_PER_SEC, on_done, NULL), 0);
+        fake_pump(&f);
+        assert_int_equal(hits(&f, routes[ELEMENTSOF(healthy_routes)].contains), 0);
+        assert_int_equal(inventory_evaluate(inv, now + 60 * USEC_PER_SEC, &s), 0);
+        assert_int_equal(find(&s, "c-custom")->verdict.worst, SEVERITY_INFO);
         sweep_result_done(&s);
         strv_free(f.log);
 }
@@ -342,7 +462,9 @@ int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_dedup_and_cache),
                 cmocka_unit_test(test_listing_failure),
+                cmocka_unit_test(test_missing_resource_group),
                 cmocka_unit_test(test_unknown_key),
+                cmocka_unit_test(test_custom_role_and_other_cloud),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

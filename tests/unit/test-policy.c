@@ -492,6 +492,11 @@ MUT(m_url_null, x->cluster.key_url = NULL, x->obs.key_status = not_read, x->obs.
 MUT(m_url_foreign, x->cluster.key_url = "https://evil.example/keys/key1", x->obs.key_status = not_read,
     x->obs.vault_status = not_read)
 MUT(m_url_secret, x->cluster.key_url = "https://vault1.vault.azure.net/secrets/key1")
+/* Parses, but in another cloud than the configured one: the inventory read nothing there. */
+MUT(m_url_other_cloud, x->cluster.key_url = "https://vault1.vault.azure.cn/keys/key1",
+    x->obs.key_url_outside_cloud = true, x->obs.key_status = not_read, x->obs.key = NULL,
+    x->obs.vault_status = not_read, x->obs.vault = NULL, x->obs.rotation_status = not_read,
+    x->obs.rotation = NULL, x->obs.roles_status = not_read, x->obs.roles = NULL)
 MUT(m_url_null_id_deleted, x->cluster.key_url = NULL, x->obs.identity_status = absent,
     x->obs.identity = NULL)
 MUT(m_smk, x->cluster.customer_managed = false, x->cluster.key_url = NULL, x->cluster.kek_identity_id = NULL,
@@ -799,6 +804,8 @@ static const struct row rows[] = {
         {"key URL missing: key and vault facts not needed", m_url_null, "key-url-invalid:critical", "-"},
         {"key URL of a foreign host", m_url_foreign, "key-url-invalid:critical", "-"},
         {"key URL of a secret", m_url_secret, "key-url-invalid:critical", "-"},
+        {"key URL of another cloud: nothing read, nothing unknown", m_url_other_cloud,
+         "key-url-invalid:critical", "-"},
         {"key URL missing, identity still judged", m_url_null_id_deleted,
          "key-url-invalid:critical identity-deleted:critical", "-"},
         {"service-managed key", m_smk, "service-managed-key:info", "-"},
@@ -1287,6 +1294,8 @@ static void test_describe(void **state) {
                 {m_id_region, FINDING_IDENTITY_REGION_MISMATCH, "uami1 is in eastus"},
                 {m_url_null, FINDING_KEY_URL_INVALID, "is missing"},
                 {m_url_foreign, FINDING_KEY_URL_INVALID, "'https://evil.example/keys/key1'"},
+                {m_url_other_cloud, FINDING_KEY_URL_INVALID,
+                 "'https://vault1.vault.azure.cn/keys/key1', whose host is outside the configured cloud"},
                 {m_st_inaccessible, FINDING_CLUSTER_INACCESSIBLE, "clusterStatus 'Inaccessible'"},
                 {m_st_null, FINDING_CLUSTER_INACCESSIBLE, "clusterStatus (absent)"},
                 {m_smk, FINDING_SERVICE_MANAGED_KEY, "point-in-time restore"},
@@ -1297,7 +1306,8 @@ static void test_describe(void **state) {
                  "; also unknown: the key vault (HTTP 403 ForbiddenByRbac: Permission "
                  "denied), the encryption identity (HTTP 403"},
                 {m_vault_absent, FINDING_CHECK_UNKNOWN, "found neither among the vaults cmkd can see"},
-                {m_rbac_unknown_role, FINDING_CHECK_UNKNOWN, "no definition of role " ROLE_UNKNOWN},
+                {m_rbac_unknown_role, FINDING_CHECK_UNKNOWN,
+                 "no definition of role " ROLE_UNKNOWN " assigned to identity uami1 of cluster c1"},
                 {m_id_no_principal, FINDING_CHECK_UNKNOWN, "(incomplete data)"},
         };
 

@@ -1,0 +1,845 @@
+/* SPDX-License-Identifier: MIT */
+/* libcurl multi_socket on one libev loop (curl's evhiperfifo pattern, corrected): one
+ * ev_timer for curl's timer, an ev_io per socket from a pool we own, the finished
+ * transfers drained after every socket_action. It must not retry, log headers or bodies,
+ * switch TLS verification off, or call back into the user from inside a libcurl callback. */
+
+#include <assert.h>
+#include <curl/curl.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <unistd.h>
+
+#include "http.h"
+#include "log.h"
+#include "mem.h"
+#include "strv.h"
+
+/* A socket libcurl asked us to watch. Allocated from a pool at start-up (libev aborts on
+ * allocation failure, so its watchers live in our memory), grown if ever needed. */
+struct http_sock {
+        ev_io io; /* io.data = this */
+        struct http *http;
+        curl_socket_t fd;
+        struct http_sock *next_free;
+};
+
+struct sock_chunk {
+        struct http_sock *socks; /* owned */
+        size_t n;
+};
+
+struct http_request {
+        struct http *http;
+        CURL *easy;                 /* owned */
+        struct curl_slist *headers; /* owned; holds the Authorization line: wiped before freeing */
+        char *body;                 /* owned; wiped */
+        size_t body_len;
+        char *url_log; /* owned: the URL without its query, for the debug log */
+        enum http_method method;
+        bool secret_response;
+        bool running;          /* added to the multi handle */
+        int write_error;       /* -E2BIG/-ENOMEM from our write or header callback */
+        struct buf header_buf; /* raw header block of the latest answer */
+        struct http_response resp;
+        http_done_fn done;
+        void *userdata;
+        ev_tstamp started;
+        struct http_request *prev, *next; /* in http.queue or http.running */
+        char errbuf[CURL_ERROR_SIZE];
+};
+
+struct http {
+        struct ev_loop *loop;          /* borrowed */
+        CURLM *multi;                  /* owned */
+        ev_timer timer;                /* curl's timer; timer.data = this */
+        char *ca_file;                 /* owned */
+        struct curl_slist *connect_to; /* owned */
+        char *user_agent;              /* owned */
+        unsigned max_concurrent;
+        usec_t timeout_usec;
+
+        struct sock_chunk *chunks; /* owned array of owned pools of socket watchers */
+        size_t n_chunks;
+        struct http_sock *free_socks;
+
+        struct http_request *queue_head, *queue_tail; /* waiting, FIFO; owned */
+        struct http_request *running;                 /* in flight; owned */
+        unsigned n_running, n_queued;
+        struct http_stats stats;
+};
+
+static const char *const method_table[_HTTP_METHOD_MAX] = {
+        [HTTP_GET] = "GET",   [HTTP_PUT] = "PUT",       [HTTP_PATCH] = "PATCH",
+        [HTTP_POST] = "POST", [HTTP_DELETE] = "DELETE",
+};
+
+const char *http_method_to_string(enum http_method m) {
+        if (m < 0 || m >= _HTTP_METHOD_MAX)
+                return NULL;
+        return method_table[m];
+}
+
+/* ---- helpers --------------------------------------------------------------------- */
+
+int http_url_escape(struct buf *b, const char *s) {
+        static const char hex[] = "0123456789ABCDEF";
+        size_t saved = b->len;
+        int r = 0;
+
+        for (const unsigned char *p = (const unsigned char *)s; *p && r >= 0; p++) {
+                if ((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') ||
+                    *p == '-' || *p == '.' || *p == '_' || *p == '~')
+                        r = buf_putc(b, (char)*p);
+                else {
+                        char e[3] = {'%', hex[*p >> 4], hex[*p & 15]};
+                        r = buf_append(b, e, 3);
+                }
+        }
+        if (r < 0) {
+                b->len = saved;
+                if (b->data)
+                        b->data[saved] = 0;
+        }
+        return r;
+}
+
+int http_url_host(const char *url, char *buf, size_t len) {
+        const char *p, *e, *at;
+        size_t n;
+
+        p = startswith_no_case(url, "https://");
+        if (!p)
+                p = startswith_no_case(url, "http://");
+        if (!p)
+                return -EINVAL;
+        e = p + strcspn(p, "/?#");
+        at = memchr(p, '@', (size_t)(e - p));
+        if (at)
+                p = at + 1;
+        if (*p == '[') /* IPv6 literal */
+                n = strcspn(p, "]") + 1;
+        else
+                n = strcspn(p, ":/?#");
+        if (n == 0 || n >= len || p + n > e)
+                return -EINVAL;
+        for (size_t i = 0; i < n; i++)
+                buf[i] = (char)(p[i] >= 'A' && p[i] <= 'Z' ? p[i] + 32 : p[i]);
+        buf[n] = 0;
+        return 0;
+}
+
+const char *http_response_header(const struct http_response *r, const char *name) {
+        for (size_t i = 0; i < r->n_headers; i++)
+                if (strcasecmp(r->headers[i].name, name) == 0)
+                        return r->headers[i].value;
+        return NULL;
+}
+
+void http_response_take_body(struct http_response *r, struct buf *ret) {
+        *ret = r->body;
+        buf_init(&r->body, r->body.max);
+}
+
+/* Splits the raw header block in place into name/value pairs. Lines that are not
+ * "Name: value" (the status line) are skipped. */
+static int parse_headers(struct http_request *req) {
+        char *p = req->header_buf.data;
+        size_t n = 0, allocated = 0;
+        struct http_header *hs = NULL;
+
+        if (!p)
+                return 0;
+        while (*p) {
+                char *eol = p + strcspn(p, "\r\n"), *colon, *v, *e;
+                bool last = *eol == 0;
+
+                *eol = 0;
+                colon = strchr(p, ':');
+                if (colon && colon > p && !strchr(" \t", *p)) {
+                        *colon = 0;
+                        for (v = colon + 1; *v == ' ' || *v == '\t'; v++)
+                                ;
+                        for (e = v + strlen(v); e > v && (e[-1] == ' ' || e[-1] == '\t'); e--)
+                                ;
+                        *e = 0;
+                        if (GREEDY_REALLOC(hs, allocated, n + 1) < 0) {
+                                mem_free(hs);
+                                return -ENOMEM;
+                        }
+                        hs[n++] = (struct http_header){.name = p, .value = v};
+                }
+                if (last)
+                        break;
+                p = eol + 1;
+                while (*p == '\r' || *p == '\n')
+                        p++;
+        }
+        req->resp.headers = hs;
+        req->resp.n_headers = n;
+        return 0;
+}
+
+static int curl_result_to_errno(CURLcode c) {
+        switch (c) {
+        case CURLE_OK:
+                return 0;
+        case CURLE_COULDNT_RESOLVE_HOST:
+        case CURLE_COULDNT_RESOLVE_PROXY:
+                return -EADDRNOTAVAIL;
+        case CURLE_COULDNT_CONNECT:
+                return -ECONNREFUSED;
+        case CURLE_OPERATION_TIMEDOUT:
+                return -ETIMEDOUT;
+        case CURLE_SSL_CONNECT_ERROR:
+                return -ECONNABORTED;
+        case CURLE_PEER_FAILED_VERIFICATION:
+        case CURLE_SSL_CACERT_BADFILE:
+        case CURLE_SSL_CERTPROBLEM:
+        case CURLE_SSL_ISSUER_ERROR:
+        case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+        case CURLE_SSL_CRL_BADFILE:
+        case CURLE_SSL_INVALIDCERTSTATUS:
+                return -EPERM;
+        case CURLE_SEND_ERROR:
+        case CURLE_RECV_ERROR:
+                return -ECONNRESET;
+        case CURLE_GOT_NOTHING:
+                return -ENODATA;
+        case CURLE_WEIRD_SERVER_REPLY:
+        case CURLE_BAD_CONTENT_ENCODING:
+                return -EPROTO;
+        case CURLE_FILESIZE_EXCEEDED:
+                return -E2BIG;
+        case CURLE_OUT_OF_MEMORY:
+                return -ENOMEM;
+        case CURLE_URL_MALFORMAT:
+        case CURLE_UNSUPPORTED_PROTOCOL:
+                return -EINVAL;
+        default:
+                return -EIO;
+        }
+}
+
+/* Failures that happen before a byte of the request can have left. */
+static bool failed_before_sending(CURLcode c) {
+        switch (c) {
+        case CURLE_COULDNT_RESOLVE_HOST:
+        case CURLE_COULDNT_RESOLVE_PROXY:
+        case CURLE_COULDNT_CONNECT:
+        case CURLE_SSL_CONNECT_ERROR:
+        case CURLE_PEER_FAILED_VERIFICATION:
+        case CURLE_SSL_CACERT_BADFILE:
+        case CURLE_SSL_CERTPROBLEM:
+        case CURLE_SSL_ISSUER_ERROR:
+        case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+        case CURLE_SSL_CRL_BADFILE:
+        case CURLE_URL_MALFORMAT:
+        case CURLE_UNSUPPORTED_PROTOCOL:
+                return true;
+        default:
+                return false;
+        }
+}
+
+/* ---- requests -------------------------------------------------------------------- */
+
+static void slist_free_wiped(struct curl_slist *l) {
+        for (struct curl_slist *i = l; i; i = i->next)
+                explicit_wipe(i->data, strlen(i->data));
+        curl_slist_free_all(l);
+}
+
+static void request_free(struct http_request *req) {
+        if (!req)
+                return;
+        if (req->easy)
+                curl_easy_cleanup(req->easy);
+        slist_free_wiped(req->headers);
+        if (req->body) {
+                explicit_wipe(req->body, req->body_len);
+                mem_free(req->body);
+        }
+        mem_free(req->url_log);
+        if (req->secret_response) {
+                buf_done_secret(&req->resp.body);
+                buf_done_secret(&req->header_buf);
+        } else {
+                buf_done(&req->resp.body);
+                buf_done(&req->header_buf);
+        }
+        mem_free(req->resp.headers);
+        mem_free(req);
+}
+
+static void list_remove(struct http_request **head, struct http_request **tail, struct http_request *req) {
+        if (req->prev)
+                req->prev->next = req->next;
+        else
+                *head = req->next;
+        if (req->next)
+                req->next->prev = req->prev;
+        else if (tail)
+                *tail = req->prev;
+        req->prev = req->next = NULL;
+}
+
+static size_t on_curl_write(char *ptr, size_t size, size_t nmemb, void *userdata) {
+        struct http_request *req = userdata;
+        size_t n = size * nmemb;
+        int r;
+
+        r = buf_append(&req->resp.body, ptr, n);
+        if (r < 0) {
+                req->write_error = r;
+                return CURL_WRITEFUNC_ERROR;
+        }
+        return n;
+}
+
+static size_t on_curl_header(char *ptr, size_t size, size_t nmemb, void *userdata) {
+        struct http_request *req = userdata;
+        size_t n = size * nmemb;
+        int r;
+
+        /* A new status line starts a new answer (after 100 Continue, or a proxy's
+         * CONNECT answer): only the last one's headers count. */
+        if (n >= 5 && memcmp(ptr, "HTTP/", 5) == 0)
+                buf_clear(&req->header_buf);
+        r = buf_append(&req->header_buf, ptr, n);
+        if (r < 0) {
+                req->write_error = r;
+                return CURL_WRITEFUNC_ERROR;
+        }
+        return n;
+}
+
+static int request_setup(struct http *h, struct http_request *req, const struct http_spec *spec) {
+        usec_t timeout = spec->timeout_usec ?: h->timeout_usec;
+        char *line;
+        int r = 0;
+
+#define SET(opt, val)                                                                                       \
+        do {                                                                                                \
+                if (curl_easy_setopt(req->easy, opt, val) != CURLE_OK)                                      \
+                        return -ENOMEM;                                                                     \
+        } while (0)
+
+        SET(CURLOPT_PRIVATE, req);
+        SET(CURLOPT_URL, spec->url);
+        SET(CURLOPT_NOSIGNAL, 1L);
+        SET(CURLOPT_ERRORBUFFER, req->errbuf);
+        SET(CURLOPT_PROTOCOLS_STR, spec->plain_http ? "http" : "https");
+        SET(CURLOPT_FOLLOWLOCATION, 0L);
+        /* Verification is never switched off: there is no setting for it. */
+        SET(CURLOPT_SSL_VERIFYPEER, 1L);
+        SET(CURLOPT_SSL_VERIFYHOST, 2L);
+        SET(CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
+        if (h->ca_file) {
+                SET(CURLOPT_CAINFO, h->ca_file);
+                SET(CURLOPT_CAPATH, NULL);
+        }
+        if (h->connect_to)
+                SET(CURLOPT_CONNECT_TO, h->connect_to);
+        /* IMDS is link-local plain HTTP and must never go through a proxy. */
+        if (spec->plain_http)
+                SET(CURLOPT_NOPROXY, "*");
+        /* libcurl silently sends a request again when a reused connection turns out to
+         * be dead before any answer came, whatever the method. A write must not be
+         * repeated behind our back (backoff.c decides that), so writes get a connection
+         * of their own: they are rare, a handshake each is cheap. */
+        if (spec->method != HTTP_GET)
+                SET(CURLOPT_FRESH_CONNECT, 1L);
+        SET(CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
+        /* Wait for a connection that can multiplex rather than open another. */
+        SET(CURLOPT_PIPEWAIT, 1L);
+        SET(CURLOPT_TIMEOUT_MS, (long)(timeout / USEC_PER_MSEC));
+        SET(CURLOPT_CONNECTTIMEOUT_MS, (long)(MIN(timeout, HTTP_CONNECT_TIMEOUT_USEC) / USEC_PER_MSEC));
+        SET(CURLOPT_USERAGENT, h->user_agent);
+        /* All encodings libcurl decodes; the size cap applies to the decoded bytes. */
+        SET(CURLOPT_ACCEPT_ENCODING, "");
+        SET(CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)req->resp.body.max);
+        SET(CURLOPT_WRITEFUNCTION, on_curl_write);
+        SET(CURLOPT_WRITEDATA, req);
+        SET(CURLOPT_HEADERFUNCTION, on_curl_header);
+        SET(CURLOPT_HEADERDATA, req);
+
+        switch (spec->method) {
+        case HTTP_GET:
+                break;
+        case HTTP_POST:
+        case HTTP_PUT:
+        case HTTP_PATCH:
+        case HTTP_DELETE:
+                if (spec->method != HTTP_POST)
+                        SET(CURLOPT_CUSTOMREQUEST, http_method_to_string(spec->method));
+                if (spec->body || spec->method != HTTP_DELETE) {
+                        /* Ours, not libcurl's copy: ours is wiped when the request ends. */
+                        SET(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);
+                        SET(CURLOPT_POSTFIELDS, req->body ?: "");
+                }
+                break;
+        default:
+                return -EINVAL;
+        }
+#undef SET
+
+        {
+                struct curl_slist *l = NULL, *n;
+                const char *fixed[] = {"Accept: application/json", "Expect:"};
+
+#define APPEND(s)                                                                                           \
+        do {                                                                                                \
+                n = curl_slist_append(l, (s));                                                              \
+                if (!n) {                                                                                   \
+                        r = -ENOMEM;                                                                        \
+                        goto fail;                                                                          \
+                }                                                                                           \
+                l = n;                                                                                      \
+        } while (0)
+
+                for (size_t i = 0; i < ELEMENTSOF(fixed); i++)
+                        APPEND(fixed[i]);
+                if (spec->body) {
+                        struct buf b;
+                        buf_init(&b, 1024);
+                        r = buf_printf(&b, "Content-Type: %s", spec->content_type ?: "application/json");
+                        if (r < 0) {
+                                buf_done(&b);
+                                goto fail;
+                        }
+                        n = curl_slist_append(l, buf_str(&b));
+                        buf_done(&b);
+                        if (!n) {
+                                r = -ENOMEM;
+                                goto fail;
+                        }
+                        l = n;
+                }
+                STRV_FOREACH (hd, spec->headers)
+                        APPEND(*hd);
+                if (spec->authorization) {
+                        size_t len = strlen("Authorization: ") + strlen(spec->authorization) + 1;
+                        line = mem_malloc(len);
+                        if (!line) {
+                                r = -ENOMEM;
+                                goto fail;
+                        }
+                        snprintf(line, len, "Authorization: %s", spec->authorization);
+                        n = curl_slist_append(l, line);
+                        explicit_wipe(line, len);
+                        mem_free(line);
+                        if (!n) {
+                                r = -ENOMEM;
+                                goto fail;
+                        }
+                        l = n;
+                }
+#undef APPEND
+                req->headers = l;
+                if (curl_easy_setopt(req->easy, CURLOPT_HTTPHEADER, l) != CURLE_OK)
+                        return -ENOMEM;
+                return 0;
+        fail:
+                slist_free_wiped(l);
+                return r;
+        }
+}
+
+static void request_finish(struct http_request *req, CURLcode result);
+
+static int request_add(struct http *h, struct http_request *req) {
+        CURLMcode m;
+
+        req->started = ev_now(h->loop);
+        m = curl_multi_add_handle(h->multi, req->easy);
+        if (m != CURLM_OK)
+                return m == CURLM_OUT_OF_MEMORY ? -ENOMEM : -EIO;
+        req->running = true;
+        req->next = h->running;
+        if (h->running)
+                h->running->prev = req;
+        h->running = req;
+        h->n_running++;
+        return 0;
+}
+
+/* Starts queued requests while there is room. Called from loop callbacks only. */
+static void queue_pump(struct http *h) {
+        while (h->queue_head && h->n_running < h->max_concurrent) {
+                struct http_request *req = h->queue_head;
+                int r;
+
+                list_remove(&h->queue_head, &h->queue_tail, req);
+                h->n_queued--;
+                r = request_add(h, req);
+                if (r < 0) {
+                        req->write_error = r;
+                        request_finish(req, CURLE_OUT_OF_MEMORY);
+                }
+        }
+}
+
+int http_request_start(struct http *h, const struct http_spec *spec, http_done_fn done, void *userdata,
+                       struct http_request **ret) {
+        struct http_request *req;
+        int r;
+
+        if (!spec->url || spec->method < 0 || spec->method >= _HTTP_METHOD_MAX || !done)
+                return -EINVAL;
+        if (!startswith_no_case(spec->url, "https://") &&
+            !(spec->plain_http && startswith_no_case(spec->url, "http://")))
+                return -EINVAL;
+
+        req = new0(struct http_request, 1);
+        if (!req)
+                return -ENOMEM;
+        req->http = h;
+        req->method = spec->method;
+        req->secret_response = spec->secret_response;
+        req->done = done;
+        req->userdata = userdata;
+        buf_init(&req->resp.body, spec->body_max ?: HTTP_BODY_MAX_DEFAULT);
+        buf_init(&req->header_buf, HTTP_HEADERS_MAX);
+
+        req->url_log = mem_strndup(spec->url, strcspn(spec->url, "?#"));
+        if (!req->url_log) {
+                r = -ENOMEM;
+                goto fail;
+        }
+        if (spec->body) {
+                req->body = mem_memdup(spec->body, spec->body_len ?: 1);
+                if (!req->body) {
+                        r = -ENOMEM;
+                        goto fail;
+                }
+                req->body_len = spec->body_len;
+        }
+        req->easy = curl_easy_init();
+        if (!req->easy) {
+                r = -ENOMEM;
+                goto fail;
+        }
+        r = request_setup(h, req, spec);
+        if (r < 0)
+                goto fail;
+
+        if (h->n_running < h->max_concurrent && !h->queue_head) {
+                r = request_add(h, req);
+                if (r < 0)
+                        goto fail;
+        } else {
+                req->prev = h->queue_tail;
+                if (h->queue_tail)
+                        h->queue_tail->next = req;
+                else
+                        h->queue_head = req;
+                h->queue_tail = req;
+                h->n_queued++;
+        }
+        if (ret)
+                *ret = req;
+        return 0;
+fail:
+        request_free(req);
+        return r;
+}
+
+static void request_unlink(struct http_request *req) {
+        struct http *h = req->http;
+
+        if (req->running) {
+                curl_multi_remove_handle(h->multi, req->easy);
+                list_remove(&h->running, NULL, req);
+                req->running = false;
+                h->n_running--;
+        } else {
+                list_remove(&h->queue_head, &h->queue_tail, req);
+                h->n_queued--;
+        }
+}
+
+void http_request_cancel(struct http_request *req) {
+        if (!req)
+                return;
+        request_unlink(req);
+        request_free(req);
+}
+
+static void request_finish(struct http_request *req, CURLcode result) {
+        struct http *h = req->http;
+        struct http_response *resp = &req->resp;
+        curl_off_t pretransfer = 0, down = 0, up = 0;
+        long status = 0, header_size = 0, request_size = 0;
+        int r;
+
+        if (req->easy) {
+                (void)curl_easy_getinfo(req->easy, CURLINFO_RESPONSE_CODE, &status);
+                (void)curl_easy_getinfo(req->easy, CURLINFO_PRETRANSFER_TIME_T, &pretransfer);
+                (void)curl_easy_getinfo(req->easy, CURLINFO_SIZE_DOWNLOAD_T, &down);
+                (void)curl_easy_getinfo(req->easy, CURLINFO_SIZE_UPLOAD_T, &up);
+                (void)curl_easy_getinfo(req->easy, CURLINFO_HEADER_SIZE, &header_size);
+                (void)curl_easy_getinfo(req->easy, CURLINFO_REQUEST_SIZE, &request_size);
+        }
+
+        resp->error = req->write_error ?: curl_result_to_errno(result);
+        resp->status = resp->error == 0 ? status : 0;
+        resp->sent = resp->status > 0 || (!failed_before_sending(result) && pretransfer > 0);
+        resp->error_text = req->errbuf;
+        resp->duration_usec = (usec_t)((ev_now(h->loop) - req->started) * USEC_PER_SEC);
+        if (resp->error == 0) {
+                r = parse_headers(req);
+                if (r < 0) {
+                        resp->error = r;
+                        resp->status = 0;
+                }
+        }
+
+        h->stats.requests++;
+        if (resp->error < 0)
+                h->stats.failures++;
+        h->stats.bytes_sent += (uint64_t)MAX(up, 0) + (uint64_t)MAX(request_size, 0);
+        h->stats.bytes_received += (uint64_t)MAX(down, 0) + (uint64_t)MAX(header_size, 0);
+
+        /* Never headers, never bodies: the URL without its query, what came back. */
+        if (resp->error < 0)
+                log_debug("%s %s: %s (%s) after %.3fs", http_method_to_string(req->method), req->url_log,
+                          strerror(-resp->error), req->errbuf, (double)resp->duration_usec / USEC_PER_SEC);
+        else
+                log_debug("%s %s: %ld, %zu bytes in %.3fs", http_method_to_string(req->method), req->url_log,
+                          resp->status, resp->body.len, (double)resp->duration_usec / USEC_PER_SEC);
+
+        req->done(req, resp, req->userdata);
+        request_free(req);
+}
+
+/* ---- libcurl <-> libev ------------------------------------------------------------ */
+
+static void check_multi_info(struct http *h) {
+        CURLMsg *msg;
+        int left;
+
+        /* One message at a time: a callback may cancel another request, and removing a
+         * handle drops its pending message, so no finished transfer is seen twice. */
+        while ((msg = curl_multi_info_read(h->multi, &left))) {
+                struct http_request *req = NULL;
+                CURLcode result;
+
+                if (msg->msg != CURLMSG_DONE)
+                        continue;
+                result = msg->data.result;
+                (void)curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&req);
+                assert(req);
+                request_unlink(req);
+                request_finish(req, result);
+        }
+        queue_pump(h);
+}
+
+static void on_timer(struct ev_loop *loop, ev_timer *w, int revents) {
+        struct http *h = w->data;
+        int running;
+
+        /* This is libev's callback for the timer libcurl asked for, not libcurl's timer
+         * callback (on_curl_timer below): calling into libcurl here is what the timer is
+         * for, and libcurl is not on the stack. */
+        (void)curl_multi_socket_action(h->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+        check_multi_info(h);
+}
+
+/* CURLMOPT_TIMERFUNCTION: only (re)arms our timer. It must not call libcurl: it runs
+ * inside curl_multi_add_handle() and curl_multi_socket_action(). A 0 ms timeout fires on
+ * the next loop iteration. */
+static int on_curl_timer(CURLM *multi, long timeout_ms, void *userp) {
+        struct http *h = userp;
+
+        ev_timer_stop(h->loop, &h->timer);
+        if (timeout_ms >= 0) {
+                ev_timer_set(&h->timer, (double)timeout_ms / 1000.0, 0.);
+                ev_timer_start(h->loop, &h->timer);
+        }
+        return 0;
+}
+
+static void on_io(struct ev_loop *loop, ev_io *w, int revents) {
+        struct http_sock *s = w->data;
+        struct http *h = s->http;
+        int action = 0, running;
+
+        if (revents & EV_READ)
+                action |= CURL_CSELECT_IN;
+        if (revents & EV_WRITE)
+                action |= CURL_CSELECT_OUT;
+        (void)curl_multi_socket_action(h->multi, s->fd, action, &running);
+        check_multi_info(h);
+}
+
+static int sock_pool_grow(struct http *h, size_t n) {
+        struct http_sock *chunk;
+        struct sock_chunk *chunks;
+
+        chunk = new0(struct http_sock, n);
+        if (!chunk)
+                return -ENOMEM;
+        chunks = mem_realloc(h->chunks, (h->n_chunks + 1) * sizeof(*chunks));
+        if (!chunks) {
+                mem_free(chunk);
+                return -ENOMEM;
+        }
+        h->chunks = chunks;
+        h->chunks[h->n_chunks++] = (struct sock_chunk){.socks = chunk, .n = n};
+        for (size_t i = 0; i < n; i++) {
+                chunk[i].http = h;
+                chunk[i].next_free = h->free_socks;
+                h->free_socks = &chunk[i];
+        }
+        return 0;
+}
+
+/* CURLMOPT_SOCKETFUNCTION: (un)watches a socket. Calls nothing in libcurl but
+ * curl_multi_assign(), which is allowed here. */
+static int on_curl_socket(CURL *easy, curl_socket_t fd, int what, void *userp, void *socketp) {
+        struct http *h = userp;
+        struct http_sock *s = socketp;
+        int events = 0;
+
+        if (what == CURL_POLL_REMOVE) {
+                if (s) {
+                        ev_io_stop(h->loop, &s->io);
+                        s->next_free = h->free_socks;
+                        h->free_socks = s;
+                        curl_multi_assign(h->multi, fd, NULL);
+                }
+                return 0;
+        }
+
+        if (!s) {
+                if (!h->free_socks)
+                        (void)sock_pool_grow(h, 8);
+                if (!h->free_socks) {
+                        /* Out of memory: the socket goes unwatched and the transfer ends
+                         * at its timeout (libcurl's timer still runs). Returning -1
+                         * would make libcurl fail every transfer of the multi handle. */
+                        log_debug("Out of memory for a socket watcher, request will time out.");
+                        return 0;
+                }
+                s = h->free_socks;
+                h->free_socks = s->next_free;
+                s->fd = fd;
+                ev_init(&s->io, on_io);
+                s->io.data = s;
+                curl_multi_assign(h->multi, fd, s);
+        }
+
+        if (what & CURL_POLL_IN)
+                events |= EV_READ;
+        if (what & CURL_POLL_OUT)
+                events |= EV_WRITE;
+        ev_io_stop(h->loop, &s->io);
+        ev_io_set(&s->io, fd, events);
+        ev_io_start(h->loop, &s->io);
+        return 0;
+}
+
+/* ---- the client ------------------------------------------------------------------- */
+
+int http_new(struct ev_loop *loop, const struct http_conf *conf, struct http **ret) {
+        struct http *h;
+        int r, fd;
+
+        h = new0(struct http, 1);
+        if (!h)
+                return -ENOMEM;
+        h->loop = loop;
+        h->max_concurrent = conf->max_concurrent ?: HTTP_MAX_CONCURRENT_DEFAULT;
+        h->timeout_usec = conf->timeout_usec ?: HTTP_TIMEOUT_USEC_DEFAULT;
+        ev_init(&h->timer, on_timer);
+        h->timer.data = h;
+
+        if (conf->ca_file) {
+                /* Fail at start-up with a clear error, not at the first request. */
+                fd = open(conf->ca_file, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+                if (fd < 0) {
+                        r = -errno;
+                        goto fail;
+                }
+                close(fd);
+                h->ca_file = mem_strdup(conf->ca_file);
+                if (!h->ca_file) {
+                        r = -ENOMEM;
+                        goto fail;
+                }
+        }
+        STRV_FOREACH (c, conf->connect_to) {
+                struct curl_slist *n = curl_slist_append(h->connect_to, *c);
+                if (!n) {
+                        r = -ENOMEM;
+                        goto fail;
+                }
+                h->connect_to = n;
+        }
+        h->user_agent = mem_strdup(conf->user_agent ?: "cmkd/" CMKD_VERSION);
+        if (!h->user_agent) {
+                r = -ENOMEM;
+                goto fail;
+        }
+
+        /* Sockets: a connection per request in flight at most, two while happy eyeballs
+         * races IPv4 and IPv6, plus a few. */
+        r = sock_pool_grow(h, 2 * h->max_concurrent + 4);
+        if (r < 0)
+                goto fail;
+
+        h->multi = curl_multi_init();
+        if (!h->multi) {
+                r = -ENOMEM;
+                goto fail;
+        }
+        if (curl_multi_setopt(h->multi, CURLMOPT_SOCKETFUNCTION, on_curl_socket) != CURLM_OK ||
+            curl_multi_setopt(h->multi, CURLMOPT_SOCKETDATA, h) != CURLM_OK ||
+            curl_multi_setopt(h->multi, CURLMOPT_TIMERFUNCTION, on_curl_timer) != CURLM_OK ||
+            curl_multi_setopt(h->multi, CURLMOPT_TIMERDATA, h) != CURLM_OK ||
+            curl_multi_setopt(h->multi, CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX) != CURLM_OK ||
+            curl_multi_setopt(h->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, (long)h->max_concurrent) !=
+                    CURLM_OK ||
+            curl_multi_setopt(h->multi, CURLMOPT_MAXCONNECTS, (long)h->max_concurrent) != CURLM_OK) {
+                r = -EIO;
+                goto fail;
+        }
+
+        *ret = h;
+        return 0;
+fail:
+        http_free(h);
+        return r;
+}
+
+struct http *http_free(struct http *h) {
+        if (!h)
+                return NULL;
+        while (h->queue_head)
+                http_request_cancel(h->queue_head);
+        while (h->running)
+                http_request_cancel(h->running);
+        if (h->multi)
+                curl_multi_cleanup(h->multi);
+        ev_timer_stop(h->loop, &h->timer);
+        for (size_t i = 0; i < h->n_chunks; i++) {
+                /* Stop whatever libcurl did not remove before its cleanup. */
+                for (size_t j = 0; j < h->chunks[i].n; j++)
+                        ev_io_stop(h->loop, &h->chunks[i].socks[j].io);
+                mem_free(h->chunks[i].socks);
+        }
+        mem_free(h->chunks);
+        curl_slist_free_all(h->connect_to);
+        mem_free(h->ca_file);
+        mem_free(h->user_agent);
+        mem_free(h);
+        return NULL;
+}
+
+void http_get_stats(const struct http *h, struct http_stats *ret) {
+        *ret = h->stats;
+        ret->in_flight = h->n_running;
+        ret->queued = h->n_queued;
+}

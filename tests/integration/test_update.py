@@ -1,0 +1,711 @@
+# SPDX-License-Identifier: MIT
+"""Issue 5 ("Act"): cmkd updates stale clusters where the policy says StaleVersion=update,
+and never makes things worse. Against the twin (tests/twin), through tests/integration/
+cmkdlib.py.
+
+  make check-update                  (CMKD=/path/to/cmkd for another binary)
+
+What is proved, each by its own test:
+  - end to end: a pinned stale cluster gets the docs' PUT (the spec's MongoClusters_Update
+    CMK example plus location, only the encryption identity, the key at its current
+    version; UpdateTarget=versionless: no version), or with UpdateMethod=patch the spec's
+    PATCH (202, Azure-AsyncOperation followed); the twin then holds the new URL, Succeeded,
+    Ready; --json says "succeeded"; audit.log has started and succeeded lines;
+  - every guard rail refuses with its own refusal string and sends no write;
+  - a failed operation is "failed", audited with its error code, held back (also across a
+    restart: the hold is a state file) and retried only for another target; a 4xx answer
+    to the PUT is failed without following anything; an operation that never ends is
+    followed until SIGTERM and resumed by the next start;
+  - crash safety: kill -9 during the operation, or after the record is written but before
+    the request goes out, then a restart: exactly one update request per cluster; a
+    corrupt operation record is set aside and cmkd runs on;
+  - dry run (--dry-run and Mode=dry-run): no write, the exact request on stderr;
+  - a disabled version that a cluster uses is key-disabled (critical).
+
+Every wait is bounded. The twin's delays are short (scenario settings lro_delay_s,
+retry_after_s), so the whole file runs in under a minute. Not here: the alerts themselves
+(journald; test_journal.py) and an LRO deadline (ARM_LRO_DEADLINE_USEC_DEFAULT, 30 min,
+is not configurable; test_operation_that_never_ends stops the daemon instead).
+"""
+
+import copy
+import datetime
+import json
+import os
+import re
+import sys
+import time
+import unittest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+
+import cmkdlib  # noqa: E402
+from cmkdlib import Fixture, cluster_path_re, requests, writes  # noqa: E402
+
+ROOT = cmkdlib.ROOT
+SCENARIOS = os.path.join(HERE, "scenarios")
+BASIC = os.path.join(SCENARIOS, "update-basic.json")
+FLEET = os.path.join(SCENARIOS, "update-fleet.json")
+SPEC_EXAMPLE = os.path.join(ROOT, "tests", "data", "reference", "mongocluster", "2025-09-01",
+                            "MongoClusters_PatchCMK.json")
+ARM = "https://management.azure.com"
+VAULT = "kv-upd"
+UPDATE = {"StaleVersion": "update"}
+# The daemon: RequestTimeoutSec must be shorter than PollIntervalSec (10 s is the minimum).
+DAEMON = {"PollIntervalSec": "10s"}
+NETWORK = {"RequestTimeoutSec": "5s"}
+
+OP_STATUS_RE = r"/mongoClusterAzureAsyncOperation/"
+OP_RESULT_RE = r"/mongoClusterOperationResults/"
+TIMINGS = []  # (test, seconds): printed at the end, never asserted
+
+
+def setUpModule():
+    cmkdlib.check_binary()
+    for p in (BASIC, FLEET, SPEC_EXAMPLE):
+        if not os.path.isfile(p):
+            raise RuntimeError("test_update cannot run: %s is missing" % p)
+
+
+def tearDownModule():
+    if TIMINGS:
+        sys.stderr.write("\ntest_update timings (s): %s\n"
+                         % ", ".join("%s %.1f" % (n, s) for n, s in TIMINGS))
+
+
+def spec_update(method, identity_id, key_url, location):
+    """The request body of the spec's CMK update example (MongoClusters_Update,
+    2025-09-01) with its identity and key replaced; for PUT plus the location (the docs'
+    "Update data encryption settings" body)."""
+    with open(SPEC_EXAMPLE) as f:
+        ex = json.load(f)
+    body = copy.deepcopy(ex["parameters"]["properties"])
+    uais = body["identity"]["userAssignedIdentities"]
+    assert len(uais) == 1, "the spec example names one identity"
+    body["identity"]["userAssignedIdentities"] = {identity_id: next(iter(uais.values()))}
+    cmk = body["properties"]["encryption"]["customerManagedKeyEncryption"]
+    cmk["keyEncryptionKeyIdentity"]["userAssignedIdentityResourceId"] = identity_id
+    cmk["keyEncryptionKeyUrl"] = key_url
+    if method == "PUT":
+        body["location"] = location
+    return body
+
+
+def spec_api_version():
+    with open(SPEC_EXAMPLE) as f:
+        return json.load(f)["parameters"]["api-version"]
+
+
+class UpdateTest(unittest.TestCase):
+    SCENARIO = BASIC
+
+    def setUp(self):
+        self.t0 = time.monotonic()
+        self.fx = Fixture(self.SCENARIO)
+        self.addCleanup(self.fx.close)
+        self.tw = self.fx.twin
+
+    def tearDown(self):
+        TIMINGS.append((self._testMethodName, time.monotonic() - self.t0))
+
+    # --- the world ----------------------------------------------------------------------
+
+    def key_state(self, key, vault=VAULT):
+        for v in self.tw.state()["vaults"]:
+            if v["name"] == vault:
+                for k in v["keys"]:
+                    if k["name"] == key:
+                        return k
+        self.fail("the twin has no key %s/%s" % (vault, key))
+
+    def current_kid(self, key, vault=VAULT):
+        return self.key_state(key, vault)["versions"][-1]["kid"]
+
+    def versionless(self, key, vault=VAULT):
+        return "https://%s.vault.azure.net/keys/%s" % (vault, key)
+
+    def cluster(self, name):
+        return self.tw.cluster(name)
+
+    # --- running cmkd --------------------------------------------------------------------
+
+    def once(self, *extra, policy=None, daemon=None, network=None, **sections):
+        pol = dict(UPDATE)
+        pol.update(policy or {})
+        secs = {"Policy": pol}
+        if daemon:
+            secs["Daemon"] = daemon
+        if network:
+            secs["Network"] = network
+        secs.update(sections)
+        self.fx.write_config(**secs)
+        return self.fx.once(*extra)
+
+    def start_daemon(self, policy=None, daemon=None, network=None):
+        pol = dict(UPDATE)
+        pol.update(policy or {})
+        d = dict(DAEMON)
+        d.update(daemon or {})
+        n = dict(NETWORK)
+        n.update(network or {})
+        self.fx.write_config(Policy=pol, Daemon=d, Network=n)
+        return self.fx.daemon()
+
+    # --- assertions ----------------------------------------------------------------------
+
+    def assert_json(self, run):
+        if run.json is None:
+            self.fail("cmkd --once --json printed no JSON:\n" + run.describe())
+
+    def assert_no_writes(self, run):
+        w = run.writes()
+        if w:
+            self.fail("cmkd sent %d write(s): %s\n%s" % (len(w), ["%s %s" % (e["method"], e["path"]) for e in w],
+                                                       run.describe()))
+
+    def assert_refused(self, run, name, refusal):
+        """The cluster's action is refused with that refusal, nothing was written, and the
+        audit log has the refusal."""
+        self.assert_json(run)
+        a = run.action(name)
+        self.assertIsNotNone(a, "cluster %s has no action:\n%s" % (name, run.describe()))
+        self.assertEqual((a["kind"], a["outcome"], a["refusal"]), ("update", "refused", refusal), run.describe())
+        self.assertTrue(a["reason"], "a refusal carries a reason sentence")
+        self.assert_no_writes(run)
+        audited = [e for e in self.fx.audit() if e["cluster"] == self.cluster(name)["id"]]
+        self.assertTrue(any(e["result"] == "refused" and e["refusal"] == refusal for e in audited),
+                        "no audit line 'refused' (%s) for %s: %s" % (refusal, name, audited))
+        self.assertGreaterEqual(run.returncode, 0)
+        self.assertLessEqual(run.returncode, 2, run.describe())
+
+    def assert_audit(self, name, results, since=0):
+        """The audit lines of the cluster (from index since), in order, have these results."""
+        cid = self.cluster(name)["id"]
+        got = [e for e in self.fx.audit()[since:] if e["cluster"] == cid]
+        self.assertEqual([e["result"] for e in got], list(results), "audit lines of %s:\n%s"
+                         % (name, "\n".join(json.dumps(e) for e in got)))
+        return got
+
+    def put_requests(self, log, name):
+        return requests(log, ("PUT", "PATCH"), cluster_path_re(name))
+
+
+# ==== 1. end to end ===================================================================
+
+class EndToEndTest(UpdateTest):
+
+    def check_followed(self, run, write, name):
+        """The operation the write started was followed to its end (Azure-AsyncOperation
+        polled until terminal) and the cluster read again afterwards."""
+        opid = write.get("operation")
+        self.assertTrue(opid, "the twin started no operation: %r" % write)
+        polls = requests(run.log, "GET", OP_STATUS_RE + re.escape(opid))
+        self.assertTrue(polls, "cmkd never polled Azure-AsyncOperation:\n" + run.describe())
+        last_poll = polls[-1]
+        reads = [e for e in requests(run.log, "GET", cluster_path_re(name)) if e["seq"] > last_poll["seq"]]
+        self.assertTrue(reads, "no read of the cluster after its operation ended:\n" + run.describe())
+        self.assertEqual(reads[0]["status"], 200)
+        return opid
+
+    def check_twin_after(self, name, url):
+        cl = self.cluster(name)
+        self.assertEqual(cl["cmk"]["key_url"], url)
+        self.assertEqual((cl["provisioningState"], cl["clusterStatus"]), ("Succeeded", "Ready"))
+        self.assertIsNone(cl["operation"])
+
+    def check_audit_success(self, name, old, new, opid, method="PUT"):
+        started, succeeded = self.assert_audit(name, ["started", "succeeded"])
+        cid = self.cluster(name)["id"]
+        for e in (started, succeeded):
+            self.assertEqual((e["cluster"], e["old_key_url"], e["new_key_url"], e["method"], e["mode"]),
+                             (cid, old, new, method, "enforce"))
+            self.assertRegex(e["time"], r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
+            self.assertIsNone(e["error"])
+        # The operation id is Azure's answer to the request: unknown when "started" is
+        # written (before the request goes out), known when it succeeded.
+        self.assertIsNone(started["operation_id"])
+        self.assertEqual(succeeded["operation_id"], opid)
+
+    def test_put_pinned_stale_cluster(self):
+        cl = self.cluster("c-stale")
+        old = cl["cmk"]["key_url"]
+        new = self.current_kid("key1")
+        self.assertNotEqual(old, new)
+        run = self.once()
+        self.assert_json(run)
+
+        w = run.writes()
+        self.assertEqual([(e["method"], e["path"]) for e in w], [("PUT", cl["id"])], run.describe())
+        put = w[0]
+        self.assertEqual(put["query"].get("api-version"), spec_api_version())
+        self.assertEqual(put["status"], 200)
+        self.assertEqual(put["body"], spec_update("PUT", cl["cmk"]["identity_id"], new, cl["location"]))
+        self.assertEqual(put["headers"].get("content-type"), "application/json")
+        # The docs' body in the same shape (docs' JSON = spec example + location).
+        self.assertEqual(sorted(put["body"]), ["identity", "location", "properties"])
+
+        opid = self.check_followed(run, put, "c-stale")
+        a = run.action("c-stale")
+        self.assertEqual((a["outcome"], a["old_key_url"], a["new_key_url"], a["operation_id"]),
+                         ("succeeded", old, new, opid), run.describe())
+        self.check_twin_after("c-stale", new)
+        self.check_audit_success("c-stale", old, new, opid)
+        self.assertIn("now uses " + new, run.stderr)
+        # Nobody else was touched: not the current, versionless or service-managed ones.
+        for other in ("c-current", "c-versionless", "c-smk"):
+            self.assertIsNone(run.action(other), other)
+        self.assertEqual(run.returncode, run.json["exit_code"])
+
+        # Done is done: the next run sends nothing.
+        again = self.once()
+        self.assert_no_writes(again)
+        self.assertIsNone(again.action("c-stale"), again.describe())
+
+    def test_put_versionless_target(self):
+        cl = self.cluster("c-stale")
+        old = cl["cmk"]["key_url"]
+        new = self.versionless("key1")
+        run = self.once(policy={"UpdateTarget": "versionless"})
+        w = run.writes()
+        self.assertEqual([(e["method"], e["path"]) for e in w], [("PUT", cl["id"])], run.describe())
+        self.assertEqual(w[0]["body"], spec_update("PUT", cl["cmk"]["identity_id"], new, cl["location"]))
+        opid = self.check_followed(run, w[0], "c-stale")
+        self.assertEqual(run.action("c-stale")["outcome"], "succeeded", run.describe())
+        self.assertEqual(run.action("c-stale")["new_key_url"], new)
+        self.check_twin_after("c-stale", new)
+        self.check_audit_success("c-stale", old, new, opid)
+
+    def test_patch_method(self):
+        cl = self.cluster("c-stale")
+        old = cl["cmk"]["key_url"]
+        new = self.current_kid("key1")
+        run = self.once(policy={"UpdateMethod": "patch"})
+        w = run.writes()
+        self.assertEqual([(e["method"], e["path"]) for e in w], [("PATCH", cl["id"])], run.describe())
+        patch = w[0]
+        # MongoClusters_Update: 202 with Location and Azure-AsyncOperation, no body.
+        self.assertEqual(patch["status"], 202)
+        self.assertIn("azure-asyncoperation", patch["response_headers"])
+        self.assertIn("location", patch["response_headers"])
+        self.assertEqual(patch["body"], spec_update("PATCH", cl["cmk"]["identity_id"], new, None))
+        opid = self.check_followed(run, patch, "c-stale")
+        self.assertEqual(run.action("c-stale")["outcome"], "succeeded", run.describe())
+        self.check_twin_after("c-stale", new)
+        self.check_audit_success("c-stale", old, new, opid, method="PATCH")
+
+
+# ==== 2. guard rails ===================================================================
+
+class GuardRailTest(UpdateTest):
+    """Each test changes one thing in a world where c-stale would be updated (see
+    EndToEndTest), and expects that refusal and no write."""
+
+    def refused(self, refusal, name="c-stale", **run_kw):
+        run = self.once(**run_kw)
+        self.assert_refused(run, name, refusal)
+        return run
+
+    # the cluster
+
+    def test_provisioning_failed(self):
+        self.tw.control("set_cluster", cluster="c-stale", provisioning_state="Failed")
+        self.refused("cluster-not-succeeded")
+
+    def test_provisioning_in_progress(self):
+        # InProgress is an operation under way: policy.h files it under cluster-updating.
+        self.tw.control("set_cluster", cluster="c-stale", provisioning_state="InProgress")
+        self.refused("cluster-updating")
+
+    def test_already_updating(self):
+        # Someone else's update, still running: the cluster reads Updating.
+        self.tw.add_fault(id="never", principal="operator", method="PATCH", action="lro_never")
+        r = self.tw.arm("PATCH", self.cluster("c-stale")["id"] + "?api-version=" + spec_api_version(),
+                        principal="operator", json_body={"tags": {"owner": "ops"}})
+        self.assertEqual(r.status, 202, r)
+        self.assertEqual((self.cluster("c-stale")["provisioningState"], self.cluster("c-stale")["clusterStatus"]),
+                         ("Updating", "Updating"))
+        self.refused("cluster-updating")
+
+    def test_status_updating(self):
+        self.tw.control("set_cluster", cluster="c-stale", status="Updating", sticky_status=True)
+        self.refused("cluster-updating")
+
+    def test_inaccessible(self):
+        self.tw.control("set_cluster", cluster="c-stale", status="Inaccessible", sticky_status=True)
+        run = self.refused("cluster-inaccessible")
+        codes = [f["code"] for f in run.cluster("c-stale")["findings"]]
+        self.assertIn("cluster-inaccessible", codes)
+
+    def test_not_ready(self):
+        self.tw.control("set_cluster", cluster="c-stale", status="Stopped", sticky_status=True)
+        self.refused("cluster-not-ready")
+
+    # the target version
+
+    def test_target_disabled(self):
+        self.tw.control("rotate_key", vault=VAULT, key="key1", enabled=False)
+        self.refused("target-disabled")
+
+    def test_target_expired(self):
+        self.tw.control("rotate_key", vault=VAULT, key="key1", exp="now-1h")
+        self.refused("target-expired")
+
+    def test_target_not_yet_valid(self):
+        self.tw.control("rotate_key", vault=VAULT, key="key1", nbf="now+1d")
+        self.refused("target-not-yet-valid")
+
+    def test_target_lacks_wrap_key(self):
+        self.tw.control("set_key_attributes", vault=VAULT, key="key1", key_ops=["unwrapKey", "encrypt", "decrypt"])
+        self.refused("target-ops-missing")
+
+    def test_target_lacks_unwrap_key(self):
+        self.tw.control("set_key_attributes", vault=VAULT, key="key1", key_ops=["wrapKey", "encrypt", "decrypt"])
+        self.refused("target-ops-missing")
+
+    def test_target_type_unsupported(self):
+        self.tw.control("set_key_attributes", vault=VAULT, key="key1", kty="EC")
+        self.refused("target-type-unsupported")
+
+    def test_older_version(self):
+        # key-older's current version was created 29 days before its first one.
+        k = self.key_state("key-older")
+        self.assertLess(k["versions"][-1]["created"], k["versions"][0]["created"])
+        self.tw.control("set_cluster", cluster="c-stale",
+                        cmk={"identity": "uami-a", "vault": VAULT, "key": "key-older", "version": 0})
+        self.refused("older-version")
+
+    # the identity cannot reach the key
+
+    def test_access_revoked(self):
+        self.tw.control("remove_role_assignment", identity="uami-a", vault=VAULT)
+        run = self.refused("no-access")
+        self.assertIn("access-revoked", [f["code"] for f in run.cluster("c-stale")["findings"]])
+
+    def test_identity_deleted(self):
+        self.tw.control("delete_identity", identity="uami-a")
+        run = self.refused("no-access")
+        self.assertIn("identity-deleted", [f["code"] for f in run.cluster("c-stale")["findings"]])
+
+    def test_vault_firewall(self):
+        # The vault lets cmkd (loopback) read, but not the cluster: no trusted-services bypass.
+        self.tw.control("set_network_rules", vault=VAULT, default_action="Deny", bypass="None",
+                        ip_rules=["127.0.0.0/8"])
+        run = self.refused("no-access")
+        self.assertIn("vault-firewall-blocks", [f["code"] for f in run.cluster("c-stale")["findings"]])
+
+    # never act on partial facts
+
+    def test_fact_unreadable(self):
+        # The role assignments of the vault cannot be read: access cannot be judged.
+        self.tw.add_fault(id="ra", service="arm", path="*/roleAssignments", action="status", status=403,
+                          code="AuthorizationFailed", message="twin: no read of role assignments")
+        run = self.refused("incomplete")
+        self.assertIn("check-unknown", [f["code"] for f in run.cluster("c-stale")["findings"]])
+
+    # never touch a service-managed cluster
+
+    def test_service_managed(self):
+        run = self.once()
+        self.assert_json(run)
+        c = run.cluster("c-smk")
+        self.assertEqual(c["encryption"], "service-managed")
+        self.assertIsNone(c["action"], run.describe())
+        self.assertEqual(writes(run.log, cluster_path_re("c-smk")), [], run.describe())
+        smk = self.cluster("c-smk")["id"]
+        self.assertEqual([e for e in self.fx.audit() if e["cluster"] == smk], [])
+        # The run did act (c-stale), so this is not a run that touched nothing at all.
+        self.assertEqual(len(run.writes()), 1, run.describe())
+
+    # global gates
+
+    def test_mode_alert_only(self):
+        self.refused("mode", daemon={"Mode": "alert-only"})
+
+    def _utc(self):
+        return datetime.datetime.now(datetime.timezone.utc)
+
+    def test_change_window_closed_hours(self):
+        # Today (UTC), one hour starting two hours from now: closed now (a window whose
+        # end is before its start spans midnight; it opens on the day named).
+        now = self._utc()
+        start = (now.hour * 60 + now.minute + 120) % 1440
+        end = (start + 60) % 1440 or 1440
+        win = "%s %02d:%02d-%02d:%02d" % (now.strftime("%a"), start // 60, start % 60, end // 60, end % 60)
+        self.refused("outside-window", policy={"ChangeWindow": win})
+
+    def test_change_window_closed_days(self):
+        # All day, but only on a day that is neither today nor tomorrow (UTC).
+        day = (self._utc() + datetime.timedelta(days=3)).strftime("%a")
+        self.refused("outside-window", policy={"ChangeWindow": "%s 00:00-24:00" % day})
+
+    def test_change_window_open(self):
+        now = self._utc()
+        days = "%s,%s" % (now.strftime("%a"), (now + datetime.timedelta(days=1)).strftime("%a"))
+        run = self.once(policy={"ChangeWindow": "%s 00:00-24:00" % days})
+        self.assertEqual(run.action("c-stale")["outcome"], "succeeded", run.describe())
+        self.assertEqual(len(run.writes()), 1, run.describe())
+
+
+class BudgetTest(UpdateTest):
+    SCENARIO = FLEET
+
+    def test_max_updates_per_sweep(self):
+        run = self.once(policy={"MaxUpdatesPerSweep": "1"})
+        self.assert_json(run)
+        w = run.writes()
+        self.assertEqual([e["method"] for e in w], ["PUT"], run.describe())
+        outcomes = sorted((run.action(n)["outcome"], run.action(n)["refusal"]) for n in ("c-s1", "c-s2", "c-s3"))
+        self.assertEqual(outcomes, [("refused", "budget"), ("refused", "budget"), ("succeeded", None)],
+                         run.describe())
+        # The next sweep takes the next one.
+        run2 = self.once(policy={"MaxUpdatesPerSweep": "1"})
+        self.assertEqual(len(run2.writes()), 1, run2.describe())
+        self.assertNotEqual(run2.writes()[0]["path"], w[0]["path"])
+
+
+# ==== 5. dry run ===========================================================================
+
+class DryRunTest(UpdateTest):
+    SCENARIO = FLEET
+    STALE = ("c-s1", "c-s2", "c-s3")
+    LINE = re.compile(r"Dry run: would send (PUT|PATCH) (\S+) (\{.*\})\s*$")
+
+    def check_dry_run(self, run, method="PUT"):
+        self.assert_json(run)
+        self.assert_no_writes(run)
+        logged = {}
+        for line in run.stderr.splitlines():
+            m = self.LINE.search(line)
+            if m:
+                logged[m.group(2)] = (m.group(1), json.loads(m.group(3)))
+        for name in self.STALE:
+            cl = self.cluster(name)
+            key = cl["cmk"]["key_url"].split("/")[4]
+            new = self.current_kid(key)
+            a = run.action(name)
+            self.assertEqual((a["outcome"], a["refusal"], a["new_key_url"]), ("proposed", None, new), run.describe())
+            url = "%s%s?api-version=%s" % (ARM, cl["id"], spec_api_version())
+            self.assertIn(url, logged, "no dry-run line for %s:\n%s" % (name, run.stderr))
+            self.assertEqual(logged[url], (method, spec_update(method, cl["cmk"]["identity_id"], new,
+                                                               cl["location"])))
+            self.assert_audit(name, ["proposed"])
+            # Nothing changed in the world.
+            self.assertNotEqual(cl["cmk"]["key_url"], new)
+        self.assertEqual(len(logged), len(self.STALE), run.stderr)
+        self.assertEqual(self.fx.operation_records(), [])
+
+    def test_dry_run_option(self):
+        self.check_dry_run(self.once("--dry-run"))
+
+    def test_mode_dry_run(self):
+        self.check_dry_run(self.once(daemon={"Mode": "dry-run"}))
+
+    def test_dry_run_patch(self):
+        self.check_dry_run(self.once("--dry-run", policy={"UpdateMethod": "patch"}), method="PATCH")
+
+
+# ==== 3. failed operations ===============================================================
+
+class FailureTest(UpdateTest):
+
+    def test_failed_operation_held_back(self):
+        cl = self.cluster("c-stale")
+        target = self.current_kid("key1")
+        self.tw.add_fault(id="fail", service="arm", method="PUT", path="*/mongoClusters/c-stale", action="lro_fail",
+                          code="InternalServerError", message="twin: this update fails on purpose")
+        run = self.once()
+        self.assert_json(run)
+        self.assertEqual(len(run.writes()), 1, run.describe())
+        a = run.action("c-stale")
+        self.assertEqual((a["outcome"], a["error_code"]), ("failed", "InternalServerError"), run.describe())
+        self.assertIn("fails on purpose", a["error"] or "")
+        self.assertGreaterEqual(run.returncode, 1)
+        started, failed = self.assert_audit("c-stale", ["started", "failed"])
+        self.assertEqual((failed["error_code"], failed["new_key_url"]), ("InternalServerError", target))
+        self.assertIn("fails on purpose", failed["error"])
+        self.assertTrue(failed["operation_id"])
+        self.assertEqual(self.fx.operation_records(), [])
+        self.assertEqual(self.cluster("c-stale")["cmk"]["key_url"], cl["cmk"]["key_url"])
+
+        # The hold is a state file, keyed by cluster and target.
+        with open(os.path.join(self.fx.state_dir, "update-holds.json")) as f:
+            holds = json.load(f)["holds"]
+        self.assertEqual([(h["cluster"], h["target"], h["failures"]) for h in holds], [(cl["id"], target, 1)])
+
+        # A new process (a restart) right after: no second request, still failed.
+        run2 = self.once()
+        self.assert_no_writes(run2)
+        a2 = run2.action("c-stale")
+        self.assertEqual((a2["outcome"], a2["error_code"], a2["new_key_url"]), ("failed", "InternalServerError", target),
+                         run2.describe())
+        self.assertGreaterEqual(run2.returncode, 1)
+        self.assert_audit("c-stale", ["started", "failed"])
+
+        # Another target is another decision: the key rotates, the update goes out.
+        self.tw.clear_faults()
+        new = self.tw.control("rotate_key", vault=VAULT, key="key1")["kid"]
+        run3 = self.once()
+        # (c-current, pinned to the version before, is stale now too and gets its own PUT.)
+        self.assertEqual(len(self.put_requests(run3.log, "c-stale")), 1, run3.describe())
+        self.assertEqual((run3.action("c-stale")["outcome"], run3.action("c-stale")["new_key_url"]), ("succeeded", new),
+                         run3.describe())
+
+    def test_put_rejected_is_not_followed(self):
+        self.tw.add_fault(id="bad", service="arm", method="PUT", action="status", status=400, code="InvalidParameter",
+                          message="twin: the PUT is rejected")
+        run = self.once()
+        self.assert_json(run)
+        w = run.writes()
+        self.assertEqual(len(w), 1, run.describe())
+        self.assertEqual(w[0]["status"], 400)
+        a = run.action("c-stale")
+        self.assertEqual((a["outcome"], a["error_code"], a["operation_id"]), ("failed", "InvalidParameter", None),
+                         run.describe())
+        self.assertGreaterEqual(run.returncode, 1)
+        # Nothing to follow: no operation polled, no read of the cluster after the answer.
+        self.assertEqual(requests(run.log, "GET", OP_STATUS_RE + "|" + OP_RESULT_RE), [], run.describe())
+        self.assertEqual([e for e in requests(run.log, "GET", cluster_path_re("c-stale")) if e["seq"] > w[0]["seq"]],
+                         [], run.describe())
+        _, failed = self.assert_audit("c-stale", ["started", "failed"])
+        self.assertEqual(failed["error_code"], "InvalidParameter")
+        # Held back like any failure.
+        run2 = self.once()
+        self.assert_no_writes(run2)
+        self.assertEqual(run2.action("c-stale")["outcome"], "failed", run2.describe())
+
+    def test_operation_that_never_ends(self):
+        # The LRO deadline (ARM_LRO_DEADLINE_USEC_DEFAULT, 30 min) is not configurable: the
+        # daemon follows the operation until SIGTERM, keeps its record, and the next start
+        # resumes it.
+        self.tw.add_fault(id="never", service="arm", method="PUT", action="lro_never")
+        d = self.start_daemon()
+        log = self.fx.wait_twin(lambda lg: self.put_requests(lg, "c-stale"), 30, "the PUT", d)
+        put = self.put_requests(log, "c-stale")[0]
+        opid = put["operation"]
+        self.fx.wait_twin(lambda lg: len(requests(lg, "GET", OP_STATUS_RE + re.escape(opid))) >= 2, 30,
+                          "two polls of the operation", d)
+        self.assertEqual(d.stop(5), 0, d.stderr())
+        self.assertRegex(d.stderr(), r"Stopping: 1 update\(s\) in progress are recorded")
+        recs = self.fx.operation_records()
+        self.assertEqual(len(recs), 1, recs)
+        with open(os.path.join(self.fx.state_dir, "operations", recs[0])) as f:
+            rec = json.load(f)
+        self.assertEqual((rec["phase"], rec["cluster"]), ("accepted", self.cluster("c-stale")["id"]))
+        self.assert_audit("c-stale", ["started"])
+
+        # Azure finishes it while cmkd is down; the next run follows it, sends nothing.
+        self.tw.control("finish_operations", force=True, outcome="Succeeded")
+        run = self.once()
+        self.assert_no_writes(run)
+        self.assertEqual((run.action("c-stale")["outcome"], run.action("c-stale")["operation_id"]),
+                         ("succeeded", opid), run.describe())
+        self.assert_audit("c-stale", ["started", "resumed", "succeeded"])
+        self.assertEqual(self.fx.operation_records(), [])
+
+
+# ==== 4. crash safety ====================================================================
+
+class CrashTest(UpdateTest):
+
+    def test_kill9_during_operation(self):
+        self.tw.control("set_settings", lro_delay_s=4)
+        d = self.start_daemon()
+        self.fx.wait_twin(lambda lg: self.put_requests(lg, "c-stale"), 30, "the PUT", d)
+        self.assertIsNone(d.poll())
+        self.assertEqual(d.kill(), -9)
+        self.assertEqual(len(self.fx.operation_records()), 1, "the record of the operation in flight")
+        self.assertEqual(self.cluster("c-stale")["clusterStatus"], "Updating")
+
+        d2 = self.fx.daemon()
+        d2.wait_for(r"now uses ", 40)
+        new = self.current_kid("key1")
+        self.assertEqual(self.cluster("c-stale")["cmk"]["key_url"], new)
+        puts = self.put_requests(self.tw.log(), "c-stale")
+        self.assertEqual(len(puts), 1, cmkdlib.describe_log(self.tw.log()))
+        self.assert_audit("c-stale", ["started", "resumed", "succeeded"])
+        self.assertEqual(self.fx.operation_records(), [])
+        self.assertEqual(d2.stop(5), 0)
+
+    def test_corrupt_record_set_aside(self):
+        ops = os.path.join(self.fx.state_dir, "operations")
+        os.makedirs(ops, 0o700)
+        bad = os.path.join(ops, "op-0123456789abcdef.json")
+        with open(bad, "w") as f:
+            f.write('{"version":1,"cluster":"/subscriptions/x", garbage\x00\n')
+        d = self.start_daemon()
+        d.wait_for(r"op-0123456789abcdef\.json is unreadable.*set aside", 20)
+        d.wait_for(r"now uses ", 30)
+        self.assertIsNone(d.poll(), "cmkd keeps running")
+        self.assertFalse(os.path.exists(bad))
+        aside = [n for n in os.listdir(ops) if n.startswith("op-0123456789abcdef.json.corrupt-")]
+        self.assertEqual(len(aside), 1, os.listdir(ops))
+        self.assertEqual(len(self.put_requests(self.tw.log(), "c-stale")), 1)
+        self.assertEqual(d.stop(5), 0)
+
+
+class CrashFleetTest(UpdateTest):
+    SCENARIO = FLEET
+
+    def test_kill9_before_request_sent(self):
+        """Three stale clusters, one request at a time (MaxConcurrentRequests=1), the first
+        PUT held at the twin: when it is there, all three records are on disk and two
+        requests have not left cmkd. kill -9, restart: exactly one PUT per cluster."""
+        names = ("c-s1", "c-s2", "c-s3")
+        self.tw.add_fault(id="hold", service="arm", method="PUT", action="latency", latency_ms=3000)
+        d = self.start_daemon(network={"MaxConcurrentRequests": "1"})
+        self.fx.wait_until(lambda: self._fired("hold") >= 1, 30, "the first PUT at the twin", d)
+        recs = self.fx.operation_records()
+        self.assertEqual(d.kill(), -9)
+        self.assertEqual(len(recs), 3, "three records before the first answer: %s" % recs)
+        self.assertEqual(self._fired("hold"), 1, "exactly one PUT reached the twin before the kill")
+        self.tw.clear_faults()
+
+        d2 = self.fx.daemon()
+        self.fx.wait_until(lambda: all(self.cluster(n)["cmk"]["key_url"] == self.current_kid(
+            self.cluster(n)["cmk"]["key_url"].split("/")[4]) and self.cluster(n)["operation"] is None
+            for n in names), 60, "all three clusters on their new key", d2)
+        log = self.tw.log()
+        for n in names:
+            self.assertEqual(len(self.put_requests(log, n)), 1, "%s:\n%s" % (n, cmkdlib.describe_log(log)))
+        self.fx.wait_until(lambda: d2.count(r"now uses ") >= 3, 20, "three updates done", d2)
+        self.assertEqual(self.fx.operation_records(), [])
+        self.assertEqual(d2.stop(5), 0)
+        # The one that reached the twin was followed; the two that never left were taken
+        # as not sent (no hold) and sent by a later sweep.
+        trails = {}
+        for n in names:
+            cid = self.cluster(n)["id"]
+            trails[n] = [(e["result"], e["error_code"]) for e in self.fx.audit() if e["cluster"] == cid]
+        arrived = [("started", None), ("resumed", None), ("succeeded", None)]
+        resent = [("started", None), ("resumed", None), ("failed", "NotSent"), ("started", None), ("succeeded", None)]
+        self.assertEqual(sorted(trails.values()), sorted([arrived, resent, resent]), trails)
+
+    def _fired(self, fid):
+        for f in self.tw.state()["faults"]:
+            if f["id"] == fid:
+                return f["fired"]
+        return 0
+
+
+# ==== 6. old versions ======================================================================
+
+class OldVersionTest(UpdateTest):
+
+    def test_disabled_version_in_use(self):
+        self.fx.write_config()  # StaleVersion=alert (the default): look only
+        run = self.fx.once()
+        self.assertNotIn("key-disabled", [f["code"] for f in run.cluster("c-current")["findings"]])
+        pinned = self.cluster("c-current")["cmk"]["key_url"].rsplit("/", 1)[1]
+        self.tw.control("disable_key", vault=VAULT, key="key1", version=pinned)
+        run = self.fx.once()
+        f = {x["code"]: x for x in run.cluster("c-current")["findings"]}
+        self.assertIn("key-disabled", f, run.describe())
+        self.assertEqual(f["key-disabled"]["severity"], "critical")
+        self.assertEqual(run.cluster("c-current")["severity"], "critical")
+        self.assertEqual(run.returncode, 2, run.describe())
+        self.assert_no_writes(run)
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,149 @@
+/* SPDX-License-Identifier: MIT */
+/* http: URL helpers, client set-up and request validation, the queue behind the cap, and
+ * allocation failures. No network: requests are cancelled before the loop runs. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+
+#include <cmocka.h>
+
+#include "http.h"
+#include "mem.h"
+
+static void test_escape(void **state) {
+        struct buf b;
+
+        buf_init(&b, 0);
+        assert_int_equal(http_url_escape(&b, "https://vault.azure.net/.default"), 0);
+        assert_string_equal(buf_str(&b), "https%3A%2F%2Fvault.azure.net%2F.default");
+        buf_clear(&b);
+        assert_int_equal(http_url_escape(&b, "a b&c=d+e~f_g-h.i\xc3\xa9"), 0);
+        assert_string_equal(buf_str(&b), "a%20b%26c%3Dd%2Be~f_g-h.i%C3%A9");
+        buf_done(&b);
+        /* Past the cap the buffer is unchanged. */
+        buf_init(&b, 5);
+        assert_int_equal(buf_puts(&b, "ab"), 0);
+        assert_int_equal(http_url_escape(&b, "c/d"), -E2BIG);
+        assert_string_equal(buf_str(&b), "ab");
+        buf_done(&b);
+}
+
+static void test_host(void **state) {
+        static const struct {
+                const char *url, *host;
+        } rows[] = {
+                {"https://management.azure.com/subscriptions?x=1", "management.azure.com"},
+                {"https://MyVault.Vault.Azure.Net:443/keys/k", "myvault.vault.azure.net"},
+                {"HTTP://169.254.169.254/metadata", "169.254.169.254"},
+                {"https://user@host.example/x", "host.example"},
+                {"https://[::1]:8443/x", "[::1]"},
+                {"https://h?q", "h"},
+                {"ftp://h/x", NULL},
+                {"https:///x", NULL},
+                {"host/x", NULL},
+        };
+        char h[64];
+
+        for (size_t i = 0; i < ELEMENTSOF(rows); i++) {
+                int r = http_url_host(rows[i].url, h, sizeof h);
+                if (rows[i].host) {
+                        assert_int_equal(r, 0);
+                        assert_string_equal(h, rows[i].host);
+                } else
+                        assert_int_equal(r, -EINVAL);
+        }
+        assert_int_equal(http_url_host("https://aaaaaaaaaaaaaaaa.example/", h, 8), -EINVAL);
+}
+
+static int done_calls;
+
+static void on_done(struct http_request *req, struct http_response *resp, void *userdata) {
+        done_calls++;
+}
+
+static void test_client(void **state) {
+        struct ev_loop *loop = ev_loop_new(0);
+        char *ct[] = {(char *)"management.azure.com:443:127.0.0.1:1", NULL};
+        struct http_conf c = {.connect_to = ct, .max_concurrent = 2};
+        struct http_conf bad = {.ca_file = "/nonexistent/ca.pem"};
+        struct http_request *reqs[5];
+        struct http_stats st;
+        struct http *h = NULL;
+
+        assert_int_equal(mem_curl_global_init(0), 0);
+        assert_string_equal(http_method_to_string(HTTP_PATCH), "PATCH");
+        assert_null(http_method_to_string(_HTTP_METHOD_MAX));
+        assert_int_equal(http_new(loop, &bad, &h), -ENOENT);
+
+        for (unsigned n = 1;; n++) {
+                mem_fail_at(n, false);
+                int r = http_new(loop, &c, &h);
+                mem_fail_at(0, false);
+                if (r == 0)
+                        break;
+                assert_true(r == -ENOMEM || r == -EIO);
+        }
+
+        /* Plain HTTP only when asked for (IMDS); nothing but http(s). */
+        struct http_spec plain = {.method = HTTP_GET, .url = "http://169.254.169.254/x"};
+        assert_int_equal(http_request_start(h, &plain, on_done, NULL, NULL), -EINVAL);
+        struct http_spec ftp = {.method = HTTP_GET, .url = "ftp://x/", .plain_http = true};
+        assert_int_equal(http_request_start(h, &ftp, on_done, NULL, NULL), -EINVAL);
+        struct http_spec nomethod = {.method = _HTTP_METHOD_MAX, .url = "https://x/"};
+        assert_int_equal(http_request_start(h, &nomethod, on_done, NULL, NULL), -EINVAL);
+        struct http_spec nocb = {.method = HTTP_GET, .url = "https://x/"};
+        assert_int_equal(http_request_start(h, &nocb, NULL, NULL, NULL), -EINVAL);
+
+        /* Two in flight, three queued behind the cap. */
+        for (int i = 0; i < 5; i++) {
+                struct http_spec s = {
+                        .method = i % 2 ? HTTP_PUT : HTTP_GET,
+                        .url = "https://management.azure.com/x",
+                        .authorization = "Bearer abc",
+                        .body = i % 2 ? "{}" : NULL,
+                        .body_len = 2,
+                };
+                assert_int_equal(http_request_start(h, &s, on_done, NULL, &reqs[i]), 0);
+        }
+        http_get_stats(h, &st);
+        assert_int_equal(st.in_flight, 2);
+        assert_int_equal(st.queued, 3);
+        http_request_cancel(reqs[3]);
+        http_request_cancel(reqs[0]);
+        http_get_stats(h, &st);
+        assert_int_equal(st.in_flight, 1);
+        assert_int_equal(st.queued, 2);
+
+        /* Allocation failures while starting a request are reported, not fatal. */
+        for (unsigned n = 1;; n++) {
+                struct http_spec s = {.method = HTTP_PATCH,
+                                      .url = "https://management.azure.com/y",
+                                      .authorization = "Bearer abc",
+                                      .body = "{}",
+                                      .body_len = 2};
+                struct http_request *r = NULL;
+                mem_fail_at(n, false);
+                int k = http_request_start(h, &s, on_done, NULL, &r);
+                mem_fail_at(0, false);
+                if (k == 0) {
+                        http_request_cancel(r);
+                        break;
+                }
+                assert_int_equal(k, -ENOMEM);
+        }
+
+        /* Freeing ends the rest without calling back. */
+        http_free(h);
+        assert_int_equal(done_calls, 0);
+        ev_loop_destroy(loop);
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_escape),
+                cmocka_unit_test(test_host),
+                cmocka_unit_test(test_client),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
