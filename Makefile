@@ -38,12 +38,10 @@ LIB_OBJ := $(filter-out $(BUILD)/obj/main.o,$(OBJ))
 UNIT_SRC := $(wildcard tests/unit/test-*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/unit/%)
 
-.PHONY: all deps check unit check-integration install demo clean FORCE
-.PHONY: check-service check-notify check-man check-update
-.PHONY: check-conf fuzz-build-conf fuzz-smoke-conf
-.PHONY: check-tell check-detect check-demo
-.PHONY: fuzz-build fuzz-smoke
-.PHONY: check-engine check-twin
+
+.PHONY: FORCE all check check-conf check-demo check-detect check-engine check-integration check-man \
+	check-notify check-service check-tell check-twin check-update clean demo deps fuzz-build \
+	fuzz-build-conf fuzz-smoke fuzz-smoke-conf install unit
 
 all: $(BUILD)/cmkd $(BUILD)/systemd/cmkd.service
 
@@ -241,13 +239,17 @@ check-twin:
 	@command -v npm >/dev/null 2>&1 || { echo "check-twin: npm is required for the SDK fidelity test" >&2; exit 1; }
 	cd tests/twin && $(PYTHON) -m unittest discover -s . -p 'test_*.py'
 
+# Every test, in order of how fast they fail. Each is also a target of its own.
+CHECKS := unit check-conf check-man check-service check-engine check-twin check-detect check-update \
+	check-notify check-tell check-demo
+
 check: deps
 	$(MAKE) all
-	$(MAKE) unit
-	$(MAKE) check-conf
-	$(MAKE) check-tell
-	$(MAKE) check-twin
-	$(MAKE) check-demo
+	@set -e; for t in $(CHECKS); do \
+		echo "==== make $$t"; start=$$(date +%s); \
+		$(MAKE) --no-print-directory $$t; \
+		echo "==== make $$t: ok ($$(( $$(date +%s) - start ))s)"; \
+	done
 
 # The demo (README.md): installs what building it needs (.ci/install-deps --build), builds,
 # and runs cmkd against the twin with a demo fleet (tests/demo/run-demo). Everything it
