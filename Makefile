@@ -39,7 +39,7 @@ UNIT_SRC := $(wildcard tests/unit/test-*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/unit/%)
 
 
-.PHONY: FORCE all check check-conf check-demo check-detect check-engine check-integration check-man \
+.PHONY: FORCE all check check-conf check-install check-demo check-detect check-engine check-integration check-man \
 	check-notify check-service check-tell check-twin check-update clean demo deps fuzz-build \
 	fuzz-build-conf fuzz-smoke fuzz-smoke-conf install unit
 
@@ -147,6 +147,10 @@ check-tell: $(DRIVERS) $(BUILD)/cmkd
 check-service: $(BUILD)/cmkd
 	tests/service/check-service systemd/cmkd.service.in $(abspath $(BUILD)) $(BUILD)/check-service 1.0
 
+# make install into a scratch DESTDIR: files in place, installed config valid, kept on reinstall.
+check-install: $(BUILD)/cmkd $(BUILD)/systemd/cmkd.service
+	tests/service/check-install $(BUILD)
+
 # The man pages: lint-clean (mandoc, groff) and complete against the sources (every config
 # key, option, finding code, refusal, exit status, environment variable, journal field).
 check-man: $(BUILD)/conf-check
@@ -240,7 +244,7 @@ check-twin:
 	cd tests/twin && $(PYTHON) -m unittest discover -s . -p 'test_*.py'
 
 # Every test, in order of how fast they fail. Each is also a target of its own.
-CHECKS := unit check-conf check-man check-service check-engine check-twin check-detect check-update \
+CHECKS := unit check-conf check-man check-service check-install check-engine check-twin check-detect check-update \
 	check-notify check-tell check-demo
 
 check: deps
