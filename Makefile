@@ -140,7 +140,7 @@ check-integration: $(BUILD)/cmkd $(DRIVERS)
 # reports against their schema and in headless Chromium.
 # Needs root (mount namespace) and Debian's chromium. Screenshot: $(BUILD)/report-screenshot.png.
 check-tell: $(DRIVERS) $(BUILD)/cmkd
-	cd tests/integration && CMKD_BUILD=$(abspath $(BUILD)) $(PYTHON) -m unittest -v test_journal test_report test_journal_daemon
+	cd tests/integration && CMKD_BUILD=$(abspath $(BUILD)) $(PYTHON) -m unittest -v test_journal test_report test_journal_daemon test_daemon_outputs
 
 # 'systemd-analyze verify' prints nothing and 'security --offline=yes' rates the unit at 1.0
 # or lower; the checked copy runs the binary just built. Starts no systemd.
