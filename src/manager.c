@@ -23,6 +23,7 @@
 #include "output.h"
 #include "remediate.h"
 #include "report.h"
+#include "stall.h"
 #include "status.h"
 #include "strv.h"
 #include "timeutil.h"
@@ -66,6 +67,8 @@ struct manager {
         struct alertstate *alerts;   /* owned */
         struct metrics_counters counters;
         int exit_code;
+
+        struct stall_monitor stall;  /* how long callbacks keep the loop from polling */
 
         ev_timer sweep_timer;
         ev_timer watchdog_timer;
@@ -409,6 +412,7 @@ static void sweep_finished(struct manager *m) {
 
         process_alerts(m, now);
         metrics_account(&m->counters, &m->last);
+        m->counters.loop_stall_max_usec = stall_monitor_max_usec(&m->stall);
         if (m->conf->metrics_file) {
                 r = metrics_write(m->conf->metrics_file, &m->last, &m->counters);
                 if (r < 0)
@@ -462,6 +466,18 @@ static void on_sweep_timer(struct ev_loop *loop, ev_timer *w, int revents) {
 
 static void on_watchdog_timer(struct ev_loop *loop, ev_timer *w, int revents) {
         (void) notify_watchdog();
+}
+
+static usec_t monotonic_now(void) {
+        return now_usec(CLOCK_MONOTONIC);
+}
+
+/* Nothing may block the loop (STYLE.md): a stall delays timers, requests, signals and the
+ * watchdog alike. Say so, with its length; the longest goes to the metrics. */
+static void on_stall(struct stall_monitor *s, usec_t usec, void *userdata) {
+        log_warning("The event loop was blocked for %.3fs (longer than %.3fs): timers, requests and the watchdog "
+                    "waited.",
+                    (double) usec / USEC_PER_SEC, (double) s->conf.threshold_usec / USEC_PER_SEC);
 }
 
 static double on_report_reschedule(ev_periodic *w, double now) {
@@ -622,6 +638,7 @@ struct manager *manager_free(struct manager *m) {
         if (!m)
                 return NULL;
         if (m->loop) {
+                stall_monitor_stop(&m->stall);
                 ev_timer_stop(m->loop, &m->sweep_timer);
                 ev_timer_stop(m->loop, &m->watchdog_timer);
                 ev_periodic_stop(m->loop, &m->report_periodic);
@@ -672,6 +689,10 @@ int manager_run(struct manager *m) {
                         log_error_errno(r, "Failed to resume recorded updates: %m");
         }
 
+        r = stall_monitor_start(&m->stall, m->loop,
+                                &(struct stall_conf) { .clock = monotonic_now, .on_stall = on_stall, .userdata = m });
+        if (r < 0)
+                log_debug_errno(r, "Failed to start the loop-stall monitor: %m");
         ev_timer_set(&m->sweep_timer, 0., 0.);
         ev_timer_start(m->loop, &m->sweep_timer);
         ev_run(m->loop, 0);

@@ -170,6 +170,12 @@ int metrics_format(const struct sweep_result *s, const struct metrics_counters *
         if (r >= 0)
                 r = counter_u64(out, "cmkd_retries_total", "HTTP requests retried.", c->retries);
         if (r >= 0)
+                r = head(out, "cmkd_loop_stall_max_seconds", "gauge",
+                         "Longest time the event loop's callbacks kept it from polling since cmkd started.");
+        if (r >= 0)
+                r = buf_printf(out, "cmkd_loop_stall_max_seconds %.3f\n",
+                               (double) c->loop_stall_max_usec / USEC_PER_SEC);
+        if (r >= 0)
                 r = head(
                         out, "cmkd_updates_total", "counter",
                         "Key updates by result, per cluster and sweep (proposed and refused count every sweep).");

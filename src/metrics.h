@@ -17,6 +17,7 @@
  *   cmkd_scopes_failed, cmkd_unreadable_items            gauge
  *   cmkd_sweeps_total, cmkd_sweeps_failed_total          counter
  *   cmkd_requests_total, cmkd_throttled_total, cmkd_retries_total  counter
+ *   cmkd_loop_stall_max_seconds                          gauge, longest event-loop stall since start
  *   cmkd_updates_total{result="proposed|refused|succeeded|failed"}  counter, per cluster and sweep
  *   cmkd_key_expiry_timestamp_seconds{cluster,name}      gauge, key version in use, when it expires
  *   cmkd_key_created_timestamp_seconds{cluster,name}     gauge */
@@ -37,6 +38,8 @@ struct metrics_counters {
         uint64_t retries;
         uint64_t updates[_OUTCOME_MAX]; /* by outcome; NONE and IN_PROGRESS are not counted */
         usec_t last_success_realtime;   /* finished_realtime of the last sweep that ran; 0 = none */
+        usec_t loop_stall_max_usec;     /* the manager's stall monitor: longest time callbacks kept the
+                                         * event loop from polling since start (stall.h); set, not added */
 };
 
 /* Adds one sweep to the counters. Pure. */

@@ -139,6 +139,8 @@ static void test_format(void **state) {
         assert_line(b.data, "cmkd_requests_total 40");
         assert_line(b.data, "cmkd_throttled_total 2");
         assert_line(b.data, "cmkd_retries_total 3");
+        assert_line(b.data, "# TYPE cmkd_loop_stall_max_seconds gauge");
+        assert_line(b.data, "cmkd_loop_stall_max_seconds 0.000");
         assert_line(b.data, "cmkd_updates_total{result=\"succeeded\"} 1");
         assert_line(b.data, "cmkd_updates_total{result=\"refused\"} 1");
         assert_line(b.data, "cmkd_updates_total{result=\"failed\"} 0");
@@ -149,7 +151,7 @@ static void test_format(void **state) {
                  fx.ids[0], (unsigned long long) ((FX_T0 - 100 * USEC_PER_DAY) / USEC_PER_SEC));
         assert_line(b.data, line);
         assert_int_equal(check_syntax(b.data),
-                         1 + 1 + 4 + _FINDING_MAX * _SEVERITY_MAX + 4 + 2 + 5 + 4 + 3 + 3);
+                         1 + 1 + 4 + _FINDING_MAX * _SEVERITY_MAX + 4 + 2 + 5 + 4 + 3 + 1 + 3);
         buf_done(&b);
 }
 
@@ -165,9 +167,13 @@ static void test_counters_across_sweeps(void **state) {
         fx.sweep.n_clusters = 0;
         fx.sweep.finished_realtime += 600 * USEC_PER_SEC;
         fx.sweep.stats = (struct sweep_stats) { .requests = 1 };
+        /* The stall maximum is the manager's to set; metrics_account() leaves it alone. */
+        c.loop_stall_max_usec = 1234567;
         metrics_account(&c, &fx.sweep);
+        assert_int_equal(c.loop_stall_max_usec, 1234567);
         buf_init(&b, 0);
         assert_int_equal(metrics_format(&fx.sweep, &c, &b), 0);
+        assert_line(b.data, "cmkd_loop_stall_max_seconds 1.235");
         assert_line(b.data, "cmkd_sweeps_total 3");
         assert_line(b.data, "cmkd_sweeps_failed_total 1");
         assert_line(b.data, "cmkd_requests_total 81");
