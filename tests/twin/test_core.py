@@ -241,6 +241,45 @@ class ClientConfig(unittest.TestCase):
             self.assertEqual(os.stat(path).st_mode & 0o777, 0o600)
 
 
+class TokensEndpoint(unittest.TestCase):
+    def test_tokens_endpoint_lists_every_token_issued(self):
+        with tu.start("basic.json") as tw:
+            before = tw.tokens()
+            self.assertEqual((before["tokens"], before["issued_total"], before["dropped"]), ([], 0, 0))
+            arm = tw.token()                                    # IMDS, cmkd (system-assigned)
+            kv = tw.token("https://vault.azure.net")
+            app = tw.token(principal="app")                    # Entra v2, client secret
+            got = tw.tokens()
+            self.assertEqual([t["token"] for t in got["tokens"]], [arm, kv, app], "in order of issue")
+            self.assertEqual((got["issued_total"], got["dropped"]), (3, 0))
+            first = got["tokens"][0]
+            self.assertEqual((first["principal"], first["audience"], first["kind"], first["revoked"]),
+                             ("cmkd", "https://management.azure.com/", "arm", False))
+            self.assertGreater(first["expires"], first["issued"])
+            self.assertEqual([t["token"] for t in tw.tokens(principal="app")["tokens"]], [app])
+            self.assertEqual(tw.tokens(principal="nobody")["tokens"], [])
+            tw.control("revoke_tokens", principal="app")
+            self.assertTrue(tw.tokens(principal="app")["tokens"][0]["revoked"])
+            # Never in the state, the health answer or the log.
+            text = json.dumps([tw.state(), tw.health(), tw.log()])
+            for t in (arm, kv, app):
+                self.assertNotIn(t, text)
+            # The endpoint itself is not logged.
+            self.assertEqual([e for e in tw.log() if "_twin" in e["path"]], [])
+
+    def test_tokens_endpoint_refuses_non_loopback_peers(self):
+        sys.path.insert(0, tu.HERE)
+        import twin as twin_mod
+        from tw_http import Request
+        w = twin_mod.load_scenario(os.path.join(tu.SCENARIOS, "basic.json"))
+        app = twin_mod.App(w)
+        r = Request()
+        r.method, r.path, r.peer, r.query, r.body = "GET", "/_twin/tokens", "10.0.0.1", {}, b""
+        self.assertEqual(app.handle(r).status, 403)
+        r.peer = "127.0.0.1"
+        self.assertEqual(app.handle(r).status, 200)
+
+
 class Log(unittest.TestCase):
     def test_log_records_requests_without_tokens_or_secrets(self):
         with tu.start("basic.json") as tw:

@@ -290,6 +290,8 @@ class World:
         self.frozen_at = None  # real time at which the twin clock stopped, or None
         self.started = time.time()
         self.tokens = collections.OrderedDict()
+        self.tokens_issued = 0   # every token ever issued (the dict keeps the newest 45,000-50,000)
+        self.tokens_dropped = 0  # issued, then dropped from the dict to bound it
         self.buckets = {}
         self.ops = collections.OrderedDict()
         self.faults = []
@@ -1078,12 +1080,23 @@ class World:
         tok = "%s.%s.%s" % (b64url(json.dumps(header, separators=(",", ":")).encode()),
                             b64url(json.dumps(claims, separators=(",", ":")).encode()), b64url(os.urandom(256)))
         self.tokens[tok] = rec
+        self.tokens_issued += 1
         if len(self.tokens) > 50000:  # bounded: drop expired tokens, then the oldest
             for old in [k for k, r in self.tokens.items() if r.exp <= t]:
                 del self.tokens[old]
+                self.tokens_dropped += 1
             for old in list(self.tokens)[:max(0, len(self.tokens) - 45000)]:
                 del self.tokens[old]
+                self.tokens_dropped += 1
         return tok, rec
+
+    def tokens_json(self, principal=None):
+        """The tokens the twin remembers, in order of issue, with their principal and
+        audience: for tests of secret hygiene only (GET /_twin/tokens)."""
+        out = [{"token": tok, "principal": r.principal, "audience": r.aud, "kind": r.kind, "issued": r.iat,
+                "expires": r.exp, "revoked": r.revoked}
+               for tok, r in self.tokens.items() if principal in (None, r.principal)]
+        return {"tokens": out, "issued_total": self.tokens_issued, "dropped": self.tokens_dropped}
 
     # --- throttling ------------------------------------------------------------
 

@@ -344,6 +344,12 @@ class App:
                 t = w.now()
                 w.tick(t)
                 return json_response(200, w.state_json(t))
+        if req.method == "GET" and p == "/_twin/tokens":
+            # The only place tokens leave the twin: so that secret-hygiene tests can search
+            # a client's outputs for every token it was given. Loopback peers only, like
+            # the whole control API; never logged.
+            with w.lock:
+                return json_response(200, w.tokens_json(req.query.get("principal") or None))
         if req.method == "GET" and p == "/_twin/ops":
             return json_response(200, {"ops": CONTROL_OPS})
         if req.method == "POST" and p == "/_twin/control":
@@ -362,7 +368,8 @@ class App:
             out.update(res)
             return json_response(200, out)
         return json_response(404, {"error": "unknown control endpoint %s %s (GET /_twin/health, GET /_twin/log, "
-                                            "POST /_twin/log/clear, GET /_twin/state, GET /_twin/ops, "
+                                            "POST /_twin/log/clear, GET /_twin/state, GET /_twin/tokens, "
+                                            "GET /_twin/ops, "
                                             "POST /_twin/control)" % (req.method, req.path)})
 
 

@@ -368,6 +368,16 @@ class Twin:
     def health(self):
         return self._control_call("GET", "/_twin/health")
 
+    def tokens(self, principal=None):
+        """Every token the twin issued and still remembers (GET /_twin/tokens): a dict with
+        "tokens" (list of {"token", "principal", "audience", "kind", "issued", "expires",
+        "revoked"}), "issued_total" and "dropped" (issued but no longer remembered). For
+        secret-hygiene tests: search a client's outputs for each token."""
+        path = "/_twin/tokens"
+        if principal:
+            path += "?principal=" + urllib.parse.quote(principal)
+        return self._control_call("GET", path)
+
     def faults(self, *rules):
         """Replaces the fault list with the given rules (dicts, see README)."""
         return self.control("set_faults", faults=list(rules))
