@@ -465,7 +465,15 @@ static void on_lro_done(struct arm_lro *lro, struct arm_lro_result *res, void *u
                 return;
         }
         if (res->error < 0) {
-                op_finish(op, OUTCOME_FAILED, res->error, res->last.error_code, res->last.error_message);
+                /* A poll that failed after its retries, or whose answer did not decode, says
+                 * nothing about the operation, which may well have succeeded: judge the
+                 * cluster itself, as after an update that got no answer. Its read is
+                 * retried and, while the cluster reads Updating, repeated (bounded). */
+                log_warning_errno(res->error,
+                                  "Could not follow the operation of the update of cluster %s: %m%s%s; reading the "
+                                  "cluster instead.",
+                                  op->rec->cluster_id, res->last.error_code ? ", " : "", strempty(res->last.error_code));
+                verify_read(op);
                 return;
         }
         if (res->status != ARM_LRO_SUCCEEDED) {

@@ -575,6 +575,33 @@ class OperationTest(FaultTest):
         with open(os.path.join(self.fx.state_dir, "update-holds.json")) as f:
             self.assertEqual(len(json.load(f)["holds"]), 1)
 
+    def test_status_poll_malformed(self):
+        # The first answer of Azure-AsyncOperation does not decode: that says nothing about
+        # the operation, which succeeds. cmkd reads the cluster to find out (remediate.c),
+        # never sends the PUT again, and reports what happened: succeeded.
+        self.tw.faults({"id": "mal", "action": "malformed_json", "path": OP_STATUS, "first": 1})
+        run = self.once()
+        self.assert_fired("mal")
+        self.check_findings(run)
+        self.check_updated(run, outcome="succeeded")
+
+    def test_status_poll_fails(self):
+        # Every poll answers 500: the operation is judged by reading the cluster.
+        self.tw.faults({"id": "s500", "action": "status", "status": 500, "path": OP_STATUS})
+        run = self.once()
+        self.assert_fired("s500")
+        self.check_findings(run)
+        self.check_updated(run, outcome="succeeded")
+
+    def test_status_poll_fails_and_operation_fails(self):
+        self.tw.faults({"id": "s500", "action": "status", "status": 500, "path": OP_STATUS},
+                       {"id": "fail", "action": "lro_fail", "method": "PUT"})
+        run = self.once()
+        self.assert_fired("s500", "fail")
+        self.check_updated(run, outcome="failed")
+        self.assertEqual(self.tw.cluster("c-stale")["cmk"]["key_url"], run.action("c-stale")["old_key_url"])
+        self.assertEqual([e["result"] for e in self.fx.audit()], ["started", "failed"])
+
     def test_status_poll_reset_once(self):
         self.tw.faults({"id": "rst", "action": "reset", "path": OP_STATUS, "first": 1})
         run = self.once()
