@@ -55,6 +55,10 @@ struct key_entry {
         struct fact deleted;
         struct key_bundle *deleted_bundle;  /* owned */
         struct hashmap *versions;           /* pinned version (lowercase) → struct version_entry, owned */
+        /* The version current before the current one, read only after a recent rotation. */
+        struct fact previous;
+        struct key_version_item previous_item; /* strings owned; valid if previous_found */
+        bool previous_found;
 };
 
 struct rotation_entry {
@@ -96,6 +100,7 @@ enum req_type {
         REQ_DELETED_VAULTS,
         REQ_KEY,
         REQ_KEY_VERSION,
+        REQ_KEY_VERSIONS,
         REQ_DELETED_KEY,
         REQ_ROTATION,
         REQ_IDENTITY,
@@ -108,6 +113,8 @@ struct req {
         enum req_type type;
         char *scope;   /* owned: subscription or list scope, key id, identity id, vault id */
         char *version; /* owned: REQ_KEY_VERSION */
+        enum fetch_audience audience; /* of every page of a list */
+        enum fetch_kind kind;
         unsigned page;
         struct role_assignment_list *roles_acc; /* owned: REQ_ROLES pages so far */
 };
@@ -175,6 +182,8 @@ static void key_entry_free(void *p) {
         key_bundle_free(k->current_bundle);
         key_bundle_free(k->deleted_bundle);
         hashmap_free(k->versions);
+        mem_free(k->previous_item.kid);
+        mem_free(k->previous_item.version);
         mem_free(k);
 }
 
@@ -278,6 +287,8 @@ static int fetch(struct inventory *inv, enum req_type type, enum fetch_audience 
                 return -ENOMEM;
         q->inv = inv;
         q->type = type;
+        q->audience = audience;
+        q->kind = kind;
         q->scope = mem_strdup(scope);
         if (version)
                 q->version = mem_strdup(version);
@@ -342,7 +353,7 @@ static void fetch_next_page(struct inventory *inv, struct req *q, const char *ne
                 log_warning("Listing %s returned more than %u pages, stopping.", q->scope, LIST_PAGES_MAX);
                 return;
         }
-        r = fetch(inv, q->type, FETCH_ARM, FETCH_LIST_PAGE, url, q->scope, NULL, &n);
+        r = fetch(inv, q->type, q->audience, q->kind, url, q->scope, NULL, &n);
         if (r < 0) {
                 log_oom();
                 return;
@@ -731,6 +742,15 @@ static void on_key(struct inventory *inv, struct req *q, const struct fetch_resu
         if (k->current.status.state != OBS_PRESENT)
                 return;
 
+        /* U5: just after a rotation the previous version may still be in use. */
+        if (inv->conf->version_grace_usec > 0 && k->current_bundle->created > 0 &&
+            inv->now - MIN(inv->now, k->current_bundle->created) < inv->conf->version_grace_usec) {
+                _cleanup_free_ char *u = url_printf("https://%s/keys/%s/versions?api-version=" API_KEYVAULT
+                                                    "&maxresults=25",
+                                                    k->url.host, k->url.name);
+                (void) fetch(inv, REQ_KEY_VERSIONS, key_audience(&k->url), FETCH_KEY, u, k->id, NULL, NULL);
+        }
+
         /* Read each pinned version that is not the current one. */
         HASHMAP_FOREACH(vname, ve, k->versions) {
                 _cleanup_free_ char *u = NULL;
@@ -758,6 +778,62 @@ static void on_key_version(struct inventory *inv, struct req *q, const struct fe
                 fact_set_undecodable(&v->fact, e, r->http_status, inv->now);
         else
                 fact_set(&v->fact, r, inv->now);
+}
+
+/* Keeps, over every page, the newest version created before the current one. */
+static void on_key_versions(struct inventory *inv, struct req *q, const struct fetch_result *r) {
+        _cleanup_(key_version_list_freep) struct key_version_list *page = NULL;
+        struct key_entry *k = hashmap_get(inv->keys, q->scope);
+        usec_t current_created;
+        int e;
+
+        if (!k || !k->current_bundle)
+                return;
+        if (r->error < 0) {
+                fact_set(&k->previous, r, inv->now);
+                return;
+        }
+        e = kv_decode_key_version_list(r->body, r->body_len, &page);
+        if (e < 0) {
+                fact_set_undecodable(&k->previous, e, r->http_status, inv->now);
+                return;
+        }
+        current_created = k->current_bundle->created;
+        for (size_t i = 0; i < page->n_items; i++) {
+                const struct key_version_item *it = &page->items[i];
+                char *kid, *version;
+
+                if (!it->version || strcasecmp(it->version, k->current_bundle->version) == 0 ||
+                    it->created == 0 || it->created > current_created ||
+                    (k->previous_found && it->created <= k->previous_item.created))
+                        continue;
+                kid = mem_strdup(it->kid);
+                version = mem_strdup(it->version);
+                if (!kid || !version) {
+                        mem_free(kid);
+                        mem_free(version);
+                        fact_set_undecodable(&k->previous, -ENOMEM, r->http_status, inv->now);
+                        return;
+                }
+                mem_free(k->previous_item.kid);
+                mem_free(k->previous_item.version);
+                k->previous_item = *it;
+                k->previous_item.kid = kid;
+                k->previous_item.version = version;
+                k->previous_found = true;
+        }
+        /* An undecodable version could be the previous one: not known then. */
+        if (page->n_invalid > 0) {
+                fact_set_undecodable(&k->previous, -EBADMSG, r->http_status, inv->now);
+                return;
+        }
+        if (page->next_link) {
+                fetch_next_page(inv, q, page->next_link);
+                return;
+        }
+        fact_set(&k->previous, r, inv->now);
+        if (!k->previous_found)
+                k->previous.status.state = OBS_ABSENT;
 }
 
 static void on_deleted_key(struct inventory *inv, struct req *q, const struct fetch_result *r) {
@@ -1013,6 +1089,9 @@ static void on_fetch_done(const struct fetch_result *r, void *userdata) {
         case REQ_KEY_VERSION:
                 on_key_version(inv, q, r);
                 break;
+        case REQ_KEY_VERSIONS:
+                on_key_versions(inv, q, r);
+                break;
         case REQ_DELETED_KEY:
                 on_deleted_key(inv, q, r);
                 break;
@@ -1217,6 +1296,10 @@ static void fill_obs(struct inventory *inv, const struct cluster *c, struct clus
         if (k->deleted.requested) {
                 obs_from_fact(&o->deleted_key_status, &k->deleted);
                 o->deleted_key = k->deleted_bundle;
+        }
+        if (k->previous.requested) {
+                obs_from_fact(&o->previous_status, &k->previous);
+                o->previous = k->previous_found && k->previous.status.state == OBS_PRESENT ? &k->previous_item : NULL;
         }
         if (keyurl_is_versioned(&url)) {
                 char v[KEYURL_VERSION_MAX];

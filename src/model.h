@@ -326,6 +326,12 @@ struct cluster_obs {
          * current one. */
         struct obs_status pinned_status;
         const struct key_bundle *pinned;
+        /* The version that was current before the current one (newest older version in GET
+         * /keys/{name}/versions), read only when the current version is younger than
+         * [Policy] VersionDisableGraceSec=: the service may still wrap with it until it has
+         * re-wrapped with the new one. ABSENT: the key has no older version. */
+        struct obs_status previous_status;
+        const struct key_version_item *previous;
         /* GET /keys/{name}/rotationpolicy. ABSENT = no policy set. */
         struct obs_status rotation_status;
         const struct rotation_policy *rotation;

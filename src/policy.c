@@ -93,6 +93,7 @@ static const char *const fact_table[_FACT_MAX] = {
         [FACT_VAULT] = "vault",
         [FACT_ROLE_ASSIGNMENTS] = "role-assignments",
         [FACT_ROLE_DEFINITIONS] = "role-definitions",
+        [FACT_PREVIOUS_VERSION] = "previous-version",
 };
 
 static const char *const refusal_table[_REFUSAL_MAX] = {
@@ -444,6 +445,33 @@ static void check_version(struct eval *e, const struct key_bundle *k) {
                 add(e, FINDING_KEY_OPS_MISSING, SEVERITY_CRITICAL)->version = k->version;
 }
 
+/* U5 (cmk-rules.md, after the PostgreSQL doc): a cluster that follows the current version
+ * re-wraps with it some time after a rotation; until then it still needs the previous one.
+ * Disabling that previous version within VersionDisableGraceSec= of the rotation can cut
+ * the cluster off, so it counts as disabling the version in use. */
+static void check_previous(struct eval *e, const struct key_bundle *key) {
+        const struct cluster_obs *obs = e->obs;
+        struct finding *f;
+
+        if (e->pc->version_grace_usec == 0 || key->created == 0 || e->has[FINDING_KEY_DISABLED] ||
+            usec_sub(e->now, key->created) >= e->pc->version_grace_usec)
+                return;
+        switch (obs->previous_status.state) {
+        case OBS_PRESENT:
+                if (!obs->previous || obs->previous->enabled)
+                        return;
+                f = add(e, FINDING_KEY_DISABLED, SEVERITY_CRITICAL);
+                f->previous = obs->previous->version;
+                f->version = key->version;
+                f->when = key->created;
+                return;
+        case OBS_ABSENT:
+                return; /* no older version */
+        default:
+                e->unknown |= 1u << FACT_PREVIOUS_VERSION;
+        }
+}
+
 static void check_key(struct eval *e) {
         const struct cluster_obs *obs = e->obs;
         const struct keyurl *url = &e->v->keyurl;
@@ -519,6 +547,8 @@ static void check_key(struct eval *e) {
 
         if (in_use)
                 check_version(e, in_use);
+        if (in_use == key)
+                check_previous(e, key);
 }
 
 static bool access_policy_grants(const struct access_policy *p, const struct identity *id) {
@@ -593,6 +623,7 @@ static const enum fact_kind unknown_order[] = {
         FACT_PINNED_VERSION,
         FACT_ROLE_ASSIGNMENTS,
         FACT_ROLE_DEFINITIONS,
+        FACT_PREVIOUS_VERSION,
         FACT_ROTATION_POLICY,
 };
 
@@ -612,6 +643,8 @@ static const struct obs_status *fact_status(const struct cluster_obs *obs, enum 
                 return &obs->vault_status;
         case FACT_ROLE_ASSIGNMENTS:
                 return &obs->roles_status;
+        case FACT_PREVIOUS_VERSION:
+                return &obs->previous_status;
         default:
                 return NULL;
         }
@@ -846,6 +879,8 @@ static const char *fact_human(enum fact_kind k) {
                 return "the identity's role assignments";
         case FACT_ROLE_DEFINITIONS:
                 return "a custom role definition";
+        case FACT_PREVIOUS_VERSION:
+                return "the key's versions (for the version current before the last rotation)";
         default:
                 return "a fact";
         }
@@ -1011,6 +1046,16 @@ static void describe(struct out *o, const struct finding *f, const struct cluste
                      n.cluster, version, n.key, url);
                 break;
         case FINDING_KEY_DISABLED:
+                if (f->previous) {
+                        outf(o,
+                             "version %s of key %s in %s was current until the rotation to %s %s ago, and "
+                             "cluster %s may still use it until the service re-wraps with the new version, "
+                             "but it is disabled: re-enable it (az keyvault key set-attributes %s %s --name "
+                             "%s --version %s --enabled true) and disable it only after VersionDisableGraceSec=",
+                             f->previous, n.key, n.store, version, fmt_span(usec_sub(now, f->when), span),
+                             n.cluster, n.store_flag, n.store, n.key, f->previous);
+                        break;
+                }
                 outf(o,
                      "version %s of key %s in %s, which cluster %s uses, is disabled: az keyvault key "
                      "set-attributes %s %s --name %s --version %s --enabled true",

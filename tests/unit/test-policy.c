@@ -54,6 +54,7 @@ struct fx {
         struct cluster cluster;
         struct assigned_identity assigned[2];
         struct key_bundle key, pinned, deleted;
+        struct key_version_item previous;
         struct rotation_policy rotation;
         struct identity identity;
         struct vault vault;
@@ -221,6 +222,20 @@ static void stale(struct fx *x) {
         x->obs.pinned = &x->pinned;
 }
 
+/* U5: V2 became current 30 minutes ago; V1, current before it, is disabled. */
+static void rotated_recently(struct fx *x) {
+        x->pc.version_grace_usec = 2 * USEC_PER_HOUR;
+        x->key.created = NOW - 30 * USEC_PER_MINUTE;
+        x->previous = (struct key_version_item) {
+                .kid = (char *) URL_V1,
+                .version = (char *) V1,
+                .enabled = false,
+                .created = NOW - 40 * USEC_PER_DAY,
+        };
+        x->obs.previous_status = present;
+        x->obs.previous = &x->previous;
+}
+
 static void pin_current(struct fx *x) {
         x->cluster.key_url = URL_V2;
 }
@@ -295,6 +310,16 @@ MUT(m_stale_unknown_data_ignored, stale(x), x->obs.pinned_status = unknown_403, 
 MUT(m_stale_rotation_unknown, stale(x), x->obs.rotation_status = unknown_403, x->obs.rotation = NULL)
 MUT(m_stale_hsm, hsm(x), x->cluster.key_url = HSM_URL "/" V1, x->obs.pinned_status = present,
     x->obs.pinned = &x->pinned)
+MUT(m_prev_disabled, rotated_recently(x))
+MUT(m_prev_enabled, rotated_recently(x), x->previous.enabled = true)
+MUT(m_prev_grace_edge, rotated_recently(x), x->key.created = NOW - 2 * USEC_PER_HOUR)
+MUT(m_prev_grace_edge_minus1, rotated_recently(x), x->key.created = NOW - 2 * USEC_PER_HOUR + 1)
+MUT(m_prev_grace_off, rotated_recently(x), x->pc.version_grace_usec = 0)
+MUT(m_prev_none, rotated_recently(x), x->obs.previous_status = absent, x->obs.previous = NULL)
+MUT(m_prev_unknown, rotated_recently(x), x->obs.previous_status = unknown_403, x->obs.previous = NULL)
+MUT(m_prev_pinned_current, rotated_recently(x), pin_current(x))
+MUT(m_prev_stale, rotated_recently(x), stale(x))
+MUT(m_prev_and_current_disabled, rotated_recently(x), x->key.enabled = false)
 MUT(m_stale_bad_policy_value, stale(x), x->pc.stale_version = (enum stale_version_policy)42)
 
 /* per-version rules on the current version (versionless) */
@@ -628,6 +653,20 @@ static const struct row rows[] = {
         {"stale, rotation policy unknown does not block", m_stale_rotation_unknown, STALE_W CU, "update",
          "rotation-policy"},
         {"stale on a Managed HSM", m_stale_hsm, STALE_W, "update", NULL, HSM_URL},
+
+        /* U5: the version current before a rotation younger than VersionDisableGraceSec= */
+        {"rotated 30 min ago, previous version disabled", m_prev_disabled, "key-disabled:critical", "-"},
+        {"rotated 30 min ago, previous version enabled", m_prev_enabled, "", "-"},
+        {"rotated exactly VersionDisableGraceSec= ago: outside the grace", m_prev_grace_edge, "", "-"},
+        {"rotated 1 us inside VersionDisableGraceSec=", m_prev_grace_edge_minus1, "key-disabled:critical", "-"},
+        {"VersionDisableGraceSec=0 turns the check off", m_prev_grace_off, "", "-"},
+        {"rotated recently, but no older version", m_prev_none, "", "-"},
+        {"rotated recently, versions not readable", m_prev_unknown, CU, "-", "previous-version"},
+        {"pinned to the new current version, previous disabled", m_prev_pinned_current,
+         PINNED "key-disabled:critical", "-"},
+        {"pinned to the old version: the pinned version is what counts", m_prev_stale, STALE_W, "update", NULL, URL},
+        {"current version disabled wins over the previous one", m_prev_and_current_disabled,
+         "key-disabled:critical", "-"},
         {"stale, unknown StaleVersion value acts as alert", m_stale_bad_policy_value, STALE_W, "-"},
 
         /* the version in use */
@@ -1436,7 +1475,7 @@ static void test_strings(void **state) {
 
         ROUND_TRIP(severity, _SEVERITY_MAX, "info", "warning", "critical");
         ROUND_TRIP(fact_kind, _FACT_MAX, "none", "key", "deleted-key", "pinned-version", "rotation-policy",
-                   "identity", "vault", "role-assignments", "role-definitions");
+                   "identity", "vault", "role-assignments", "role-definitions", "previous-version");
         ROUND_TRIP(refusal, _REFUSAL_MAX, "none", "incomplete", "cluster-not-succeeded", "cluster-updating",
                    "cluster-inaccessible", "cluster-not-ready", "target-disabled", "target-expired",
                    "target-not-yet-valid", "target-ops-missing", "target-type-unsupported", "no-access",
