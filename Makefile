@@ -161,7 +161,7 @@ check-man: $(BUILD)/conf-check
 # and JSON. About 40 s. CMKD=path tries another binary; under ASan/UBSan:
 #   make BUILD=build-asan SAN=1 check-detect
 check-detect: $(BUILD)/cmkd
-	CMKD=$(CMKD) $(PYTHON) -m unittest -v tests/integration/test_detect.py tests/integration/test_grace.py
+	CMKD=$(CMKD) $(PYTHON) -m unittest -v tests/integration/test_detect.py tests/integration/test_grace.py tests/integration/test_proxy.py
 
 # The sd_notify protocol of the daemon (READY, WATCHDOG, RELOADING, STOPPING) against a fake
 # notify socket and the twin. CMKD=path tries another binary.
