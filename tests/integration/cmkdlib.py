@@ -75,7 +75,10 @@ def cmkd_path():
 def clean_env(extra=None):
     """The test's environment without what systemd sets for a service, LC_ALL=C.UTF-8
     unless set, and extra (a dict) over it."""
-    env = {k: v for k, v in os.environ.items() if k not in SERVICE_ENV}
+    # Proxies of the machine running the tests must not carry loopback requests (test_proxy
+    # sets its own through extra).
+    env = {k: v for k, v in os.environ.items()
+           if k not in SERVICE_ENV and k.lower() not in ("http_proxy", "https_proxy", "all_proxy", "no_proxy")}
     env.setdefault("LC_ALL", "C.UTF-8")
     env.update(extra or {})
     return env
