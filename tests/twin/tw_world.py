@@ -623,19 +623,20 @@ class World:
             self._err(where, "identity name '%s' is ambiguous; use its ARM id" % ref)
         return self.identities[cands[0]]
 
-    def _vault_ref(self, ref, where):
+    def _vault_ref(self, ref, where, hsm=None):
+        """A vault or Managed HSM by name or ARM id. hsm=True: HSMs only; a plain name that
+        both a vault and an HSM carry (their DNS names differ) means the vault."""
         if not isinstance(ref, str):
             self._err(where, "must be a vault name or ARM id")
         if ref.startswith("/"):
             v = self.vaults_by_id.get(id_key(ref))
+            if v is not None and hsm and not v.hsm:
+                v = None
         else:
-            v = None
-            for vv in self.vaults.values():
-                if vv.name.lower() == ref.lower():
-                    v = vv
-                    break
+            found = [vv for vv in self.vaults.values() if vv.name.lower() == ref.lower() and (not hsm or vv.hsm)]
+            v = ([vv for vv in found if not vv.hsm] or found or [None])[0]
         if v is None:
-            self._err(where, "no vault '%s'" % ref)
+            self._err(where, "no %s '%s'" % ("Managed HSM" if hsm else "vault", ref))
         return v
 
     def _cluster_ref(self, ref, where, sub_hint=None):
@@ -1138,7 +1139,7 @@ class World:
                 self._err(where + ".key_url", "must be a string")
             return u
         if cmk.get("vault") is None and cmk.get("hsm") is not None:
-            v = self._vault_ref(cmk.get("hsm"), where + ".hsm")
+            v = self._vault_ref(cmk.get("hsm"), where + ".hsm", hsm=True)
         else:
             v = self._vault_ref(cmk.get("vault"), where + ".vault")
         kn = cmk.get("key")
@@ -1935,7 +1936,7 @@ class World:
 
     def _c_vault(self, b):
         if "vault" not in b and "hsm" in b:
-            return self._vault_ref(b["hsm"], "hsm")
+            return self._vault_ref(b["hsm"], "hsm", hsm=True)
         if "vault" not in b:
             raise ControlError("'vault' (or 'hsm') is required")
         return self._vault_ref(b["vault"], "vault")
