@@ -585,7 +585,8 @@ static int get_date(const struct json_object *o, const char *key, usec_t *ret) {
 
 /* DeletedVault, or DeletedManagedHsm (store KEY_STORE_MANAGED_HSM): the same shape with
  * properties.mhsmId for vaultId. */
-static int deleted_vault_from_json(const struct json_object *o, enum key_store store, struct deleted_vault **ret) {
+static int deleted_vault_from_json(const struct json_object *o, enum key_store store,
+                                   struct deleted_vault **ret) {
         _cleanup_(deleted_vault_freep) struct deleted_vault *v = NULL;
         struct json_object *props;
         struct armid a;
@@ -646,7 +647,8 @@ int arm_decode_deleted_vault(const char *body, size_t len, struct deleted_vault 
         return deleted_vault_from_json(root, KEY_STORE_VAULT, ret);
 }
 
-static int deleted_list_decode(const char *body, size_t len, enum key_store store, struct deleted_vault_list **ret) {
+static int deleted_list_decode(const char *body, size_t len, enum key_store store,
+                               struct deleted_vault_list **ret) {
         _cleanup_json_ struct json_object *root = NULL;
         _cleanup_(deleted_vault_list_freep) struct deleted_vault_list *l = NULL;
         struct json_object *value;

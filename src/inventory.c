@@ -770,8 +770,8 @@ static void start_hsm_listing(struct inventory *inv) {
                 return;
         /* Fresh, and every HSM named is known: nothing to list. An HSM the cached listing
          * lacks may be new: list again (once per sweep). */
-        if (d->fetched_realtime > 0 && d->fetched_realtime + inv->conf->cache_ttl_usec > inv->now && !d->failed &&
-            !hsm_keys_present(inv, true)) {
+        if (d->fetched_realtime > 0 && d->fetched_realtime + inv->conf->cache_ttl_usec > inv->now &&
+            !d->failed && !hsm_keys_present(inv, true)) {
                 inv->cached_reads++;
                 return;
         }
@@ -785,8 +785,8 @@ static void start_hsm_listing(struct inventory *inv) {
         STRV_FOREACH(sub, vault_subscriptions(inv)) {
                 _cleanup_free_ char *scope = url_printf("/subscriptions/%s", *sub);
                 _cleanup_free_ char *url = url_printf(
-                        "%s/subscriptions/%s/providers/Microsoft.KeyVault/managedHSMs?api-version=" API_MANAGED_HSM_MGMT,
-                        inv->conf->cloud.arm_endpoint, *sub);
+                        "%s/subscriptions/%s/providers/Microsoft.KeyVault/managedHSMs?api-version="
+                        API_MANAGED_HSM_MGMT, inv->conf->cloud.arm_endpoint, *sub);
                 _cleanup_free_ char *durl = url_printf(
                         "%s/subscriptions/%s/providers/Microsoft.KeyVault/deletedManagedHSMs?api-version="
                         API_MANAGED_HSM_MGMT, inv->conf->cloud.arm_endpoint, *sub);
@@ -829,7 +829,8 @@ static void on_hsms(struct inventory *inv, struct req *q, const struct fetch_res
         if (page->n_invalid > 0)
                 hsm_listing_failed(inv, r, -EBADMSG);
         for (size_t i = 0; i < page->n_items; i++)
-                if (page->items[i]->name && hashmap_put(inv->hsm_dir.vaults, page->items[i]->name, page->items[i]) >= 0)
+                if (page->items[i]->name &&
+                    hashmap_put(inv->hsm_dir.vaults, page->items[i]->name, page->items[i]) >= 0)
                         page->items[i] = NULL;
         if (page->next_link)
                 fetch_next_page(inv, q, page->next_link);
@@ -849,7 +850,8 @@ static void on_deleted_hsms(struct inventory *inv, struct req *q, const struct f
                 return;
         }
         for (size_t i = 0; i < page->n_items; i++)
-                if (page->items[i]->name && hashmap_put(inv->hsm_dir.deleted, page->items[i]->name, page->items[i]) >= 0)
+                if (page->items[i]->name &&
+                    hashmap_put(inv->hsm_dir.deleted, page->items[i]->name, page->items[i]) >= 0)
                         page->items[i] = NULL;
         if (page->next_link)
                 fetch_next_page(inv, q, page->next_link);
@@ -1142,7 +1144,8 @@ static bool hsm_list_names_custom_role(const struct role_assignment_list *list) 
         return false;
 }
 
-static void request_hsm_role_defs(struct inventory *inv, const char *host, const struct role_assignment_list *list) {
+static void request_hsm_role_defs(struct inventory *inv, const char *host,
+                                  const struct role_assignment_list *list) {
         struct hsm_defs_entry *e;
         _cleanup_free_ char *url = NULL;
 
@@ -1164,7 +1167,8 @@ static void request_hsm_role_defs(struct inventory *inv, const char *host, const
         }
         e->fact.requested = false; /* in flight; set again by fact_set() */
         e->fact.fetched_realtime = inv->now;
-        url = url_printf("https://%s/providers/Microsoft.Authorization/roleDefinitions?api-version=" API_HSM_RBAC, host);
+        url = url_printf("https://%s/providers/Microsoft.Authorization/roleDefinitions?api-version="
+                         API_HSM_RBAC, host);
         (void) fetch(inv, REQ_HSM_ROLE_DEFS, FETCH_HSM, FETCH_KEY, url, host, NULL, NULL);
 }
 
@@ -1199,8 +1203,8 @@ static void request_hsm_roles(struct inventory *inv) {
                 }
                 e->fact.requested = false;
                 e->fact.fetched_realtime = inv->now;
-                url = url_printf("https://%s/providers/Microsoft.Authorization/roleAssignments?api-version=" API_HSM_RBAC,
-                                 host);
+                url = url_printf("https://%s/providers/Microsoft.Authorization/roleAssignments?api-version="
+                                 API_HSM_RBAC, host);
                 (void) fetch(inv, REQ_HSM_ROLES, FETCH_HSM, FETCH_KEY, url, host, NULL, NULL);
         }
 }
@@ -1305,7 +1309,8 @@ static bool vault_dir_misses(struct inventory *inv) {
         if (inv->dir.refreshed_this_sweep)
                 return false;
         HASHMAP_FOREACH(id, k, inv->keys)
-                if (k->url.store == KEY_STORE_VAULT && !vault_lookup(inv, &k->url) && !store_deleted(inv, &k->url))
+                if (k->url.store == KEY_STORE_VAULT && !vault_lookup(inv, &k->url) &&
+                    !store_deleted(inv, &k->url))
                         return true;
         return false;
 }
@@ -1601,7 +1606,8 @@ static void fill_obs(struct inventory *inv, const struct cluster *c, struct clus
                 o->vault_status = (struct obs_status) {
                         .state = OBS_UNKNOWN,
                         .error = -ENXIO,
-                        .error_code = url.store == KEY_STORE_MANAGED_HSM ? "HsmNotVisible" : "VaultNotVisible",
+                        .error_code = url.store == KEY_STORE_MANAGED_HSM ? "HsmNotVisible"
+                                                                         : "VaultNotVisible",
                 };
 
         if (o->vault && o->vault->store == KEY_STORE_MANAGED_HSM) {
@@ -1642,7 +1648,8 @@ static int collect_custom_roles(struct inventory *inv) {
                         n++;
         /* An HSM's list holds its built-in roles too: only the others are custom. */
         HASHMAP_FOREACH(host, h, inv->hsm_defs)
-                for (size_t i = 0; h->fact.status.state == OBS_PRESENT && h->list && i < h->list->n_items; i++)
+                for (size_t i = 0; h->fact.status.state == OBS_PRESENT && h->list && i < h->list->n_items;
+                     i++)
                         if (h->list->items[i] && !role_builtin_find(h->list->items[i]->id))
                                 n++;
         if (n == 0)
@@ -1654,8 +1661,10 @@ static int collect_custom_roles(struct inventory *inv) {
                 if (e->fact.status.state == OBS_PRESENT && e->def && inv->n_custom_roles < n)
                         inv->custom_roles[inv->n_custom_roles++] = e->def;
         HASHMAP_FOREACH(host, h, inv->hsm_defs)
-                for (size_t i = 0; h->fact.status.state == OBS_PRESENT && h->list && i < h->list->n_items; i++)
-                        if (h->list->items[i] && !role_builtin_find(h->list->items[i]->id) && inv->n_custom_roles < n)
+                for (size_t i = 0; h->fact.status.state == OBS_PRESENT && h->list && i < h->list->n_items;
+                     i++)
+                        if (h->list->items[i] && !role_builtin_find(h->list->items[i]->id) &&
+                            inv->n_custom_roles < n)
                                 inv->custom_roles[inv->n_custom_roles++] = h->list->items[i];
         return 0;
 }

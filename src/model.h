@@ -198,7 +198,7 @@ struct deleted_vault {
         char *location;
         usec_t deletion_date;        /* 0 if absent */
         usec_t scheduled_purge_date; /* 0 if absent */
-        char *id;              /* .../locations/{loc}/deletedVaults|deletedManagedHSMs/{name}; NULL if absent */
+        char *id;              /* .../locations/{loc}/deletedVaults|deletedManagedHSMs/{name}; or NULL */
         bool purge_protection; /* properties.purgeProtectionEnabled */
 };
 

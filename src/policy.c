@@ -903,9 +903,10 @@ static void describe_unknown(struct out *o, const struct finding *f, const struc
         bool first = true;
 
         if (f->fact == FACT_VAULT && f->status && f->status->state == OBS_ABSENT)
-                outf(o, "%s '%s' of cluster %s was found neither among the %s cmkd can see nor among deleted %s",
-                     n->hsm ? "Managed HSM" : "key vault", n->store, n->cluster, n->hsm ? "Managed HSMs" : "vaults",
-                     n->hsm ? "HSMs" : "vaults");
+                outf(o,
+                     "%s '%s' of cluster %s was found neither among the %s cmkd can see nor among deleted %s",
+                     n->hsm ? "Managed HSM" : "key vault", n->store, n->cluster,
+                     n->hsm ? "Managed HSMs" : "vaults", n->hsm ? "HSMs" : "vaults");
         else if (f->fact == FACT_ROLE_DEFINITIONS) {
                 const char *guid = obs ? unresolved_role(obs, n) : NULL;
 
@@ -926,15 +927,15 @@ static void describe_unknown(struct out *o, const struct finding *f, const struc
                 first = false;
         }
         if (n->hsm)
-                outf(o, "; the checks that depend on it were not made (neither passed nor failed): check cmkd's "
-                        "own read access (Reader on the Managed HSM and the identity, the HSM's local role "
-                        "Managed HSM Crypto Auditor at / for the key and the local role assignments) and [Azure] "
-                        "VaultSubscriptions=, then wait for the next sweep");
+                outf(o, "; the checks that depend on it were not made (neither passed nor failed): check "
+                        "cmkd's own read access (Reader on the Managed HSM and the identity, the HSM's local "
+                        "role Managed HSM Crypto Auditor at / for the key and the local role assignments) and "
+                        "[Azure] VaultSubscriptions=, then wait for the next sweep");
         else
-                outf(o, "; the checks that depend on it were not made (neither passed nor failed): check cmkd's "
-                        "own read access (Reader on the vault and the identity, Key Vault Reader or Crypto Service "
-                        "Encryption User on the key) and [Azure] VaultSubscriptions=, then wait for the next "
-                        "sweep");
+                outf(o, "; the checks that depend on it were not made (neither passed nor failed): check "
+                        "cmkd's own read access (Reader on the vault and the identity, Key Vault Reader or "
+                        "Crypto Service Encryption User on the key) and [Azure] VaultSubscriptions=, then wait "
+                        "for the next sweep");
 }
 
 static void describe_access(struct out *o, const struct cluster_obs *obs, const struct names *n) {

@@ -245,6 +245,17 @@ class HsmWorld(unittest.TestCase):
         self.assertEqual(v.keys["k"].kty, "RSA-HSM")
         self.assertIn("/managedHSMs/", v.id)
 
+    def test_vault_and_hsm_of_the_same_name(self):
+        sc = hsm_scenario()
+        sc["vaults"].append({"name": "hsm-prod", "resource_group": "rg-keys", "keys": [{"name": "cmk1"}]})
+        sc["clusters"].append({"name": "c-same-vault", "resource_group": "rg-data",
+                               "cmk": {"identity": "uami-kv", "vault": "hsm-prod", "key": "cmk1"}})
+        w = World(sc)
+        urls = {c.name: c.cmk["key_url"] for c in w.clusters.values()}
+        self.assertEqual(urls["c-hsm"], "https://hsm-prod.managedhsm.azure.net/keys/cmk1")
+        self.assertEqual(urls["c-same-vault"], "https://hsm-prod.vault.azure.net/keys/cmk1")
+        self.assertEqual(len([v for v in w.vaults.values() if v.name == "hsm-prod"]), 2)
+
     def test_scenario_errors(self):
         def with_hsm(**kw):
             sc = hsm_scenario()
@@ -326,7 +337,11 @@ class HsmConsequences(unittest.TestCase):
         with self.assertRaises(TwinError) as cm:
             self.tw.control("add_hsm_role_assignment", hsm="kv-plain", principal="cmkd",
                             role="Managed HSM Crypto Auditor")
-        self.assertIn("not a Managed HSM", str(cm.exception))
+        self.assertIn("no Managed HSM 'kv-plain'", str(cm.exception))
+        with self.assertRaises(TwinError) as cm:
+            self.tw.control("add_hsm_role_assignment", vault="kv-plain", principal="cmkd",
+                            role="Managed HSM Crypto Auditor")
+        self.assertIn("is a key vault, not a Managed HSM", str(cm.exception))
         with self.assertRaises(TwinError):
             self.tw.control("add_hsm_role_assignment", hsm="hsm-prod", principal="cmkd",
                             role="Managed HSM Crypto Auditor", scope="/certificates")
