@@ -190,14 +190,15 @@ struct vault_list {
 struct vault_list *vault_list_free(struct vault_list *l);
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct vault_list *, vault_list_free);
 
-/* A vault in the deletedVaults list (soft-deleted, recoverable). */
+/* A vault in the deletedVaults list, or a Managed HSM in deletedManagedHSMs (soft-deleted,
+ * recoverable). */
 struct deleted_vault {
         char *name;
-        char *vault_id;
+        char *vault_id;        /* properties.vaultId, or mhsmId for an HSM */
         char *location;
         usec_t deletion_date;        /* 0 if absent */
         usec_t scheduled_purge_date; /* 0 if absent */
-        char *id;              /* .../locations/{loc}/deletedVaults/{name}; NULL if absent */
+        char *id;              /* .../locations/{loc}/deletedVaults|deletedManagedHSMs/{name}; or NULL */
         bool purge_protection; /* properties.purgeProtectionEnabled */
 };
 

@@ -270,6 +270,9 @@ static bool location_equal(const char *a, const char *b) {
         }
 }
 
+/* K1, K2: RSA or RSA-HSM of 2048, 3072 or 4096 bits, in a vault or a Managed HSM alike. A Managed
+ * HSM holds only HSM-protected keys (RSA-HSM, EC-HSM, oct-HSM); should one report plain "RSA", the
+ * key is still RSA and still inside the HSM, and the product accepts RSA: no finding. */
 static bool key_type_supported(const struct key_bundle *k) {
         if (!k->kty || (strcasecmp(k->kty, "RSA") != 0 && strcasecmp(k->kty, "RSA-HSM") != 0))
                 return false;
@@ -861,7 +864,7 @@ static const char *fmt_span(usec_t t, char buf[static TIMESPAN_MAX]) {
         return timespan_format(buf, TIMESPAN_MAX, t, USEC_PER_MINUTE);
 }
 
-static const char *fact_human(enum fact_kind k) {
+static const char *fact_human(enum fact_kind k, bool hsm) {
         switch (k) {
         case FACT_KEY:
                 return "the key";
@@ -874,7 +877,7 @@ static const char *fact_human(enum fact_kind k) {
         case FACT_IDENTITY:
                 return "the encryption identity";
         case FACT_VAULT:
-                return "the key vault";
+                return hsm ? "the Managed HSM" : "the key vault";
         case FACT_ROLE_ASSIGNMENTS:
                 return "the identity's role assignments";
         case FACT_ROLE_DEFINITIONS:
@@ -936,17 +939,16 @@ static void describe_unknown(struct out *o, const struct finding *f, const struc
 
         if (f->fact == FACT_VAULT && f->status && f->status->state == OBS_ABSENT)
                 outf(o,
-                     "key vault '%s' of cluster %s was found neither among the vaults cmkd can see nor "
-                     "among "
-                     "deleted vaults",
-                     n->store, n->cluster);
+                     "%s '%s' of cluster %s was found neither among the %s cmkd can see nor among deleted %s",
+                     n->hsm ? "Managed HSM" : "key vault", n->store, n->cluster,
+                     n->hsm ? "Managed HSMs" : "vaults", n->hsm ? "HSMs" : "vaults");
         else if (f->fact == FACT_ROLE_DEFINITIONS) {
                 const char *guid = obs ? unresolved_role(obs, n) : NULL;
 
                 outf(o, "cmkd has no definition of role %s assigned to identity %s of cluster %s",
                      guid ?: "n/a", n->identity, n->cluster);
         } else {
-                outf(o, "could not read %s of cluster %s", fact_human(f->fact), n->cluster);
+                outf(o, "could not read %s of cluster %s", fact_human(f->fact, n->hsm), n->cluster);
                 out_status(o, f->status);
         }
         for (size_t i = 0; i < ELEMENTSOF(unknown_order); i++) {
@@ -954,14 +956,21 @@ static void describe_unknown(struct out *o, const struct finding *f, const struc
 
                 if (k == f->fact || !(f->facts & (1u << k)))
                         continue;
-                outf(o, "%s %s", first ? "; also unknown:" : ",", fact_human(k));
+                outf(o, "%s %s", first ? "; also unknown:" : ",", fact_human(k, n->hsm));
                 if (obs)
                         out_status(o, fact_status(obs, k));
                 first = false;
         }
-        outf(o, "; the checks that depend on it were not made (neither passed nor failed): check cmkd's own "
-                "read access (Reader on the vault and the identity, Key Vault Reader or Crypto Service "
-                "Encryption User on the key) and [Azure] VaultSubscriptions=, then wait for the next sweep");
+        if (n->hsm)
+                outf(o, "; the checks that depend on it were not made (neither passed nor failed): check "
+                        "cmkd's own read access (Reader on the Managed HSM and the identity, the HSM's local "
+                        "role Managed HSM Crypto Auditor at / for the key and the local role assignments) and "
+                        "[Azure] VaultSubscriptions=, then wait for the next sweep");
+        else
+                outf(o, "; the checks that depend on it were not made (neither passed nor failed): check "
+                        "cmkd's own read access (Reader on the vault and the identity, Key Vault Reader or "
+                        "Crypto Service Encryption User on the key) and [Azure] VaultSubscriptions=, then wait "
+                        "for the next sweep");
 }
 
 static void describe_access(struct out *o, const struct cluster_obs *obs, const struct names *n) {
@@ -1137,8 +1146,8 @@ static void describe(struct out *o, const struct finding *f, const struct cluste
                 outf(o,
                      "; CMK needs RSA or RSA-HSM of 2048, 3072 or 4096 bits: create one (az keyvault key "
                      "create "
-                     "%s %s --name <new key> --kty RSA --size 4096) and point the cluster at it",
-                     n.store_flag, n.store);
+                     "%s %s --name <new key> --kty %s --size 4096) and point the cluster at it",
+                     n.store_flag, n.store, n.hsm ? "RSA-HSM" : "RSA");
                 break;
         }
         case FINDING_KEY_OPS_MISSING:
@@ -1192,11 +1201,18 @@ static void describe(struct out *o, const struct finding *f, const struct cluste
                      n.hsm ? "--hsm-name" : "--name", n.store);
                 break;
         case FINDING_VAULT_SOFT_DELETE_OFF:
-                outf(o,
-                     "%s %s of cluster %s has soft delete off, so a deleted key cannot be recovered: az "
-                     "keyvault "
-                     "update --name %s --enable-soft-delete true",
-                     n.hsm ? "Managed HSM" : "vault", n.store, n.cluster, n.store);
+                if (n.hsm)
+                        /* Soft delete of a Managed HSM is on from its creation and immutable (spec). */
+                        outf(o,
+                             "Managed HSM %s of cluster %s reports soft delete off, so a deleted key cannot be "
+                             "recovered; it cannot be switched on afterwards (az keyvault show --hsm-name %s): "
+                             "move the key to an HSM with soft delete and repoint the cluster",
+                             n.store, n.cluster, n.store);
+                else
+                        outf(o,
+                             "vault %s of cluster %s has soft delete off, so a deleted key cannot be recovered: "
+                             "az keyvault update --name %s --enable-soft-delete true",
+                             n.store, n.cluster, n.store);
                 break;
         case FINDING_VAULT_PURGE_PROTECTION_OFF:
                 if (n.hsm)
@@ -1220,7 +1236,7 @@ static void describe(struct out *o, const struct finding *f, const struct cluste
                      n.vault && n.vault->public_network_disabled && n.vault->default_action_deny ? ", " : "",
                      n.vault && n.vault->default_action_deny ? "networkAcls.defaultAction Deny" : "");
                 if (n.hsm)
-                        outf(o, " (networkAcls.bypass AzureServices)");
+                        outf(o, ": az keyvault update-hsm --hsm-name %s --bypass AzureServices", n.store);
                 else
                         outf(o, ": az keyvault update --name %s --bypass AzureServices", n.store);
                 break;

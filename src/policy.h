@@ -37,6 +37,14 @@
  * vault from one in a subscription it does not search). When the vault is deleted the key facts
  * are not needed; when the key URL is missing or invalid, no key, vault or role fact is.
  *
+ * Managed HSM (key URL under a ManagedHsmSuffix=): the same rules, with the HSM's ARM resource
+ * (Microsoft.KeyVault/managedHSMs) as the "vault" (soft delete, purge protection, network, region,
+ * tenant) and its local RBAC as the only access path: a local role assignment of the identity at
+ * "/", "/keys" or "/keys/{name}" whose role grants .../managedHsm/keys/read/action, wrap/action and
+ * unwrap/action (Managed HSM Crypto Service Encryption User, Crypto User, or a custom local role);
+ * Azure RBAC, access policies and a role at another key's scope never count. Keys: RSA-HSM (or, should
+ * an HSM report it, RSA) of 2048/3072/4096 bits; EC-HSM and oct-HSM are key-type-unsupported.
+ *
  * clusterStatus [C5, C7, U4]: "Ready" is healthy. The other REST enum values (Provisioning,
  * Updating, Starting, Stopping, Stopped, Dropping) are transitional: no finding, but no update
  * either. Anything else, including "Inaccessible", "Failed" (documented but not in the enum) and

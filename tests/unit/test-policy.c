@@ -49,6 +49,7 @@
 #define ROLE_CUSTOM_WRAP  "0c0ffee0-0000-0000-0000-000000000002" /* wrap + unwrap only */
 #define ROLE_CUSTOM_NOTUN "0c0ffee0-0000-0000-0000-000000000003" /* all vault actions but unwrap */
 #define ROLE_UNKNOWN      "0dead000-0000-0000-0000-000000000009"
+#define ROLE_CUSTOM_HSM   "0c0ffee0-0000-0000-0000-000000000004" /* HSM read + wrap + unwrap */
 
 struct fx {
         struct cluster cluster;
@@ -61,8 +62,8 @@ struct fx {
         struct access_policy policies[3];
         struct role_assignment role_items[4];
         struct role_assignment_list roles;
-        struct role_definition custom[3];
-        const struct role_definition *custom_ptrs[3];
+        struct role_definition custom[4];
+        const struct role_definition *custom_ptrs[4];
         struct cluster_obs obs;
         struct policy_conf pc;
         usec_t now;
@@ -73,6 +74,9 @@ static char *custom_wrap_actions[] = {"Microsoft.KeyVault/vaults/keys/wrap/actio
                                       "microsoft.keyvault/VAULTS/keys/unwrap/action", NULL};
 static char *custom_notun_actions[] = {"Microsoft.KeyVault/vaults/*", NULL};
 static char *custom_notun_not[] = {"Microsoft.KeyVault/vaults/keys/unwrap/action", NULL};
+static char *custom_hsm_actions[] = {"Microsoft.KeyVault/managedHsm/keys/read/action",
+                                     "Microsoft.KeyVault/managedHsm/keys/wrap/action",
+                                     "Microsoft.KeyVault/managedHsm/keys/unwrap/action", NULL};
 
 static const struct obs_status present = {.state = OBS_PRESENT};
 static const struct obs_status absent = {.state = OBS_ABSENT, .http_status = 404, .error_code = "NotFound"};
@@ -191,7 +195,9 @@ static void fx_init(struct fx *x) {
                                                 .name = "Custom NotUnwrap",
                                                 .data_actions = custom_notun_actions,
                                                 .not_data_actions = custom_notun_not};
-        for (size_t i = 0; i < 3; i++)
+        x->custom[3] = (struct role_definition){
+                .id = ROLE_CUSTOM_HSM, .name = "Custom HSM Wrap", .data_actions = custom_hsm_actions};
+        for (size_t i = 0; i < 4; i++)
                 x->custom_ptrs[i] = &x->custom[i];
 
         x->obs = (struct cluster_obs){
@@ -209,7 +215,7 @@ static void fx_init(struct fx *x) {
                 .roles_status = present,
                 .roles = &x->roles,
                 .custom_roles = x->custom_ptrs,
-                .n_custom_roles = 3,
+                .n_custom_roles = 4,
         };
 }
 
@@ -497,6 +503,35 @@ MUT(m_hsm_policies_ignored, hsm(x), x->roles.n_items = 0)
 MUT(m_hsm_roles_unknown, hsm(x), x->obs.roles_status = unknown_403)
 MUT(m_hsm_key_disabled, hsm(x), x->key.enabled = false)
 MUT(m_hsm_purge_off, hsm(x), x->vault.purge_protection = false)
+MUT(m_hsm_2048, hsm(x), x->key.rsa_bits = 2048)
+MUT(m_hsm_3072, hsm(x), x->key.rsa_bits = 3072)
+MUT(m_hsm_1024, hsm(x), x->key.rsa_bits = 1024)
+MUT(m_hsm_soft_rsa, hsm(x), x->key.kty = "RSA")
+MUT(m_hsm_ec, hsm(x), x->key.kty = "EC-HSM", x->key.rsa_bits = 0)
+MUT(m_hsm_oct, hsm(x), x->key.kty = "oct-HSM", x->key.rsa_bits = 0)
+MUT(m_hsm_key_scope_case, hsm(x), role(x, "/keys/KEY1", P1, ROLE_HSM_CSEU, false))
+MUT(m_hsm_key_prefix, hsm(x), role(x, "/keys/key", P1, ROLE_HSM_CSEU, false))
+MUT(m_hsm_other_principal, hsm(x), role(x, "/", P_OTHER, ROLE_HSM_CSEU, false))
+MUT(m_hsm_custom_wrap, hsm(x), role(x, "/keys/key1", P1, ROLE_CUSTOM_HSM, false))
+MUT(m_hsm_custom_vault_actions, hsm(x), role(x, "/", P1, ROLE_CUSTOM_KEYS, false))
+MUT(m_hsm_unknown_role, hsm(x), role(x, "/keys", P1, ROLE_UNKNOWN, false))
+MUT(m_hsm_soft_delete_off, hsm(x), x->vault.soft_delete = false)
+MUT(m_hsm_fw_closed, hsm(x), x->vault.public_network_disabled = true, x->vault.bypass_azure_services = false)
+MUT(m_hsm_fw_deny_bypass, hsm(x), x->vault.default_action_deny = true)
+MUT(m_hsm_region, hsm(x), x->vault.location = "eastus")
+MUT(m_hsm_tenant, hsm(x), x->vault.tenant_id = T2)
+MUT(m_hsm_deleted, hsm(x), x->obs.vault_status = absent, x->obs.vault = NULL, x->obs.vault_deleted = true,
+    x->obs.key_status = unknown_403, x->obs.key = NULL, x->obs.rotation_status = unknown_403)
+MUT(m_hsm_not_visible, hsm(x), x->obs.vault_status = absent, x->obs.vault = NULL, x->obs.vault_deleted = false)
+MUT(m_hsm_unknown, hsm(x), x->obs.vault_status = unknown_403, x->obs.vault = NULL)
+MUT(m_hsm_key_deleted, hsm(x), x->obs.key_status = absent, x->obs.key = NULL, x->obs.deleted_key_status = present,
+    x->obs.deleted_key = &x->deleted, x->obs.rotation_status = absent, x->obs.rotation = NULL)
+MUT(m_hsm_deleted_key_unknown, hsm(x), x->obs.key_status = absent, x->obs.key = NULL,
+    x->obs.deleted_key_status = unknown_403, x->obs.rotation_status = absent, x->obs.rotation = NULL)
+MUT(r_hsm_revoked, hsm(x), x->cluster.key_url = HSM_URL "/" V1, x->obs.pinned_status = present,
+    x->obs.pinned = &x->pinned, x->roles.n_items = 0)
+MUT(r_hsm_roles_unknown, hsm(x), x->cluster.key_url = HSM_URL "/" V1, x->obs.pinned_status = present,
+    x->obs.pinned = &x->pinned, x->obs.roles_status = unknown_403)
 
 /* cluster status and URL */
 MUT(m_st_inaccessible, x->cluster.cluster_status = "Inaccessible")
@@ -826,6 +861,32 @@ static const struct row rows[] = {
         {"HSM roles unknown", m_hsm_roles_unknown, CU, "-", "role-assignments"},
         {"HSM key disabled", m_hsm_key_disabled, "key-disabled:critical", "-"},
         {"HSM purge protection off", m_hsm_purge_off, "vault-purge-protection-off:warning", "-"},
+        {"HSM RSA-HSM 2048", m_hsm_2048, "", "-"},
+        {"HSM RSA-HSM 3072", m_hsm_3072, "", "-"},
+        {"HSM RSA-HSM 1024", m_hsm_1024, "key-type-unsupported:critical", "-"},
+        {"HSM reporting plain RSA: still RSA, still in the HSM", m_hsm_soft_rsa, "", "-"},
+        {"HSM EC-HSM", m_hsm_ec, "key-type-unsupported:critical", "-"},
+        {"HSM oct-HSM", m_hsm_oct, "key-type-unsupported:critical", "-"},
+        {"HSM scope /keys/KEY1 (key names compare case-insensitively)", m_hsm_key_scope_case, "", "-"},
+        {"HSM scope /keys/key (a prefix of the key name)", m_hsm_key_prefix, "access-revoked:critical", "-"},
+        {"HSM role of another principal", m_hsm_other_principal, "access-revoked:critical", "-"},
+        {"HSM custom local role with read, wrap, unwrap", m_hsm_custom_wrap, "", "-"},
+        {"HSM custom role of vault data actions", m_hsm_custom_vault_actions, "access-revoked:critical", "-"},
+        {"HSM role without definition", m_hsm_unknown_role, CU, "-", "role-definitions"},
+        {"HSM soft delete off", m_hsm_soft_delete_off, "vault-soft-delete-off:warning", "-"},
+        {"HSM closed to the public, no bypass", m_hsm_fw_closed, "vault-firewall-blocks:critical", "-"},
+        {"HSM default Deny with the bypass", m_hsm_fw_deny_bypass, "", "-"},
+        {"HSM in another region", m_hsm_region, "vault-region-mismatch:warning", "-"},
+        {"HSM in another tenant", m_hsm_tenant, "tenant-mismatch:critical", "-"},
+        {"HSM deleted", m_hsm_deleted, "vault-deleted:critical", "-"},
+        {"HSM not visible", m_hsm_not_visible, CU, "-", "vault"},
+        {"HSM unknown", m_hsm_unknown, CU, "-", "vault"},
+        {"HSM key deleted", m_hsm_key_deleted, "key-deleted:critical", "-"},
+        {"HSM deleted key not readable (Crypto Auditor lacks it)", m_hsm_deleted_key_unknown, CU, "-",
+         "deleted-key"},
+        {"HSM stale, local role removed: no update", r_hsm_revoked, STALE_W " access-revoked:critical", "no-access"},
+        {"HSM stale, local roles unknown: incomplete", r_hsm_roles_unknown, STALE_W CU, "incomplete",
+         "role-assignments"},
 
         /* clusterStatus, key URL, mode */
         {"clusterStatus Inaccessible", m_st_inaccessible, "cluster-inaccessible:critical", "-"},
@@ -1324,6 +1385,20 @@ static void test_describe(void **state) {
                 {m_purge_off, FINDING_VAULT_PURGE_PROTECTION_OFF,
                  "az keyvault update --name vault1 --enable-purge"},
                 {m_hsm_purge_off, FINDING_VAULT_PURGE_PROTECTION_OFF, "update-hsm --hsm-name hsm1"},
+                {m_hsm_purge_off, FINDING_VAULT_PURGE_PROTECTION_OFF, "Managed HSM hsm1 of cluster c1"},
+                {m_hsm_soft_delete_off, FINDING_VAULT_SOFT_DELETE_OFF, "Managed HSM hsm1 of cluster c1 reports"},
+                {m_hsm_fw_closed, FINDING_VAULT_FIREWALL_BLOCKS,
+                 "az keyvault update-hsm --hsm-name hsm1 --bypass AzureServices"},
+                {m_hsm_deleted, FINDING_VAULT_DELETED, "az keyvault recover --hsm-name hsm1"},
+                {m_hsm_region, FINDING_VAULT_REGION_MISMATCH, "Managed HSM hsm1 is in eastus"},
+                {m_hsm_tenant, FINDING_TENANT_MISMATCH, "Managed HSM hsm1 is in tenant " T2},
+                {m_hsm_ec, FINDING_KEY_TYPE_UNSUPPORTED, "--hsm-name hsm1 --name <new key> --kty RSA-HSM"},
+                {m_hsm_other_key, FINDING_ACCESS_REVOKED, "may not use key key1 in Managed HSM hsm1"},
+                {m_hsm_key_deleted, FINDING_KEY_DELETED, "az keyvault key recover --hsm-name hsm1 --name key1"},
+                {m_hsm_not_visible, FINDING_CHECK_UNKNOWN,
+                 "Managed HSM 'hsm1' of cluster c1 was found neither among the Managed HSMs"},
+                {m_hsm_unknown, FINDING_CHECK_UNKNOWN, "could not read the Managed HSM of cluster c1"},
+                {m_hsm_roles_unknown, FINDING_CHECK_UNKNOWN, "local role Managed HSM Crypto Auditor"},
                 {m_fw_deny, FINDING_VAULT_FIREWALL_BLOCKS,
                  "az keyvault update --name vault1 --bypass AzureServices"},
                 {m_fw_public_off, FINDING_VAULT_FIREWALL_BLOCKS, "publicNetworkAccess Disabled"},
