@@ -67,7 +67,7 @@ BROKEN_EXACT = ("c-ok", "c-stale", "c-purge", "c-noread", "c-region")
 
 
 def setUpModule():
-    cmkdlib.check_binary()
+    cmkdlib.cmkd_path()
     for p in (HEALTHY, BROKEN, SCHEMA):
         if not os.path.isfile(p):
             raise RuntimeError("test_hsm cannot run: %s is missing" % p)
@@ -129,28 +129,28 @@ class HsmHealthy(unittest.TestCase, HsmRequests):
     def test_hsm_facts_read_once_with_the_hsm_audience(self):
         log = self.sweep.log
         self.assert_hsm_audience(self.sweep)
-        self.assertEqual(len(requests(log, "GET", r"/providers/Microsoft\.KeyVault/managedHSMs$", "arm")), 1)
-        self.assertEqual(len(requests(log, "GET", r"/providers/Microsoft\.KeyVault/deletedManagedHSMs$", "arm")), 1)
-        ra = requests(log, "GET", r"^/providers/Microsoft\.Authorization/roleAssignments$", "hsm")
+        self.assertEqual(len(requests(log, "GET", r"/providers/Microsoft\.KeyVault/managedHSMs$", service="arm")), 1)
+        self.assertEqual(len(requests(log, "GET", r"/providers/Microsoft\.KeyVault/deletedManagedHSMs$", service="arm")), 1)
+        ra = requests(log, "GET", r"^/providers/Microsoft\.Authorization/roleAssignments$", service="hsm")
         self.assertEqual(len(ra), 1, cmkdlib.describe_log(log))
         self.assertEqual(ra[0]["host"], "hsm-weu.managedhsm.azure.net")
         # A custom local role is assigned: the HSM's definitions are read, once.
-        self.assertEqual(len(requests(log, "GET", r"^/providers/Microsoft\.Authorization/roleDefinitions$", "hsm")),
+        self.assertEqual(len(requests(log, "GET", r"^/providers/Microsoft\.Authorization/roleDefinitions$", service="hsm")),
                          1)
         for key in ("cmk-a", "cmk-b", "cmk-c"):
-            self.assertEqual(len(requests(log, "GET", r"^/keys/%s$" % key, "hsm")), 1, key)
+            self.assertEqual(len(requests(log, "GET", r"^/keys/%s$" % key, service="hsm")), 1, key)
         # The vault of the same name is not the HSM: its keys are never read.
         self.assertEqual([e for e in log if e.get("host") == "hsm-weu.vault.azure.net"], [])
         # No Azure RBAC read for an HSM: its access is its local RBAC.
-        arm_ra = requests(log, "GET", r"/roleAssignments$", "arm")
+        arm_ra = requests(log, "GET", r"/roleAssignments$", service="arm")
         self.assertEqual(len(arm_ra), 1)
         self.assertIn("/vaults/kv-weu/", arm_ra[0]["path"])
 
     def test_report_names_the_store_type(self):
-        reports = os.path.join(self.fx.tmp, "reports")
-        self.fx.write_config(Report={"Directory": reports})
-        p = cmkdlib.subprocess.run([self.fx.cmkd, "--report", "-c", self.fx.config_path], cwd=self.fx.tmp,
-                                   env=cmkdlib.cmkd_env(), capture_output=True, text=True, timeout=120)
+        reports = os.path.join(self.fx.dir, "reports")
+        self.fx.write_config({"Report": {"Directory": reports}})
+        p = cmkdlib.subprocess.run([self.fx.cmkd, "--report", "-c", self.fx.config_path], cwd=self.fx.dir,
+                                   env=cmkdlib.clean_env(), capture_output=True, text=True, timeout=120)
         cmkdlib.check_sanitizers(p.stderr, "cmkd --report")
         self.assertEqual(p.returncode, 0, p.stderr)
         with open(os.path.join(reports, "latest.json")) as f:
@@ -186,8 +186,7 @@ class HsmFleetWithoutHsm(unittest.TestCase):
 class HsmBroken(unittest.TestCase, HsmRequests):
     @classmethod
     def setUpClass(cls):
-        cls.fx = Fixture(BROKEN)
-        cls.fx.write_config(**FAST)
+        cls.fx = Fixture(BROKEN, sections=FAST)
         cls.sweep = cls.fx.once()
 
     @classmethod
@@ -255,9 +254,7 @@ class HsmChanges(unittest.TestCase, HsmRequests):
         self.fx.close()
 
     def once(self, code, **sections):
-        if sections:
-            self.fx.write_config(**sections)
-        r = self.fx.once()
+        r = self.fx.once(sections=sections or None)
         self.assertEqual(r.returncode, code, r.describe())
         return r
 
@@ -329,7 +326,7 @@ class HsmChanges(unittest.TestCase, HsmRequests):
             self.assertEqual(findings(r, name), {"vault-deleted:critical"}, name)
         self.assertEqual(findings(r, "c-kv"), set())
         # The vault of the same name is still there and still not the HSM.
-        self.assertEqual(len(requests(r.log, "GET", r"/deletedManagedHSMs$", "arm")), 1)
+        self.assertEqual(len(requests(r.log, "GET", r"/deletedManagedHSMs$", service="arm")), 1)
         # Recovered: healthy again.
         self.fx.twin.control("recover_vault", hsm="hsm-weu")
         self.once(0)
@@ -377,7 +374,7 @@ class HsmUpdate(unittest.TestCase, HsmRequests):
             hsm = [v for v in st["vaults"] if v["name"] == "hsm-weu" and v["hsm"]][0]
             current = [k for k in hsm["keys"] if k["name"] == "cmk-a"][0]["current"]
             self.assertFalse(old_url.endswith(current))
-            fx.write_config(Policy={"StaleVersion": "update", "UpdateTarget": target})
+            fx.sections = {"Policy": {"StaleVersion": "update", "UpdateTarget": target}}
             r = fx.once()
             self.assertEqual(r.returncode, 1, r.describe())  # the stale finding of this sweep: warning
             want = "https://hsm-weu.managedhsm.azure.net/keys/cmk-a" + ("" if target == "versionless"
@@ -415,20 +412,22 @@ class HsmUpdate(unittest.TestCase, HsmRequests):
 class HsmDaemonCache(unittest.TestCase):
     def test_second_sweep_takes_hsm_facts_from_the_cache(self):
         with Fixture(HEALTHY) as fx:
-            fx.write_config(Daemon={"PollIntervalSec": "10s"}, Network={"RequestTimeoutSec": "5s"})
             fx.twin.clear_log()
-            d = fx.daemon()
-            i, _ = d.wait_for(r"Sweep done", timeout=60)
-            d.wait_for(r"Sweep done", timeout=60, since=i + 1)
-            log = fx.wait_twin(lambda lg: len(requests(lg, "GET", r"/mongoClusters$", "arm")) >= 2, 30,
-                               "two sweeps", daemon=d)
+            d = fx.daemon(sections={"Daemon": {"PollIntervalSec": "10s"}, "Network": {"RequestTimeoutSec": "5s"}})
+            d.wait_for(r"Sweep done", timeout=60, count=2)
+
+            def two_sweeps():
+                lg = cmkdlib.settled_log(fx.twin)
+                return lg if len(requests(lg, "GET", r"/mongoClusters$", service="arm")) >= 2 else None
+            log = fx.wait_until(two_sweeps, 30, "two sweeps", daemon=d)
             code = d.stop()
-            self.assertEqual(code, 0, d.stderr()[-3000:])
-            second = [e for e in log if e["seq"] >= requests(log, "GET", r"/mongoClusters$", "arm")[1]["seq"]]
+            self.assertEqual(code, 0, d.stderr[-3000:])
+            second = [e for e in log
+                      if e["seq"] >= requests(log, "GET", r"/mongoClusters$", service="arm")[1]["seq"]]
             self.assertEqual(requests(second, path_re=r"managedHSMs", service="arm"), [])
             self.assertEqual(requests(second, path_re=r"/providers/Microsoft\.Authorization/", service="hsm"), [])
             # the keys themselves are read every sweep
-            self.assertEqual(len(requests(second, "GET", r"^/keys/cmk-a$", "hsm")), 1)
+            self.assertEqual(len(requests(second, "GET", r"^/keys/cmk-a$", service="hsm")), 1)
             for e in hsm_entries(log):
                 self.assertEqual(e.get("audience"), HSM_AUDIENCE, e)
 
