@@ -99,7 +99,7 @@ struct vault_dir {
         struct hashmap *vaults;  /* lowercase name → struct vault, owned */
         struct hashmap *deleted; /* lowercase name → struct deleted_vault, owned */
         usec_t fetched_realtime; /* 0 = never listed */
-        unsigned pending;        /* listing requests in flight */
+        unsigned listing;        /* listing chains (one per list URL) not finished yet */
         bool failed;             /* a listing failed: a vault not found is unknown, not absent */
         struct fact failure;     /* the first failure */
         bool refreshed_this_sweep;
@@ -166,6 +166,8 @@ struct inventory {
         unsigned n_list_scopes, n_list_scopes_failed;
         unsigned n_unreadable;
         struct hashmap *keys;          /* key id → struct key_entry, owned */
+        const struct cluster **deferred; /* owned array of borrowed clusters waiting for the vault listing */
+        size_t n_deferred, n_deferred_allocated;
         unsigned requests, list_pages, key_reads, cached_reads;
 
         /* Cached across sweeps for conf->cache_ttl_usec. */
@@ -447,6 +449,16 @@ static bool keyurl_allowed(const struct inventory *inv, const struct keyurl *url
                                                                               : inv->conf->cloud.vault_suffixes);
 }
 
+/* True if the vault listing, complete and readable, shows the vault only among the
+ * soft-deleted ones: its keys cannot be read (in Azure its name no longer resolves) and
+ * need not be, vault-deleted says it all. */
+static bool vault_known_deleted(const struct inventory *inv, const struct keyurl *url) {
+        const struct vault_dir *d = &inv->dir;
+
+        return url->store == KEY_STORE_VAULT && d->listing == 0 && !d->failed && d->deleted &&
+               !hashmap_get(d->vaults, url->store_name) && hashmap_get(d->deleted, url->store_name);
+}
+
 static void request_key_facts(struct inventory *inv, const struct cluster *c) {
         struct key_entry *k;
         struct keyurl url;
@@ -459,11 +471,24 @@ static void request_key_facts(struct inventory *inv, const struct cluster *c) {
         if (!keyurl_allowed(inv, &url))
                 return;
 
+        /* Vault keys wait for the vault listing of this sweep, so that the keys of a deleted
+         * vault are not read (and retried) for nothing. */
+        if (url.store == KEY_STORE_VAULT && inv->dir.listing > 0) {
+                if (GREEDY_REALLOC(inv->deferred, inv->n_deferred_allocated, inv->n_deferred + 1) < 0) {
+                        log_oom();
+                        return;
+                }
+                inv->deferred[inv->n_deferred++] = c;
+                return;
+        }
+
         k = key_entry_get(inv, &url, &is_new);
         if (!k) {
                 log_oom();
                 return;
         }
+        if (is_new && vault_known_deleted(inv, &url))
+                return; /* the entry stays unread: the vault facts are what count */
         if (is_new) {
                 _cleanup_free_ char *u = url_printf("https://%s/keys/%s?api-version=" API_KEYVAULT, url.host,
                                                     url.name);
@@ -678,9 +703,21 @@ static void start_vault_listing(struct inventory *inv) {
                         log_oom();
                         continue;
                 }
+                d->listing += 2;
                 (void) fetch(inv, REQ_VAULTS, FETCH_ARM, FETCH_LIST_PAGE, url, scope, NULL, NULL);
                 (void) fetch(inv, REQ_DELETED_VAULTS, FETCH_ARM, FETCH_LIST_PAGE, durl, scope, NULL, NULL);
         }
+}
+
+/* One vault listing chain ended (last page, or a failure): when none is left, the clusters
+ * that waited for the directory read their keys. */
+static void vault_listing_done(struct inventory *inv) {
+        assert(inv->dir.listing > 0);
+        if (--inv->dir.listing > 0)
+                return;
+        for (size_t i = 0; i < inv->n_deferred; i++)
+                request_key_facts(inv, inv->deferred[i]);
+        inv->n_deferred = 0;
 }
 
 static void vault_listing_failed(struct inventory *inv, const struct fetch_result *r, int decode_error) {
@@ -701,11 +738,13 @@ static void on_vaults(struct inventory *inv, struct req *q, const struct fetch_r
 
         if (r->error < 0) {
                 vault_listing_failed(inv, r, 0);
+                vault_listing_done(inv);
                 return;
         }
         k = arm_decode_vault_list(r->body, r->body_len, &page);
         if (k < 0) {
                 vault_listing_failed(inv, r, k);
+                vault_listing_done(inv);
                 return;
         }
         /* A vault that did not decode could be the one a cluster uses: its vault facts
@@ -717,6 +756,8 @@ static void on_vaults(struct inventory *inv, struct req *q, const struct fetch_r
                         page->items[i] = NULL;
         if (page->next_link)
                 fetch_next_page(inv, q, page->next_link);
+        else
+                vault_listing_done(inv);
 }
 
 static void on_deleted_vaults(struct inventory *inv, struct req *q, const struct fetch_result *r) {
@@ -725,11 +766,13 @@ static void on_deleted_vaults(struct inventory *inv, struct req *q, const struct
 
         if (r->error < 0) {
                 vault_listing_failed(inv, r, 0);
+                vault_listing_done(inv);
                 return;
         }
         k = arm_decode_deleted_vault_list(r->body, r->body_len, &page);
         if (k < 0) {
                 vault_listing_failed(inv, r, k);
+                vault_listing_done(inv);
                 return;
         }
         for (size_t i = 0; i < page->n_items; i++)
@@ -737,6 +780,8 @@ static void on_deleted_vaults(struct inventory *inv, struct req *q, const struct
                         page->items[i] = NULL;
         if (page->next_link)
                 fetch_next_page(inv, q, page->next_link);
+        else
+                vault_listing_done(inv);
 }
 
 /* A vault and a Managed HSM may share a name (different DNS namespaces): each store type has
@@ -1452,6 +1497,10 @@ static void on_fetch_done(const struct fetch_result *r, void *userdata) {
 }
 
 static void sweep_reset(struct inventory *inv) {
+        mem_free(inv->deferred);
+        inv->deferred = NULL;
+        inv->n_deferred = inv->n_deferred_allocated = 0;
+        inv->dir.listing = 0;
         for (size_t i = 0; i < inv->n_clusters; i++)
                 cluster_free(inv->clusters[i]);
         mem_free(inv->clusters);
@@ -1479,6 +1528,14 @@ static void sweep_reset(struct inventory *inv) {
 static void phase_advance(struct inventory *inv) {
         switch (inv->phase) {
         case PHASE_LIST:
+                /* A vault listing chain that broke off (page cap, no memory) must not keep
+                 * clusters waiting: read their keys now. */
+                if (inv->n_deferred > 0) {
+                        inv->dir.listing = 1;
+                        vault_listing_done(inv);
+                        if (inv->pending > 0)
+                                return;
+                }
                 /* Subscriptions were discovered: now list their clusters and vaults. */
                 if (strv_length(inv->conf->subscriptions) == 0 && inv->n_list_scopes == 0 &&
                     !inv->subscriptions_failed && strv_length(inv->subscriptions) > 0) {

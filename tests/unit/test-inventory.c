@@ -282,6 +282,46 @@ static void test_dedup_and_cache(void **state) {
         strv_free(f.log);
 }
 
+/* A vault the listing shows only among the soft-deleted ones: its keys are not read (in
+ * Azure its name no longer resolves; vault-deleted says it all), not even by clusters listed
+ * before the vault listing answered. */
+static void test_deleted_vault_not_read(void **state) {
+        struct route routes[ELEMENTSOF(healthy_routes)];
+        struct fake f = { .routes = routes, .n_routes = ELEMENTSOF(routes) };
+        struct fetcher fetcher = { fake_get, &f };
+        _cleanup_(conf_freep) struct conf *c = test_conf();
+        _cleanup_(inventory_freep) struct inventory *inv = NULL;
+        struct sweep_result s = {};
+        usec_t now = 1764000000ULL * USEC_PER_SEC;
+        const struct cluster_result *cr;
+
+        build_bodies();
+        memcpy(routes, healthy_routes, sizeof routes);
+        for (size_t i = 0; i < ELEMENTSOF(routes); i++) {
+                routes[i].hits = 0;
+                if (streq(routes[i].contains, "/providers/Microsoft.KeyVault/vaults?"))
+                        routes[i].body = "{\"value\":[]}";
+                if (streq(routes[i].contains, "/deletedVaults?"))
+                        routes[i].body = "{\"value\":[{\"id\":\"/subscriptions/" SUB "/providers/Microsoft.KeyVault/"
+                                         "locations/westeurope/deletedVaults/kv1\",\"name\":\"kv1\",\"type\":"
+                                         "\"Microsoft.KeyVault/deletedVaults\",\"properties\":{\"vaultId\":\"" VAULT_ID
+                                         "\",\"location\":\"westeurope\",\"deletionDate\":\"2025-11-20T00:00:00Z\"}}]}";
+        }
+        assert_int_equal(inventory_new(c, &fetcher, &inv), 0);
+        assert_int_equal(inventory_sweep_start(inv, now, on_done, NULL), 0);
+        fake_pump(&f);
+        assert_int_equal(hits(&f, "/keys/k1?"), 0);
+        assert_int_equal(hits(&f, "/rotationpolicy?"), 0);
+        assert_int_equal(hits(&f, "/keys/k1/" V_OLD), 0);
+        assert_int_equal(inventory_evaluate(inv, now, &s), 0);
+        cr = find(&s, "c-versionless");
+        assert_true(cr->obs.vault_deleted);
+        assert_non_null(verdict_find(&cr->verdict, FINDING_VAULT_DELETED));
+        assert_null(verdict_find(&cr->verdict, FINDING_CHECK_UNKNOWN));
+        sweep_result_done(&s);
+        strv_free(f.log);
+}
+
 static void test_listing_failure(void **state) {
         struct route routes[] = {
                 { "/mongoClusters?", 403, "{\"error\":{\"code\":\"AuthorizationFailed\",\"message\":\"no\"}}" },
@@ -727,6 +767,7 @@ int main(void) {
                 cmocka_unit_test(test_managed_hsm_unknowns),
                 cmocka_unit_test(test_dedup_and_cache),
                 cmocka_unit_test(test_listing_failure),
+                cmocka_unit_test(test_deleted_vault_not_read),
                 cmocka_unit_test(test_missing_resource_group),
                 cmocka_unit_test(test_unknown_key),
                 cmocka_unit_test(test_custom_role_and_other_cloud),
