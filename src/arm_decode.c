@@ -700,14 +700,6 @@ int arm_decode_subscription_list(const char *body, size_t len, struct subscripti
 
 /* ---- role assignments ------------------------------------------------------------- */
 
-static void role_assignment_done(struct role_assignment *ra) {
-        mem_free(ra->id);
-        mem_free(ra->scope);
-        mem_free(ra->principal_id);
-        mem_free(ra->role_definition);
-        *ra = (struct role_assignment) {};
-}
-
 /* The role definition's key: last segment of its id, lowercased. */
 static int role_key_from_id(const char *id, char **ret) {
         const char *last = armid_last_segment(id);

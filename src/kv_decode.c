@@ -230,12 +230,6 @@ int kv_decode_deleted_key_bundle(const char *body, size_t len, struct key_bundle
         return key_bundle_decode(body, len, true, ret);
 }
 
-static void key_version_item_done(struct key_version_item *it) {
-        mem_free(it->kid);
-        mem_free(it->version);
-        *it = (struct key_version_item) {};
-}
-
 static int key_version_item_from_json(const struct json_object *o, struct key_version_item *it) {
         int r;
 

@@ -76,13 +76,17 @@ struct key_bundle *key_bundle_free(struct key_bundle *k) {
         return NULL;
 }
 
+void key_version_item_done(struct key_version_item *it) {
+        mem_free(it->kid);
+        mem_free(it->version);
+        *it = (struct key_version_item) {};
+}
+
 struct key_version_list *key_version_list_free(struct key_version_list *l) {
         if (!l)
                 return NULL;
-        for (size_t i = 0; i < l->n_items; i++) {
-                mem_free(l->items[i].kid);
-                mem_free(l->items[i].version);
-        }
+        for (size_t i = 0; i < l->n_items; i++)
+                key_version_item_done(&l->items[i]);
         mem_free(l->items);
         mem_free(l->next_link);
         strv_free(l->invalid_ids);
@@ -172,15 +176,19 @@ struct identity *identity_free(struct identity *i) {
         return NULL;
 }
 
+void role_assignment_done(struct role_assignment *ra) {
+        mem_free(ra->id);
+        mem_free(ra->scope);
+        mem_free(ra->principal_id);
+        mem_free(ra->role_definition);
+        *ra = (struct role_assignment) {};
+}
+
 struct role_assignment_list *role_assignment_list_free(struct role_assignment_list *l) {
         if (!l)
                 return NULL;
-        for (size_t i = 0; i < l->n_items; i++) {
-                mem_free(l->items[i].id);
-                mem_free(l->items[i].scope);
-                mem_free(l->items[i].principal_id);
-                mem_free(l->items[i].role_definition);
-        }
+        for (size_t i = 0; i < l->n_items; i++)
+                role_assignment_done(&l->items[i]);
         mem_free(l->items);
         mem_free(l->next_link);
         strv_free(l->invalid_ids);
