@@ -11,6 +11,7 @@
 #include "audit.h"
 #include "fileio.h"
 #include "mem.h"
+#include "strtable.h"
 #include "timeutil.h"
 
 static const char *const result_table[_AUDIT_RESULT_MAX] = {
@@ -18,16 +19,7 @@ static const char *const result_table[_AUDIT_RESULT_MAX] = {
         [AUDIT_FAILED] = "failed",     [AUDIT_REFUSED] = "refused", [AUDIT_RESUMED] = "resumed",
 };
 
-const char *audit_result_to_string(enum audit_result r) {
-        return r >= 0 && r < _AUDIT_RESULT_MAX ? result_table[r] : NULL;
-}
-
-enum audit_result audit_result_from_string(const char *s) {
-        for (int i = 0; s && i < _AUDIT_RESULT_MAX; i++)
-                if (streq(s, result_table[i]))
-                        return i;
-        return _AUDIT_RESULT_INVALID;
-}
+DEFINE_STRING_TABLE_LOOKUP(audit_result, enum audit_result, result_table)
 
 static int put_field(struct buf *out, const char *name, const char *value) {
         int r;

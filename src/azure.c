@@ -13,6 +13,7 @@
 #include "hashmap.h"
 #include "log.h"
 #include "mem.h"
+#include "strtable.h"
 #include "strv.h"
 #include "timeutil.h"
 
@@ -98,13 +99,8 @@ static const char *const kind_table[_AZURE_KIND_MAX] = {
         [AZURE_KIND_KEY_VAULT] = "key-vault",
 };
 
-const char *azure_audience_to_string(enum azure_audience a) {
-        return a >= 0 && a < _AZURE_AUDIENCE_MAX ? audience_table[a] : NULL;
-}
-
-const char *azure_kind_to_string(enum azure_kind k) {
-        return k >= 0 && k < _AZURE_KIND_MAX ? kind_table[k] : NULL;
-}
+DEFINE_STRING_TABLE_LOOKUP_TO_STRING(azure_audience, enum azure_audience, audience_table)
+DEFINE_STRING_TABLE_LOOKUP_TO_STRING(azure_kind, enum azure_kind, kind_table)
 
 static size_t kind_body_max(enum azure_kind k) {
         switch (k) {

@@ -10,6 +10,7 @@
 #include "json_util.h"
 #include "mem.h"
 #include "oprecord.h"
+#include "strtable.h"
 #include "timeutil.h"
 
 struct op_record *op_record_free(struct op_record *r) {
@@ -28,21 +29,12 @@ struct op_record *op_record_free(struct op_record *r) {
         return NULL;
 }
 
-const char *op_phase_to_string(enum op_phase p) {
-        static const char *const table[_OP_PHASE_MAX] = {
-                [OP_PHASE_SENDING] = "sending",
-                [OP_PHASE_ACCEPTED] = "accepted",
-        };
+static const char *const op_phase_table[_OP_PHASE_MAX] = {
+        [OP_PHASE_SENDING] = "sending",
+        [OP_PHASE_ACCEPTED] = "accepted",
+};
 
-        return p >= 0 && p < _OP_PHASE_MAX ? table[p] : NULL;
-}
-
-enum op_phase op_phase_from_string(const char *s) {
-        for (int i = 0; s && i < _OP_PHASE_MAX; i++)
-                if (streq(s, op_phase_to_string(i)))
-                        return i;
-        return _OP_PHASE_INVALID;
-}
+DEFINE_STRING_TABLE_LOOKUP(op_phase, enum op_phase, op_phase_table)
 
 static int put_member(struct buf *b, const char *key, const char *value) {
         int r;

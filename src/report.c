@@ -15,6 +15,7 @@
 #include "fileio.h"
 #include "mem.h"
 #include "report.h"
+#include "strtable.h"
 #include "strv.h"
 #include "timeutil.h"
 
@@ -1059,11 +1060,13 @@ static int html_report(struct w *w, const struct model *m) {
 
 /* ---- entry points ---------------------------------------------------------------- */
 
-const char *report_format_to_string(enum report_format f) {
-        static const char *const table[_REPORT_FORMAT_MAX] = { "json", "csv", "html" };
+static const char *const report_format_table[_REPORT_FORMAT_MAX] = {
+        [REPORT_JSON] = "json",
+        [REPORT_CSV] = "csv",
+        [REPORT_HTML] = "html",
+};
 
-        return f >= 0 && f < _REPORT_FORMAT_MAX ? table[f] : NULL;
-}
+DEFINE_STRING_TABLE_LOOKUP_TO_STRING(report_format, enum report_format, report_format_table)
 
 int report_format(enum report_format f, const struct report_input *in, struct buf *out) {
         struct w w = { .b = out };
