@@ -202,13 +202,15 @@ static int tenant_from_authority(const char *url, char **ret) {
         return *ret ? 0 : -ENOMEM;
 }
 
-static void strip_audience(char *s) {
+/* The length of an audience without a trailing "/.default" and trailing '/'. */
+static size_t audience_len(const char *s) {
         size_t n = strlen(s);
 
         if (n >= 9 && strcasecmp(s + n - 9, "/.default") == 0)
-                s[n -= 9] = 0;
+                n -= 9;
         while (n > 0 && s[n - 1] == '/')
-                s[--n] = 0;
+                n--;
+        return n;
 }
 
 int auth_decode_challenge(const char *header, struct auth_challenge *ret) {
@@ -274,7 +276,7 @@ int auth_decode_challenge(const char *header, struct auth_challenge *ret) {
         if (!c.resource && scope)
                 c.resource = TAKE_PTR(scope);
         if (c.resource)
-                strip_audience(c.resource);
+                c.resource[audience_len(c.resource)] = 0;
         if (c.authorization) {
                 r = tenant_from_authority(c.authorization, &c.tenant);
                 if (r < 0)
@@ -299,16 +301,6 @@ void auth_challenge_done(struct auth_challenge *c) {
 }
 
 /* ---- audiences ------------------------------------------------------------------ */
-
-static size_t audience_len(const char *s) {
-        size_t n = strlen(s);
-
-        if (n >= 9 && strcasecmp(s + n - 9, "/.default") == 0)
-                n -= 9;
-        while (n > 0 && s[n - 1] == '/')
-                n--;
-        return n;
-}
 
 bool auth_audience_equal(const char *a, const char *b) {
         size_t na, nb;
