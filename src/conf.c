@@ -90,16 +90,10 @@ static const char *const update_method_table[_UPDATE_METHOD_MAX] = {
         [UPDATE_METHOD_PATCH] = "patch",
 };
 
-static const char *const log_level_table[] = {
-        [LOG_EMERG] = "emerg",     [LOG_ALERT] = "alert",   [LOG_CRIT] = "crit", [LOG_ERR] = "err",
-        [LOG_WARNING] = "warning", [LOG_NOTICE] = "notice", [LOG_INFO] = "info", [LOG_DEBUG] = "debug",
-};
-
 /* Config values are accepted in any case. */
 DEFINE_STRING_TABLE_LOOKUP_NO_CASE(auth_method, enum auth_method, auth_method_table)
 DEFINE_STRING_TABLE_LOOKUP_NO_CASE(run_mode, enum run_mode, run_mode_table)
 DEFINE_STRING_TABLE_LOOKUP_NO_CASE(update_method, enum update_method, update_method_table)
-static DEFINE_STRING_TABLE_LOOKUP_TO_STRING(log_level, int, log_level_table)
 
 /* ---- small validators ------------------------------------------------------------- */
 
