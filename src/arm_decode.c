@@ -537,9 +537,13 @@ static int get_date(const struct json_object *o, const char *key, usec_t *ret) {
         return 0;
 }
 
-static int deleted_vault_from_json(const struct json_object *o, struct deleted_vault **ret) {
+/* DeletedVault, or DeletedManagedHsm (store KEY_STORE_MANAGED_HSM): the same shape with
+ * properties.mhsmId for vaultId. */
+static int deleted_vault_from_json(const struct json_object *o, enum key_store store,
+                                   struct deleted_vault **ret) {
         _cleanup_(deleted_vault_freep) struct deleted_vault *v = NULL;
         struct json_object *props;
+        struct armid a;
         int r;
 
         r = json_value_object(o);
@@ -548,7 +552,8 @@ static int deleted_vault_from_json(const struct json_object *o, struct deleted_v
         v = new0(struct deleted_vault, 1);
         if (!v)
                 return -ENOMEM;
-        r = json_need_dup_string(o, "name", &v->name);
+        r = store == KEY_STORE_MANAGED_HSM ? json_dup_string(o, "name", &v->name)
+                                           : json_need_dup_string(o, "name", &v->name);
         if (r < 0)
                 return r;
         r = json_dup_string(o, "id", &v->id);
@@ -557,9 +562,19 @@ static int deleted_vault_from_json(const struct json_object *o, struct deleted_v
         r = json_need_object(o, "properties", &props);
         if (r < 0)
                 return r;
-        r = json_dup_string(props, "vaultId", &v->vault_id);
+        r = json_dup_string(props, store == KEY_STORE_MANAGED_HSM ? "mhsmId" : "vaultId", &v->vault_id);
         if (r < 0)
                 return r;
+        /* The spec's own deleted-HSM examples name every item "vault-agile-drawer-6404" while
+         * mhsmId (and id) end in the HSM's name: the id of the HSM itself is the better witness. */
+        if (store == KEY_STORE_MANAGED_HSM && v->vault_id && armid_parse(v->vault_id, &a) >= 0) {
+                mem_free(v->name);
+                v->name = NULL;
+                if (dup_to(&v->name, a.name) < 0)
+                        return -ENOMEM;
+        }
+        if (!v->name)
+                return -EBADMSG;
         r = json_dup_string(props, "location", &v->location);
         if (r < 0)
                 return r;
@@ -583,23 +598,34 @@ int arm_decode_deleted_vault(const char *body, size_t len, struct deleted_vault 
         r = json_parse_object(body, len, &root);
         if (r < 0)
                 return r;
-        return deleted_vault_from_json(root, ret);
+        return deleted_vault_from_json(root, KEY_STORE_VAULT, ret);
 }
 
 static int deleted_vault_item(const struct json_object *o, void *slot, void *userdata) {
-        return deleted_vault_from_json(o, slot);
+        const enum key_store *store = userdata;
+
+        return deleted_vault_from_json(o, *store, slot);
 }
 
-int arm_decode_deleted_vault_list(const char *body, size_t len, struct deleted_vault_list **ret) {
+static int deleted_list_decode(const char *body, size_t len, enum key_store store,
+                               struct deleted_vault_list **ret) {
         _cleanup_(deleted_vault_list_freep) struct deleted_vault_list *l = NULL;
         int r;
 
         r = json_decode_page(body, len, JSON_PAGE_LAYOUT(struct deleted_vault_list), "id", deleted_vault_item,
-                             NULL, (void **) &l);
+                             &store, (void **) &l);
         if (r < 0)
                 return r;
         *ret = TAKE_PTR(l);
         return 0;
+}
+
+int arm_decode_deleted_vault_list(const char *body, size_t len, struct deleted_vault_list **ret) {
+        return deleted_list_decode(body, len, KEY_STORE_VAULT, ret);
+}
+
+int arm_decode_deleted_managed_hsm_list(const char *body, size_t len, struct deleted_vault_list **ret) {
+        return deleted_list_decode(body, len, KEY_STORE_MANAGED_HSM, ret);
 }
 
 /* ---- user-assigned identities -------------------------------------------------------- */

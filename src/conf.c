@@ -1984,6 +1984,7 @@ void conf_policy_for(const struct conf *c, const struct cluster *cl, struct poli
         }
         if (p.key_expiry_critical_usec > p.key_expiry_warning_usec)
                 p.key_expiry_critical_usec = p.key_expiry_warning_usec;
+        p.version_grace_usec = c->version_grace_usec;
         *ret = p;
 }
 

@@ -257,6 +257,7 @@ static void json_cluster(struct w *w, const struct model *m, const struct row *r
         else {
                 w_puts(w, "{");
                 j_kv(w, true, "vault", cr->verdict.keyurl.host);
+                j_kv(w, false, "store", key_store_to_string(cr->verdict.keyurl.store));
                 j_kv(w, false, "name", cr->verdict.keyurl.name);
                 j_kv(w, false, "version_in_use", row->version);
                 w_printf(w, ",\"versionless\":%s", row->versionless ? "true" : "false");
@@ -375,6 +376,7 @@ static void json_report(struct w *w, const struct model *m) {
                 w_puts(w, i ? ",\n{" : "\n{");
                 j_kv(w, true, "key", u->key);
                 j_kv(w, false, "vault", cr->verdict.keyurl.host);
+                j_kv(w, false, "store", key_store_to_string(cr->verdict.keyurl.store));
                 j_kv(w, false, "name", cr->verdict.keyurl.name);
                 j_kv(w, false, "version", u->version);
                 w_printf(w, ",\"current\":%s", tristate(cr->obs.key, version_is_current(cr, u->version)));
@@ -409,7 +411,7 @@ static void json_report(struct w *w, const struct model *m) {
 
 static const char csv_columns[] =
         "cluster_id,cluster_name,subscription,resource_group,location,cluster_status,provisioning_state,status,"
-        "findings,key_url,key_vault,key_name,key_version_in_use,versionless,key_current_version,key_enabled,"
+        "findings,key_url,key_vault,key_store,key_name,key_version_in_use,versionless,key_current_version,key_enabled,"
         "key_created,key_expires,key_age_days,days_to_expiry,action,refusal,new_key_url,operation_id,error_code";
 
 /* One text cell. Quoted when it holds a comma, quote or line break; a leading = + - @ or
@@ -460,6 +462,7 @@ static void csv_report(struct w *w, const struct model *m) {
                 buf_done(&findings);
                 csv_text(w, cl->key_url, false);
                 csv_text(w, k ? cr->verdict.keyurl.host : NULL, false);
+                csv_text(w, k ? key_store_to_string(cr->verdict.keyurl.store) : NULL, false);
                 csv_text(w, k ? cr->verdict.keyurl.name : NULL, false);
                 csv_text(w, row->version, false);
                 csv_text(w, !k ? NULL : row->versionless ? "true" : "false", false);
@@ -769,7 +772,10 @@ static void h_key_cell(struct w *w, const struct row *row) {
         h_text(w, cr->verdict.keyurl.store_name);
         w_puts(w, "/");
         h_text(w, cr->verdict.keyurl.name);
-        w_puts(w, "</span><br><span class=\"small\">");
+        w_puts(w, "</span>");
+        if (cr->verdict.keyurl.store == KEY_STORE_MANAGED_HSM)
+                w_puts(w, " <span class=\"small\">(Managed HSM)</span>");
+        w_puts(w, "<br><span class=\"small\">");
         if (row->versionless) {
                 w_puts(w, "versionless");
                 if (row->version) {

@@ -29,6 +29,8 @@ DEFINE_TRY(hsm, arm_decode_managed_hsm, struct vault, vault_free)
 DEFINE_TRY(hsm_list, arm_decode_managed_hsm_list, struct vault_list, vault_list_free)
 DEFINE_TRY(deleted_vault, arm_decode_deleted_vault, struct deleted_vault, deleted_vault_free)
 DEFINE_TRY(deleted_vault_list, arm_decode_deleted_vault_list, struct deleted_vault_list, deleted_vault_list_free)
+DEFINE_TRY(deleted_hsm_list, arm_decode_deleted_managed_hsm_list, struct deleted_vault_list,
+           deleted_vault_list_free)
 DEFINE_TRY(identity, arm_decode_identity, struct identity, identity_free)
 DEFINE_TRY(subscription_list, arm_decode_subscription_list, struct subscription_list, subscription_list_free)
 DEFINE_TRY(role_assignment_list, arm_decode_role_assignment_list, struct role_assignment_list,
@@ -47,6 +49,7 @@ static const struct decoder decoders[] = {
         { "managed_hsm_list", try_hsm_list },
         { "deleted_vault", try_deleted_vault },
         { "deleted_vault_list", try_deleted_vault_list },
+        { "deleted_managed_hsm_list", try_deleted_hsm_list },
         { "identity", try_identity },
         { "subscription_list", try_subscription_list },
         { "role_assignment_list", try_role_assignment_list },
@@ -444,7 +447,7 @@ static void test_list_page_malformed(void **state) {
                 { "{\"nextLink\":\"https://x/next\"}", -EBADMSG },
         };
         static int (*const lists[])(const char *, size_t) = {
-                try_cluster_list, try_vault_list, try_hsm_list, try_deleted_vault_list,
+                try_cluster_list, try_vault_list, try_hsm_list, try_deleted_vault_list, try_deleted_hsm_list,
                 try_subscription_list, try_role_assignment_list, try_role_definition_list,
         };
         _cleanup_(cluster_list_freep) struct cluster_list *l = NULL;
@@ -653,6 +656,97 @@ static void test_managed_hsm(void **state) {
                 free(page);
         }
         free(b);
+}
+
+/* ManagedHsms_Get, _ListBySubscription, _ListByResourceGroup and _ListDeleted, from the spec
+ * examples (2026-04-01; the by-subscription page from 2026-02-01, the same ManagedHsmListResult). */
+static void test_managed_hsm_examples(void **state) {
+        static const char *const lists[] = {
+                "spec/keyvault-mgmt/2026-02-01/ManagedHsm_ListBySubscription.json",
+                "spec/keyvault-mgmt/2026-04-01/ManagedHsm_ListByResourceGroup.json",
+        };
+        static const struct bad_case t[] = {
+                /* the id names the HSM when "name" does not */
+                { "{\"value\":[{\"properties\":{\"mhsmId\":\"/subscriptions/s/resourceGroups/r/providers/Microsoft.KeyVault/managedHSMs/h1\"}}]}", 0 },
+                { "{\"value\":[{\"name\":\"h1\",\"properties\":{}}]}", 0 },
+                { "{\"value\":[{\"properties\":{\"mhsmId\":5}}]}", 0 }, /* the item is invalid, the page is not */
+                { "{\"value\":[{\"name\":\"h1\",\"properties\":{\"deletionDate\":\"soon\"}}]}", 0 },
+        };
+        _cleanup_(vault_freep) struct vault *h = NULL;
+        _cleanup_(deleted_vault_list_freep) struct deleted_vault_list *d = NULL, *d2 = NULL;
+        usec_t t1;
+        size_t n;
+        char *b;
+
+        b = example_body("spec/keyvault-mgmt/2026-04-01/ManagedHsm_Get.json", "200", &n);
+        assert_int_equal(arm_decode_managed_hsm(b, n, &h), 0);
+        assert_int_equal(h->store, KEY_STORE_MANAGED_HSM);
+        assert_string_equal(h->name, "hsm1");
+        assert_string_equal(h->id, "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/hsm-group/"
+                                   "providers/Microsoft.KeyVault/managedHSMs/hsm1");
+        assert_string_equal(h->location, "westus");
+        assert_true(h->soft_delete);
+        assert_false(h->purge_protection);
+        assert_true(h->rbac_authorization);
+        assert_false(h->public_network_disabled);
+        assert_false(h->default_action_deny);
+        check_oom(try_hsm, "ManagedHsm_Get 2026-04-01", b, n);
+        free(b);
+
+        for (size_t i = 0; i < ELEMENTSOF(lists); i++) {
+                _cleanup_(vault_list_freep) struct vault_list *l = NULL;
+
+                b = example_body(lists[i], "200", &n);
+                assert_int_equal(arm_decode_managed_hsm_list(b, n, &l), 0);
+                assert_int_equal(l->n_items, 2);
+                assert_int_equal(l->n_invalid, 0);
+                assert_string_equal(l->items[0]->name, "hsm1");
+                assert_string_equal(l->items[1]->name, "hsm2");
+                for (size_t j = 0; j < 2; j++) {
+                        assert_int_equal(l->items[j]->store, KEY_STORE_MANAGED_HSM);
+                        assert_string_equal(l->items[j]->tenant_id, "00000000-0000-0000-0000-000000000000");
+                        assert_true(l->items[j]->rbac_authorization);
+                        assert_false(l->items[j]->purge_protection);
+                        assert_int_equal(l->items[j]->n_access_policies, 0);
+                }
+                assert_non_null(l->next_link);
+                assert_non_null(strstr(l->next_link, "/providers/Microsoft.KeyVault/managedHSMs?"));
+                check_oom(try_hsm_list, lists[i], b, n);
+                free(b);
+        }
+
+        /* The deleted HSMs: named after mhsmId, not after the examples' "vault-agile-drawer-6404". */
+        b = example_body("spec/keyvault-mgmt/2026-04-01/DeletedManagedHsm_List.json", "200", &n);
+        assert_int_equal(arm_decode_deleted_managed_hsm_list(b, n, &d), 0);
+        assert_int_equal(d->n_items, 2);
+        assert_string_equal(d->items[0]->name, "hsm1");
+        assert_string_equal(d->items[1]->name, "hsm2");
+        assert_string_equal(d->items[0]->vault_id, "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/"
+                                                   "hsm-group/providers/Microsoft.KeyVault/managedHSMs/hsm1");
+        assert_string_equal(d->items[0]->id, "/subscriptions/00000000-0000-0000-0000-000000000000/providers/"
+                                             "Microsoft.KeyVault/locations/westus/deletedManagedHSMs/hsm1");
+        assert_string_equal(d->items[0]->location, "westus");
+        assert_true(d->items[0]->purge_protection);
+        assert_int_equal(rfc3339_parse("2021-04-01T00:00:59Z", &t1), 0);
+        assert_int_equal(d->items[0]->deletion_date, t1);
+        assert_int_equal(d->items[0]->scheduled_purge_date, t1);
+        assert_non_null(d->next_link);
+        check_oom(try_deleted_hsm_list, "DeletedManagedHsm_List", b, n);
+        /* The vault decoder reads vaultId, which a deleted HSM does not have, and keeps "name". */
+        assert_int_equal(arm_decode_deleted_vault_list(b, n, &d2), 0);
+        assert_string_equal(d2->items[0]->name, "vault-agile-drawer-6404");
+        assert_null(d2->items[0]->vault_id);
+        free(b);
+
+        run_cases(try_deleted_hsm_list, "deleted HSM list", t, ELEMENTSOF(t));
+        {
+                _cleanup_(deleted_vault_list_freep) struct deleted_vault_list *x = NULL;
+
+                assert_int_equal(arm_decode_deleted_managed_hsm_list(S("{\"value\":[{\"properties\":{}},{\"name\":\"ok\",\"properties\":{}}]}"), &x), 0);
+                assert_int_equal(x->n_items, 1);
+                assert_int_equal(x->n_invalid, 1);
+                assert_string_equal(x->items[0]->name, "ok");
+        }
 }
 
 static void test_deleted_vaults(void **state) {
@@ -885,6 +979,7 @@ int main(void) {
                 cmocka_unit_test(test_cluster_limits),    cmocka_unit_test(test_list_page_malformed),
                 cmocka_unit_test(test_vault_examples),    cmocka_unit_test(test_vault_policies),
                 cmocka_unit_test(test_vault_malformed),   cmocka_unit_test(test_managed_hsm),
+                cmocka_unit_test(test_managed_hsm_examples),
                 cmocka_unit_test(test_deleted_vaults),    cmocka_unit_test(test_identity),
                 cmocka_unit_test(test_subscriptions),     cmocka_unit_test(test_role_assignments),
                 cmocka_unit_test(test_role_definition),   cmocka_unit_test(test_operation_status),
