@@ -114,6 +114,9 @@ struct key_version_item {
         usec_t nbf, exp, created, updated;
 };
 
+/* Frees what it holds and zeroes it; the item itself is an array element. */
+void key_version_item_done(struct key_version_item *it);
+
 struct key_version_list {
         struct key_version_item *items;
         size_t n_items;
@@ -253,6 +256,9 @@ struct role_assignment {
         char *role_definition; /* the GUID at the end of roleDefinitionId, lowercase */
         bool has_condition;
 };
+
+/* Frees what it holds and zeroes it; the item itself is an array element. */
+void role_assignment_done(struct role_assignment *ra);
 
 struct role_assignment_list {
         struct role_assignment *items;

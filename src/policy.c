@@ -11,6 +11,7 @@
 #include "armid.h"
 #include "policy.h"
 #include "roles.h"
+#include "strtable.h"
 #include "timeutil.h"
 
 /* ---- strings ----------------------------------------------------------------------- */
@@ -171,35 +172,16 @@ static const char *const action_table[_ACTION_MAX] = {
         [ACTION_UPDATE] = "update",
 };
 
-static const char *table_lookup(const char *const *table, size_t n, int i) {
-        return i >= 0 && (size_t)i < n ? table[i] : NULL;
-}
-
-static int table_find(const char *const *table, size_t n, const char *s) {
-        for (size_t i = 0; s && i < n; i++)
-                if (table[i] && streq(table[i], s))
-                        return (int)i;
-        return -EINVAL;
-}
-
-#define DEFINE_STRING_TABLE(name, type, table)                                                              \
-        const char *name##_to_string(type x) {                                                              \
-                return table_lookup(table, ELEMENTSOF(table), (int)x);                                      \
-        }                                                                                                   \
-        type name##_from_string(const char *s) {                                                            \
-                return (type)table_find(table, ELEMENTSOF(table), s);                                       \
-        }
-
-DEFINE_STRING_TABLE(severity, enum severity, severity_table)
-DEFINE_STRING_TABLE(finding, enum finding_code, finding_table)
-DEFINE_STRING_TABLE(fact_kind, enum fact_kind, fact_table)
-DEFINE_STRING_TABLE(refusal, enum refusal, refusal_table)
-DEFINE_STRING_TABLE(stale_version_policy, enum stale_version_policy, stale_version_table)
-DEFINE_STRING_TABLE(update_target, enum update_target, update_target_table)
-DEFINE_STRING_TABLE(action_kind, enum action_kind, action_table)
+DEFINE_STRING_TABLE_LOOKUP(severity, enum severity, severity_table)
+DEFINE_STRING_TABLE_LOOKUP(finding, enum finding_code, finding_table)
+DEFINE_STRING_TABLE_LOOKUP(fact_kind, enum fact_kind, fact_table)
+DEFINE_STRING_TABLE_LOOKUP(refusal, enum refusal, refusal_table)
+DEFINE_STRING_TABLE_LOOKUP(stale_version_policy, enum stale_version_policy, stale_version_table)
+DEFINE_STRING_TABLE_LOOKUP(update_target, enum update_target, update_target_table)
+DEFINE_STRING_TABLE_LOOKUP(action_kind, enum action_kind, action_table)
 
 const char *refusal_describe(enum refusal r) {
-        return table_lookup(refusal_sentence_table, ELEMENTSOF(refusal_sentence_table), (int)r)
+        return string_table_to_string(refusal_sentence_table, ELEMENTSOF(refusal_sentence_table), (int)r)
                        ?: "the update was refused for a reason this version of cmkd does not know";
 }
 

@@ -18,8 +18,10 @@
 #include "strv.h"
 #include "sweep-fixture.h"
 
+#define TMPDIR_TEMPLATE "/tmp/cmkd-test-report.XXXXXX"
+#include "tmpdir.h"
+
 static struct fx fx;
-static char dir[] = "/tmp/cmkd-test-report.XXXXXX";
 static struct audit_entry audit_entries[4];
 static struct audit_log audit = { .entries = audit_entries, .n_entries = 4, .n_corrupt = 1 };
 static const char *const evil = "<script>alert(1)</script>";
@@ -452,17 +454,6 @@ static void test_alloc_failure(void **state) {
         }
 }
 
-static int setup(void **state) {
-        return mkdtemp(dir) ? 0 : -1;
-}
-
-static int teardown(void **state) {
-        char cmd[128];
-
-        snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-        return system(cmd) == 0 ? 0 : -1;
-}
-
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_json),
@@ -476,5 +467,5 @@ int main(void) {
                 cmocka_unit_test(test_key_in_use),
                 cmocka_unit_test(test_alloc_failure),
         };
-        return cmocka_run_group_tests(tests, setup, teardown);
+        return cmocka_run_group_tests(tests, tmpdir_setup, tmpdir_teardown);
 }
