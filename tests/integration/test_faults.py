@@ -381,6 +381,20 @@ class TokenTest(FaultTest):
         # IMDS's own retry rules (404, every 5xx): one failure is recovered.
         self.fault_run({"id": "imds", "action": "status", "status": 503, "service": "imds", "first": 1})
 
+    def test_imds_down_for_key_vault(self):
+        # The token endpoint answers the first request (ARM's token) and 500 ever after:
+        # Key Vault's token cannot be had. What ARM says is read and judged; every fact
+        # from Key Vault is not read (check-unknown), and no Key Vault request goes out
+        # without a token.
+        self.tw.faults({"id": "imds", "action": "status", "status": 500, "service": "imds", "after": 1})
+        run = self.once()
+        self.assert_fired("imds")
+        tokens = requests(run.log, "GET", service="imds")
+        self.assertIn("management", tokens[0]["query"].get("resource", ""), run.describe())
+        self.check_findings(run, unknown=("c-stale", "c-a", "c-b", "c-dev"))
+        self.check_not_updated(run)
+        self.assertEqual([e for e in run.log if e["service"] == "kv"], [], run.describe())
+
     def test_short_token_lifetime(self):
         # Tokens live 4 s; with 300 ms on every answer and one request at a time the run
         # takes longer than that: tokens are refreshed ahead of expiry, and the run completes.
