@@ -126,6 +126,7 @@ enum req_type {
 
 struct req {
         struct inventory *inv;
+        struct req *prev, *next; /* inv->reqs */
         enum req_type type;
         char *scope;   /* owned: subscription or list scope, key id, identity id, vault id */
         char *version; /* owned: REQ_KEY_VERSION */
@@ -147,6 +148,10 @@ enum sweep_phase {
 struct inventory {
         const struct conf *conf;      /* borrowed */
         const struct fetcher *fetcher; /* borrowed */
+        /* Every req from fetch() until its answer, owned by the fetcher's callback; those
+         * still out when the inventory is freed (a stop in the middle of a sweep, the
+         * fetcher ending them without a callback) are freed by inventory_free(). */
+        struct req *reqs;
 
         /* This sweep. */
         enum sweep_phase phase;
@@ -266,6 +271,12 @@ static void hsm_defs_entry_free(void *p) {
 static void req_free(struct req *q) {
         if (!q)
                 return;
+        if (q->prev)
+                q->prev->next = q->next;
+        else
+                q->inv->reqs = q->next;
+        if (q->next)
+                q->next->prev = q->prev;
         mem_free(q->scope);
         mem_free(q->version);
         role_assignment_list_free(q->roles_acc);
@@ -319,6 +330,10 @@ static int fetch(struct inventory *inv, enum req_type type, enum fetch_audience 
         if (!q)
                 return -ENOMEM;
         q->inv = inv;
+        q->next = inv->reqs;
+        if (q->next)
+                q->next->prev = q;
+        inv->reqs = q;
         q->type = type;
         q->audience = audience;
         q->kind = kind;
@@ -1593,6 +1608,8 @@ int inventory_new(const struct conf *conf, const struct fetcher *fetcher, struct
 struct inventory *inventory_free(struct inventory *inv) {
         if (!inv)
                 return NULL;
+        while (inv->reqs)
+                req_free(inv->reqs);
         sweep_reset(inv);
         hashmap_free(inv->rotations);
         hashmap_free(inv->identities);

@@ -48,6 +48,8 @@ struct inventory;
 
 /* conf and fetcher are borrowed and must outlive the inventory (see inventory_set_conf). */
 int inventory_new(const struct conf *conf, const struct fetcher *fetcher, struct inventory **ret);
+/* Also frees the state of requests still out (a stop in the middle of a sweep): their
+ * done callbacks must never run afterwards (azure_free() ends calls without one). */
 struct inventory *inventory_free(struct inventory *inv);
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct inventory *, inventory_free);
 
