@@ -28,7 +28,8 @@ cmkd and the twin (tokens, key exp/nbf within ClockSkewSec=), operations that fa
 never end, and a daemon under a mix of faults with the watchdog as second witness and a
 positive control for the stall monitor (a FIFO that blocks an audit append).
 
-  make check-faults            (CMKD=/path/to/cmkd for another binary)
+  make check-faults            (CMKD=/path/to/cmkd for another binary; two shards side by
+                                side, FAULTS_SHARD=0/2 and 1/2)
 """
 
 import json
@@ -57,6 +58,27 @@ CHECK_UNKNOWN_ID = "8d96cdfdb01149c695fda238a3a7790a"
 OP_STATUS = "*/mongoClusterAzureAsyncOperation/*"
 KV_A = "kv-a.vault.azure.net"
 FIGURES = []  # (what, value): printed at the end, never asserted on time
+
+
+def load_tests(loader, tests, pattern):
+    """FAULTS_SHARD=i/n (make check-faults runs n side by side): every n-th test from the
+    i-th on, in name order, so that the n shards hold every test exactly once."""
+    shard = os.environ.get("FAULTS_SHARD")
+    if not shard:
+        return tests
+    m = re.fullmatch(r"(\d+)/(\d+)", shard)
+    if not m or int(m.group(1)) >= int(m.group(2)):
+        raise ValueError("FAULTS_SHARD=%r: want i/n with 0 <= i < n" % shard)
+    i, n = int(m.group(1)), int(m.group(2))
+
+    def flat(suite):
+        for t in suite:
+            if isinstance(t, unittest.TestSuite):
+                yield from flat(t)
+            else:
+                yield t
+    every = sorted(flat(tests), key=lambda t: t.id())
+    return unittest.TestSuite(every[i::n])
 
 
 def tearDownModule():
@@ -694,10 +716,15 @@ class DaemonTest(unittest.TestCase):
             intervals = ns.watchdog_intervals()
             self.assertGreaterEqual(len(intervals), 10, ns.describe())
             # No write but the one update, at most once (its reads may have failed this time).
+            # A PUT answered by a status or throttle rule (429, 503) was never processed, like
+            # one reset or closed: sending it again is right (fixed: it was counted, so a
+            # throttled PUT and its retry failed the test).
             log = settled_log(fx.twin)
-            puts = [e for e in writes(log) if e["status"] != 0]
-            self.assertLessEqual(len(puts), 1, describe_log(log))
-            for put in puts:
+            unprocessed = {r["id"] for r in self.MIX if r["action"] in ("status", "throttle")}
+            sent = [e for e in writes(log) if e["status"] != 0]
+            processed = [e for e in sent if e.get("fault") not in unprocessed]
+            self.assertLessEqual(len(processed), 1, describe_log(log))
+            for put in sent:
                 self.assertEqual(deps_read_before(log, deps, put["seq"]), [], describe_log(log))
             FIGURES.append(("mixed-fault daemon: faults fired", sum(fired.values())))
             FIGURES.append(("stall max s", "%.3f" % stall_max))
