@@ -17,6 +17,10 @@ hold on a slow machine too): the driver ended normally after every sweep; at lea
 MEMORY_FAULTS faults acted; no loop stall over 1 s; RSS grew at most MEMORY_RSS_GROWTH_KIB
 after warm-up; descriptors at most 16 above their warm-up maximum.
 
+MEMORY_RSS_CHECK=0 (set by make check-faults under SAN=1) leaves RSS out of the assertions,
+and says so: ASan's quarantine and shadow memory grow RSS by design, and LeakSanitizer
+checks memory at the driver's exit instead. Any other value than 0 or 1 is an error.
+
   make check-faults: MEMORY_SWEEPS=400, MEMORY_FAULTS=500   (about a minute)
   make soak:         MEMORY_SWEEPS=10000, MEMORY_FAULTS=10000, bounded by SOAK_TIMEOUT
 """
@@ -39,6 +43,7 @@ SWEEPS = int(os.environ.get("MEMORY_SWEEPS", "400"))
 FAULTS = int(os.environ.get("MEMORY_FAULTS", "500"))
 RSS_GROWTH_KIB = int(os.environ.get("MEMORY_RSS_GROWTH_KIB", "8192"))
 TIMEOUT = int(os.environ.get("SOAK_TIMEOUT", "600"))
+RSS_CHECK = os.environ.get("MEMORY_RSS_CHECK", "1")
 FDS_SLACK = 16
 # The twin's ARM read throttle, and the driver's pacer set to it: 10,000 sweeps of 11 ARM
 # reads each would take 73 minutes at ARM's real 25 reads a second.
@@ -77,6 +82,7 @@ def driver_path():
 
 class MemoryTest(unittest.TestCase):
     def test_flat_under_faults(self):
+        self.assertIn(RSS_CHECK, ("0", "1"), "MEMORY_RSS_CHECK must be 0 or 1")
         driver = driver_path()
         with Fixture(SCENARIO, UPDATE) as fx:
             tw = fx.twin
@@ -154,7 +160,10 @@ class MemoryTest(unittest.TestCase):
                             ", ".join("%s %d" % kv for kv in sorted(faults.items()))))
         self.assertGreaterEqual(fired, FAULTS, faults)
         self.assertEqual(done["stalls"], "0", "the event loop stalled (over 1 s): %s" % p.stderr[-2000:])
-        self.assertLessEqual(max(s[1] for s in after) - rss_warm, RSS_GROWTH_KIB, samples)
+        if RSS_CHECK == "1":
+            self.assertLessEqual(max(s[1] for s in after) - rss_warm, RSS_GROWTH_KIB, samples)
+        else:
+            sys.stderr.write("test_memory: RSS NOT ASSERTED (MEMORY_RSS_CHECK=0); everything else is\n")
         self.assertLessEqual(max(s[2] for s in after), fds_warm_max + FDS_SLACK, samples)
 
 
