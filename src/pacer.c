@@ -21,6 +21,9 @@
 /* The assumed rate never drops below this share of the configured one. */
 #define RATE_FLOOR_DIVISOR 64.0
 #define RATE_STEP_DIVISOR  16.0
+/* Without counts (Key Vault), how long answers must come without a 429 before the assumed
+ * rate grows back by one step: from the floor to the configured rate in about a minute. */
+#define RATE_RECOVER_USEC  (1 * USEC_PER_SEC)
 #define WAIT_MIN_USEC      (1 * USEC_PER_MSEC)
 
 struct bucket {
@@ -30,6 +33,7 @@ struct bucket {
         double size_seen;     /* largest count reported + 1: a lower bound of the bucket size; 0 = none */
         usec_t at;            /* time of level */
         usec_t blocked_until; /* from a 429's Retry-After */
+        usec_t rate_changed_at; /* the last cut or raise of rate */
         double last_count;    /* the latest count reported; -1 = none */
         unsigned stale;       /* answers still due from requests sent before the last rate cut */
         bool cut_fresh;       /* no request went out since the last cut */
@@ -85,8 +89,9 @@ static void bucket_refill(struct bucket *b, const struct pacer_limit *l, usec_t 
         b->at = now;
 }
 
-static void bucket_cut(struct bucket *b) {
+static void bucket_cut(struct bucket *b, usec_t now) {
         b->rate = MAX(b->rate / 2, b->rate_floor);
+        b->rate_changed_at = now;
         b->stale = b->outstanding;
         b->cut_fresh = true;
 }
@@ -171,8 +176,19 @@ void pacer_release(struct pacer *p, const char *key, const struct pacer_limit *l
                 b->stale--;
         b->observed = true;
         bucket_refill(b, l, now);
-        if (remaining < 0)
+        if (remaining < 0) {
+                /* A service that never sends counts (Key Vault) only ever says "slower" (a
+                 * 429), never "faster": without this, a few 429s would pace it at the floor
+                 * until restart. So the rate grows back a step a second while answers come
+                 * and no 429 cuts it (a 429's own answer is released before it cuts). Keys
+                 * with counts (ARM) are corrected by them instead. */
+                if (b->size_seen <= 0 && b->rate < l->refill_per_sec && now >= b->blocked_until &&
+                    now >= b->rate_changed_at + RATE_RECOVER_USEC) {
+                        b->rate = MIN(l->refill_per_sec, b->rate + l->refill_per_sec / RATE_STEP_DIVISOR);
+                        b->rate_changed_at = now;
+                }
                 return;
+        }
 
         first = b->size_seen <= 0;
         b->last_count = (double)remaining;
@@ -189,7 +205,7 @@ void pacer_release(struct pacer *p, const char *key, const struct pacer_limit *l
                 /* Fuller than the server says: it refills slower than we assume. */
                 b->level = lo;
                 if (may_cut)
-                        bucket_cut(b);
+                        bucket_cut(b, now);
         } else if (b->outstanding == 0 && b->level < hi - TOLERANCE_UNDER) {
                 /* Emptier than the server says: it refills faster. Only trusted when
                  * nothing else is in flight: with answers overtaking each other, a count
@@ -209,7 +225,7 @@ void pacer_throttled(struct pacer *p, const char *key, usec_t until) {
         b->blocked_until = MAX(b->blocked_until, until);
         /* A 429 is the surest sign that we assumed too fast a refill. */
         if (b->stale == 0 && !b->cut_fresh)
-                bucket_cut(b);
+                bucket_cut(b, until);
         /* The server says the bucket is empty: start refilling when the block ends. */
         b->level = MIN(b->level, 0.0);
         b->at = MAX(b->at, until);

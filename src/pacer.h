@@ -24,7 +24,10 @@
  * Until the first answer on a key only one request goes (a probe): the count it brings
  * back is the truth the rest starts from. A 429 blocks the key until its Retry-After.
  * Key Vault sends no counts; there the model (a conservative share of the documented
- * ~4,000 requests per 10 s per vault) and 429s are all there is. */
+ * ~4,000 requests per 10 s per vault) and 429s are all there is: a 429 halves the assumed
+ * rate, and every second of answers without one grows it back by a sixteenth of the
+ * configured rate (additive increase, as TCP does), so a burst of 429s slows a vault for
+ * a minute at most, not until restart. */
 
 #include "macro.h"
 

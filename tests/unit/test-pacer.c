@@ -189,6 +189,66 @@ static void test_throttled(void **state) {
         pacer_throttled(p, "unknown", 5 * SEC); /* no bucket yet: nothing to do */
 }
 
+static void test_recovers_without_counts(void **state) {
+        _cleanup_(pacer_freep) struct pacer *p = NULL;
+        const struct pacer_limit kv = PACER_LIMIT_KEY_VAULT;
+        usec_t t = 0, wait;
+        double rate, low;
+
+        /* Every request answered 429: the rate falls far below the configured one (each
+         * wait for the bucket is long enough for one step back before the next cut). */
+        assert_int_equal(pacer_new(&p), 0);
+        for (int i = 0; i < 8; i++) {
+                while (pacer_acquire(p, "kv", &kv, t, &wait) == 1)
+                        t += wait;
+                pacer_release(p, "kv", &kv, -1, t);
+                pacer_throttled(p, "kv", t + 10 * MS);
+                t += 10 * MS;
+        }
+        assert_int_equal(pacer_inspect(p, "kv", &kv, t, NULL, &low), 0);
+        assert_true(low < kv.refill_per_sec / 8);
+
+        /* Answers without a 429 bring it back a sixteenth of the configured rate a second,
+         * never above it; answers in the same second as a raise do not raise again. */
+        for (int s = 1; s <= 20; s++) {
+                usec_t at = t + (usec_t) s * SEC;
+
+                for (int i = 0; i < 3; i++) {
+                        if (pacer_acquire(p, "kv", &kv, at, &wait) == 0)
+                                pacer_release(p, "kv", &kv, -1, at);
+                }
+                assert_int_equal(pacer_inspect(p, "kv", &kv, at, NULL, &rate), 0);
+                assert_true(rate <= kv.refill_per_sec);
+                assert_true(rate <= low + s * kv.refill_per_sec / 16 + 1e-9);
+        }
+        assert_true(fabs(rate - kv.refill_per_sec) < 1e-9);
+        t += 21 * SEC;
+
+        /* A 429 cuts it again at once. */
+        assert_int_equal(pacer_acquire(p, "kv", &kv, t, &wait), 0);
+        pacer_release(p, "kv", &kv, -1, t);
+        pacer_throttled(p, "kv", t + SEC);
+        assert_int_equal(pacer_inspect(p, "kv", &kv, t, NULL, &rate), 0);
+        assert_true(fabs(rate - kv.refill_per_sec / 2) < 1e-9);
+}
+
+static void test_counted_key_not_raised_without_count(void **state) {
+        _cleanup_(pacer_freep) struct pacer *p = NULL;
+        usec_t wait;
+        double rate;
+
+        /* ARM: once counts came, only counts raise the rate; an error answer (no count)
+         * seconds later does not. */
+        assert_int_equal(pacer_new(&p), 0);
+        assert_int_equal(pacer_acquire(p, "arm", &small, 0, &wait), 0);
+        pacer_release(p, "arm", &small, 9, 0);
+        pacer_throttled(p, "arm", 1 * SEC);
+        assert_int_equal(pacer_acquire(p, "arm", &small, 10 * SEC, &wait), 0);
+        pacer_release(p, "arm", &small, -1, 10 * SEC);
+        assert_int_equal(pacer_inspect(p, "arm", &small, 10 * SEC, NULL, &rate), 0);
+        assert_true(fabs(rate - 1) < 1e-9);
+}
+
 static void test_oom(void **state) {
         _cleanup_(pacer_freep) struct pacer *p = NULL;
         usec_t wait;
@@ -432,6 +492,8 @@ int main(void) {
                 cmocka_unit_test(test_in_flight_counted),
                 cmocka_unit_test(test_in_flight_limited_by_count),
                 cmocka_unit_test(test_throttled),
+                cmocka_unit_test(test_recovers_without_counts),
+                cmocka_unit_test(test_counted_key_not_raised_without_count),
                 cmocka_unit_test(test_oom),
                 cmocka_unit_test(test_sim_azure_bucket),
                 cmocka_unit_test(test_sim_azure_bucket_jitter),
