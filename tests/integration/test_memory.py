@@ -65,11 +65,7 @@ MIX = [
     {"id": "close", "action": "close", "rate": 0.0006},
     {"id": "truncate", "action": "truncate", "rate": 0.0006},
     {"id": "s503", "action": "status", "status": 503, "rate": 0.0006},
-    # ARM only: a 429 from Key Vault halves cmkd's assumed refill for that vault, and with no
-    # remaining-count headers from Key Vault nothing ever raises it again (pacer.c): after
-    # six of them kv-a is paced at 1.6 requests a second for good and 10,000 sweeps take
-    # hours. Left for the pacer's owner; test_faults covers 429 bursts on Key Vault.
-    {"id": "throttle", "action": "throttle", "retry_after": 1, "service": "arm", "rate": 0.0006},
+    {"id": "throttle", "action": "throttle", "retry_after": 1, "rate": 0.0006},
     {"id": "slow", "action": "slow_body", "bytes_per_s": 200, "max_s": 5, "rate": 0.0003},
 ]
 
