@@ -432,6 +432,10 @@ static void pacer_give_back(struct azure_call *c, int64_t remaining) {
                 return;
         c->token_taken = false;
         pacer_release(c->az->pacer, c->pq->key, c->pq->limit, remaining, az_now(c->az));
+        /* The calls behind a probe, or behind the in-flight limit, wait for exactly this:
+         * ask the pacer again now rather than after PACER_PROBE_WAIT_USEC. */
+        if (c->pq->head)
+                pace_schedule(c->az, 0);
 }
 
 static void call_free(struct azure_call *c) {
