@@ -624,7 +624,8 @@ class CrashTest(UpdateTest):
         puts = self.put_requests(self.tw.log(), "c-stale")
         self.assertEqual(len(puts), 1, cmkdlib.describe_log(self.tw.log()))
         self.assert_audit("c-stale", ["started", "resumed", "succeeded"])
-        self.assertEqual(self.fx.operation_records(), [])
+        # The record goes just after the "now uses" line (and the audit entry): wait for it.
+        self.fx.wait_until(lambda: self.fx.operation_records() == [], 10, "no operation record left", d2)
         self.assertEqual(d2.stop(5), 0)
 
     def test_corrupt_record_set_aside(self):
