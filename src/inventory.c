@@ -399,6 +399,16 @@ static enum fetch_audience key_audience(const struct keyurl *url) {
         return url->store == KEY_STORE_MANAGED_HSM ? FETCH_HSM : FETCH_VAULT;
 }
 
+/* A pinned version other than the current one: read it (the current one is known). */
+static void fetch_key_version(struct inventory *inv, const struct key_entry *k, const char *version) {
+        _cleanup_free_ char *u = NULL;
+
+        if (strcasecmp(version, k->current_bundle->version) == 0)
+                return;
+        u = url_printf("https://%s/keys/%s/%s?api-version=" API_KEYVAULT, k->url.host, k->url.name, version);
+        (void) fetch(inv, REQ_KEY_VERSION, key_audience(&k->url), FETCH_KEY, u, k->id, version, NULL);
+}
+
 static bool keyurl_allowed(const struct inventory *inv, const struct keyurl *url) {
         return keyurl_suffix_allowed(url, url->store == KEY_STORE_MANAGED_HSM ? inv->conf->cloud.hsm_suffixes
                                                                               : inv->conf->cloud.vault_suffixes);
@@ -448,7 +458,10 @@ static void request_key_facts(struct inventory *inv, const struct cluster *c) {
                         if (!e || hashmap_put(k->versions, v, e) < 0) {
                                 version_entry_free(e);
                                 log_oom();
-                        }
+                        } else if (k->current.requested && k->current.status.state == OBS_PRESENT)
+                                /* The key was answered before this cluster was listed: on_key()
+                                 * has read the pins known then, this one is read now. */
+                                fetch_key_version(inv, k, v);
                 }
         }
 }
@@ -732,14 +745,8 @@ static void on_key(struct inventory *inv, struct req *q, const struct fetch_resu
                 return;
 
         /* Read each pinned version that is not the current one. */
-        HASHMAP_FOREACH(vname, ve, k->versions) {
-                _cleanup_free_ char *u = NULL;
-
-                if (strcasecmp(vname, k->current_bundle->version) == 0)
-                        continue;
-                u = url_printf("https://%s/keys/%s/%s?api-version=" API_KEYVAULT, k->url.host, k->url.name, vname);
-                (void) fetch(inv, REQ_KEY_VERSION, key_audience(&k->url), FETCH_KEY, u, k->id, vname, NULL);
-        }
+        HASHMAP_FOREACH(vname, ve, k->versions)
+                fetch_key_version(inv, k, vname);
 }
 
 static void on_key_version(struct inventory *inv, struct req *q, const struct fetch_result *r) {
