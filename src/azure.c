@@ -519,6 +519,9 @@ static void call_send(struct azure_call *c, const char *authorization) {
                 .body_len = c->body_len,
                 .body_max = c->body_max,
                 .timeout_usec = c->timeout_usec,
+                /* The next page of a list waits for this one: a list is a chain of requests,
+                 * and behind a queue of Key Vault reads each link would wait its turn. */
+                .urgent = c->kind == AZURE_KIND_ARM_LIST,
         };
         int r;
 
