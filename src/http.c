@@ -38,7 +38,8 @@ struct http_host {
 
 struct http_request {
         struct http *http;
-        CURL *easy;                 /* owned */
+        struct http_spec *pending;  /* owned while queued: the spec, set up when it starts */
+        CURL *easy;                 /* owned; NULL until it starts */
         struct curl_slist *headers; /* owned; holds the Authorization line: wiped before freeing */
         char *body;                 /* owned; wiped */
         size_t body_len;
@@ -263,9 +264,45 @@ static void slist_free_wiped(struct curl_slist *l) {
         curl_slist_free_all(l);
 }
 
+/* A queued request keeps its spec until it starts, rather than a libcurl handle set up
+ * (5 KiB each): thousands may wait behind the cap. Its own copies; body is borrowed from
+ * the request; the authorization is wiped when freed. */
+static void spec_free(struct http_spec *s) {
+        if (!s)
+                return;
+        mem_free((char *) s->url);
+        if (s->authorization) {
+                explicit_wipe((char *) s->authorization, strlen(s->authorization));
+                mem_free((char *) s->authorization);
+        }
+        strv_free((char **) s->headers);
+        mem_free((char *) s->content_type);
+        mem_free(s);
+}
+
+static struct http_spec *spec_copy(const struct http_spec *spec, const void *body) {
+        struct http_spec *s = new0(struct http_spec, 1);
+
+        if (!s)
+                return NULL;
+        *s = *spec;
+        s->url = s->authorization = s->content_type = NULL;
+        s->headers = NULL;
+        s->body = body;
+        if (!(s->url = mem_strdup(spec->url)) ||
+            (spec->authorization && !(s->authorization = mem_strdup(spec->authorization))) ||
+            (spec->content_type && !(s->content_type = mem_strdup(spec->content_type))) ||
+            (spec->headers && !(s->headers = strv_copy(spec->headers)))) {
+                spec_free(s);
+                return NULL;
+        }
+        return s;
+}
+
 static void request_free(struct http_request *req) {
         if (!req)
                 return;
+        spec_free(req->pending);
         if (req->easy)
                 curl_easy_cleanup(req->easy);
         slist_free_wiped(req->headers);
@@ -552,6 +589,14 @@ static int request_add(struct http *h, struct http_request *req) {
         return 0;
 }
 
+/* Sets a request up for libcurl: a handle with every option. Returns 0 or -ENOMEM. */
+static int request_prepare(struct http *h, struct http_request *req, const struct http_spec *spec) {
+        req->easy = curl_easy_init();
+        if (!req->easy)
+                return -ENOMEM;
+        return request_setup(h, req, spec);
+}
+
 /* Starts queued requests while there is room, the first for freed_host if it is not NULL.
  * Called from loop callbacks only. */
 static void queue_pump(struct http *h, const char *freed_host) {
@@ -562,7 +607,11 @@ static void queue_pump(struct http *h, const char *freed_host) {
 
                 freed_host = NULL;
                 queue_unlink(h, req);
-                r = request_add(h, req);
+                r = request_prepare(h, req, req->pending);
+                spec_free(req->pending);
+                req->pending = NULL;
+                if (r >= 0)
+                        r = request_add(h, req);
                 if (r < 0) {
                         req->write_error = r;
                         request_finish(req, CURLE_OUT_OF_MEMORY);
@@ -612,22 +661,21 @@ int http_request_start(struct http *h, const struct http_spec *spec, http_done_f
                 }
                 req->body_len = spec->body_len;
         }
-        req->easy = curl_easy_init();
-        if (!req->easy) {
-                r = -ENOMEM;
-                goto fail;
-        }
-        r = request_setup(h, req, spec);
-        if (r < 0)
-                goto fail;
-
         /* Nothing overtakes a queued request of its own rank (or above). */
         if (h->n_running < h->max_concurrent && !h->urgent_head && (req->urgent || h->n_queued == 0)) {
-                r = request_add(h, req);
+                r = request_prepare(h, req, spec);
+                if (r >= 0)
+                        r = request_add(h, req);
                 if (r < 0)
                         goto fail;
-        } else
+        } else {
+                req->pending = spec_copy(spec, req->body);
+                if (!req->pending) {
+                        r = -ENOMEM;
+                        goto fail;
+                }
                 queue_push(h, req);
+        }
         if (ret)
                 *ret = req;
         return 0;
