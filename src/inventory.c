@@ -1358,11 +1358,31 @@ int inventory_evaluate(struct inventory *inv, usec_t now, struct sweep_result *r
          * must not move afterwards. */
         if (s.n_clusters > 1)
                 qsort(s.clusters, s.n_clusters, sizeof(struct cluster_result), cluster_cmp);
-        for (size_t i = 0; i < s.n_clusters; i++) {
-                struct cluster_result *cr = &s.clusters[i];
+        {
+                /* Every cluster's findings in one array, sized as they come; the verdicts
+                 * point into it once it stops moving. */
+                struct finding f[_FINDING_MAX];
+                size_t n = 0, allocated = 0;
 
-                conf_policy_for(inv->conf, cr->obs.cluster, &cr->policy);
-                (void) policy_evaluate(&cr->obs, &cr->policy, now, &cr->verdict);
+                for (size_t i = 0; i < s.n_clusters; i++) {
+                        struct cluster_result *cr = &s.clusters[i];
+
+                        conf_policy_for(inv->conf, cr->obs.cluster, &cr->policy);
+                        (void) policy_evaluate(&cr->obs, &cr->policy, now, f, &cr->verdict);
+                        if (cr->verdict.n_findings == 0)
+                                continue;
+                        if (GREEDY_REALLOC(s.findings, allocated, n + cr->verdict.n_findings) < 0) {
+                                sweep_result_done(&s);
+                                return -ENOMEM;
+                        }
+                        memcpy(s.findings + n, f, sizeof f[0] * cr->verdict.n_findings);
+                        n += cr->verdict.n_findings;
+                }
+                n = 0;
+                for (size_t i = 0; i < s.n_clusters; i++) {
+                        s.clusters[i].verdict.findings = s.clusters[i].verdict.n_findings ? s.findings + n : NULL;
+                        n += s.clusters[i].verdict.n_findings;
+                }
         }
 
         *ret = s;

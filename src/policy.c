@@ -701,12 +701,12 @@ static void decide_action(struct eval *e) {
 }
 
 int policy_evaluate(const struct cluster_obs *obs, const struct policy_conf *pc, usec_t now,
-                    struct verdict *ret) {
+                    struct finding findings[_FINDING_MAX], struct verdict *ret) {
         struct verdict v = {};
         struct eval e = {.obs = obs, .pc = pc, .now = now, .v = &v};
         const struct cluster *c;
 
-        if (!obs || !obs->cluster || !pc || !ret)
+        if (!obs || !obs->cluster || !pc || !findings || !ret)
                 return -EINVAL;
         c = obs->cluster;
 
@@ -735,6 +735,7 @@ int policy_evaluate(const struct cluster_obs *obs, const struct policy_conf *pc,
 
 finish:
         v.worst = SEVERITY_INFO;
+        v.findings = findings;
         for (int i = 0; i < _FINDING_MAX; i++)
                 if (e.has[i]) {
                         v.findings[v.n_findings++] = e.f[i];

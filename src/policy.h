@@ -212,7 +212,11 @@ struct access_check {
 };
 
 struct verdict {
-        struct finding findings[_FINDING_MAX]; /* each code at most once, in enum order */
+        /* n_findings of them, each code at most once, in enum order: in the array given to
+         * policy_evaluate() (borrowed), or wherever the verdict's owner keeps them (a sweep
+         * keeps all its clusters' findings in one array: a cluster has a few of the 27
+         * possible, and a fleet has tens of thousands of clusters). */
+        struct finding *findings;
         size_t n_findings;
         enum severity worst; /* SEVERITY_INFO when there are no findings */
         struct action action;
@@ -222,11 +226,12 @@ struct verdict {
         struct access_check access;
 };
 
-/* Fills *ret. Returns 0, or -EINVAL if obs, pc or ret is NULL or obs has no cluster (ret is
- * untouched then). Never fails otherwise: a fact it cannot judge becomes a check-unknown
- * finding. Pointers in the verdict borrow from obs. */
+/* Fills *ret, its findings into findings[] (room for every code): ret->findings points there.
+ * Returns 0, or -EINVAL if obs, pc, findings or ret is NULL or obs has no cluster (ret and
+ * findings are untouched then). Never fails otherwise: a fact it cannot judge becomes a
+ * check-unknown finding. Pointers in the verdict borrow from obs and findings. */
 int policy_evaluate(const struct cluster_obs *obs, const struct policy_conf *pc, usec_t now,
-                    struct verdict *ret);
+                    struct finding findings[_FINDING_MAX], struct verdict *ret);
 
 /* The finding with that code, or NULL. */
 const struct finding *verdict_find(const struct verdict *v, enum finding_code code);

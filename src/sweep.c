@@ -18,6 +18,7 @@ void sweep_result_done(struct sweep_result *s) {
         for (size_t i = 0; i < s->n_clusters; i++)
                 action_result_done(&s->clusters[i].action);
         mem_free(s->clusters);
+        mem_free(s->findings);
         mem_free(s->error_message);
         strv_free(s->failed_scopes);
         *s = (struct sweep_result) {};

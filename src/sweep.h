@@ -64,6 +64,9 @@ struct sweep_result {
         unsigned n_unreadable; /* list items that did not decode (counted, never dropped silently) */
         struct cluster_result *clusters; /* owned array */
         size_t n_clusters;
+        /* owned: the findings of every cluster, which their verdicts point into (NULL when
+         * whoever made the sweep keeps them elsewhere) */
+        struct finding *findings;
         struct sweep_stats stats;
 };
 

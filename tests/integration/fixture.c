@@ -17,6 +17,7 @@ struct fixture_cluster {
         struct cluster *cluster; /* owned */
         struct key_bundle key, pinned;
         struct obs_status unknown;
+        struct finding findings[_FINDING_MAX]; /* what the verdict's findings point to */
 };
 
 struct fixture {
@@ -156,6 +157,7 @@ static int load_cluster(struct json_object *o, struct fixture_cluster *fc, struc
         }
 
         cr->verdict.worst = SEVERITY_INFO;
+        cr->verdict.findings = fc->findings;
         if (json_object_object_get_ex(o, "findings", &findings)) {
                 size_t n = json_object_array_length(findings);
 

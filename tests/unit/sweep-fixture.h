@@ -23,6 +23,7 @@ struct fx {
         struct key_bundle pinned[FX_MAX];
         struct obs_status unknown_status[FX_MAX];
         struct cluster_result results[FX_MAX];
+        struct finding findings[FX_MAX][_FINDING_MAX]; /* what results[i].verdict.findings points to */
         struct sweep_result sweep;
 };
 
@@ -86,6 +87,7 @@ static inline void fx_init(struct fx *fx, size_t n) {
                 r->policy.key_expiry_warning_usec = 30 * USEC_PER_DAY;
                 r->policy.key_expiry_critical_usec = 7 * USEC_PER_DAY;
                 r->verdict.worst = SEVERITY_INFO;
+                r->verdict.findings = fx->findings[i];
                 if (keyurl_parse(c->key_url, &r->verdict.keyurl) == 0)
                         r->verdict.has_keyurl = true;
         }
