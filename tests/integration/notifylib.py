@@ -28,15 +28,13 @@ import tempfile
 import threading
 import time
 
+from cmkdlib import clean_env
+
 # Linux, asm-generic values (x86-64, arm64): the socket module does not export them.
 SO_TIMESTAMPNS = 35
 SCM_TIMESTAMPNS = SO_TIMESTAMPNS
 _UCRED = struct.Struct("3i")
 _TIMESPEC = struct.Struct("qq")
-
-# Environment systemd sets for a service that must not leak in from ours.
-_MANAGER_ENV = ("NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID", "LISTEN_FDS", "LISTEN_PID",
-                "LISTEN_FDNAMES", "JOURNAL_STREAM", "INVOCATION_ID", "CREDENTIALS_DIRECTORY")
 
 
 def monotonic_usec():
@@ -233,8 +231,7 @@ class Daemon:
     def __init__(self, argv, notify, env=None, watchdog_usec=None, watchdog_pid="self"):
         self.argv = list(argv)
         self.notify = notify
-        full_env = {k: v for k, v in os.environ.items() if k not in _MANAGER_ENV}
-        full_env.update(env or {})
+        full_env = clean_env(env)  # none of systemd's variables from our environment
         full_env.update(notify.env(watchdog_usec))
         if watchdog_usec is not None and watchdog_pid is not None and watchdog_pid != "self":
             full_env["WATCHDOG_PID"] = str(int(watchdog_pid))

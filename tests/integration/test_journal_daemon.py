@@ -15,21 +15,16 @@ and that no token the twin issued appears in the journal.
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
-import tempfile
 import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, HERE)
-sys.path.insert(0, os.path.join(ROOT, "tests", "twin"))
 
 import journalns  # noqa: E402
-import twinlib  # noqa: E402
+from cmkdlib import ROOT, CmkdError, Fixture, cmkd_path  # noqa: E402
 
-CMKD = os.environ.get("CMKD") or os.path.join(ROOT, "build", "cmkd")
 CATALOG = os.path.join(ROOT, "systemd", "cmkd.catalog")
 SCENARIO = os.path.join(HERE, "scenarios", "journal-daemon.json")
 SWEEP_TIMEOUT = 60
@@ -74,8 +69,10 @@ sys.exit(rc)
 
 def setUpModule():
     problems = journalns.prerequisites()
-    if not os.access(CMKD, os.X_OK):
-        problems.append("CMKD=%s is not executable: run make" % CMKD)
+    try:
+        cmkd_path()
+    except CmkdError as e:
+        problems.append(str(e))
     if problems:
         raise RuntimeError("test_journal_daemon cannot run:\n  " + "\n  ".join(problems))
 
@@ -104,22 +101,18 @@ def catalog_ids():
 class JournalDaemonTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.tmp = tempfile.mkdtemp(prefix="cmkd-test-journal-daemon-")
-        cls.twin = twinlib.Twin(SCENARIO)
-        cls.twin.__enter__()
-        cls.state = os.path.join(cls.tmp, "state")
-        conf = cls.twin.cmkd_config() + (
-            "\n[Daemon]\nStateDirectory=%s\nPollIntervalSec=10s\nCacheTTLSec=0\n"
-            "[Policy]\nStaleVersion=update\n[Alerts]\nRepeatIntervalSec=1h\n" % cls.state)
-        cls.conf = os.path.join(cls.tmp, "cmkd.conf")
-        with open(cls.conf, "w") as f:
-            f.write(conf)
-        os.chmod(cls.conf, 0o600)
+        cls.fx = Fixture(SCENARIO)
+        cls.addClassCleanup(cls.fx.close)
+        cls.tmp = cls.fx.dir
+        cls.conf = cls.fx.write_config({"Daemon": {"PollIntervalSec": "10s", "CacheTTLSec": "0"},
+                                        "Policy": {"StaleVersion": "update"},
+                                        "Alerts": {"RepeatIntervalSec": "1h"}})
         cls.driver = os.path.join(cls.tmp, "driver.py")
         with open(cls.driver, "w") as f:
             f.write(DRIVER % {})
         cls.journal = journalns.PrivateJournal(catalog=CATALOG)
         cls.journal.__enter__()
+        cls.addClassCleanup(cls.journal.__exit__, None, None, None)
         # Run 1: two sweeps; after the first, give uami-r its role: access-revoked clears.
         fix = [{"op": "add_role_assignment", "identity": "uami-r",
                 "role": "Key Vault Crypto Service Encryption User", "vault": "kv-main"}]
@@ -132,17 +125,12 @@ class JournalDaemonTest(unittest.TestCase):
     @classmethod
     def run_daemon(cls, sweeps, controls, stderr_name):
         stderr_path = os.path.join(cls.tmp, stderr_name)
-        arg = json.dumps([CMKD, cls.conf, stderr_path, sweeps, controls, cls.twin.http_port, SWEEP_TIMEOUT])
+        arg = json.dumps([cls.fx.cmkd, cls.conf, stderr_path, sweeps, controls, cls.fx.twin.http_port,
+                          SWEEP_TIMEOUT])
         res = cls.journal.run([sys.executable, cls.driver, arg], timeout=SWEEP_TIMEOUT + 30)
         with open(stderr_path) as f:
             res["cmkd_stderr"] = f.read()
         return res
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.journal.__exit__(None, None, None)
-        cls.twin.__exit__(None, None, None)
-        shutil.rmtree(cls.tmp, ignore_errors=True)
 
     def describe(self):
         return "run1 rc=%s stderr:\n%s\ncmkd:\n%s" % (self.run1["rc"], self.run1.get("stderr"),

@@ -21,7 +21,6 @@ fails the first test after READY_TIMEOUT and every later one at once, each sayin
 """
 
 import os
-import re
 import shutil
 import signal
 import sys
@@ -30,31 +29,16 @@ import time
 import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, HERE)
-sys.path.insert(0, os.path.join(ROOT, "tests", "twin"))
 
+from cmkdlib import Fixture, cmkd_path  # noqa: E402
 from notifylib import Daemon, NotifyError, NotifySocket, check_monotonic_usec  # noqa: E402
 
-try:
-    import twinlib  # noqa: E402
-    _TWIN_IMPORT_ERROR = None
-except ImportError as e:
-    twinlib = None
-    _TWIN_IMPORT_ERROR = e
-
-CMKD = os.environ.get("CMKD") or os.path.join(ROOT, "build", "cmkd")
-
 # What these tests assume of the twin and of cmkd.conf, in one place.
-SCENARIOS = os.path.join(HERE, "scenarios")
-SCENARIO = os.path.join(SCENARIOS, "notify-healthy.json")  # a small fleet, all fine
-SCENARIO_SLOW_TOKEN = os.path.join(SCENARIOS, "notify-slow-token.json")  # the same, slow token endpoint
-KEY_POLL = ("Daemon", "PollIntervalSec")
-KEY_STATE = ("Daemon", "StateDirectory")
-KEY_EXCLUDE = ("Discovery", "Exclude")
-BAD_KEY = ("Daemon", "BogusReloadTestKey")  # unknown keys are errors
+SCENARIO = "notify-healthy"  # a small fleet, all fine
+SCENARIO_SLOW_TOKEN = "notify-slow-token"  # the same, slow token endpoint
+BAD_KEY = "BogusReloadTestKey"  # in [Daemon]; unknown keys are errors
 POLL_FAST = "10s"  # the shortest PollIntervalSec= allowed
-POLL_SLOW = "1h"
 
 READY_TIMEOUT = 15       # start-up until READY=1; config loading only, so generous
 STOP_TIMEOUT = 5         # issue 7: exit 0 within 5 s of SIGTERM
@@ -66,41 +50,7 @@ _first_ready_failure = None
 
 
 def setUpModule():
-    problems = []
-    if not (os.path.isfile(CMKD) and os.access(CMKD, os.X_OK)):
-        problems.append("CMKD=%s is not an executable file: run 'make' or set CMKD" % CMKD)
-    if twinlib is None:
-        problems.append("the twin is missing: tests/twin/twinlib.py (branch twin) could not be "
-                        "imported: %s" % _TWIN_IMPORT_ERROR)
-    if problems:
-        raise RuntimeError("test_notify cannot run:\n  " + "\n  ".join(problems))
-
-
-def ini_set(text, section, key, value):
-    """Sets key=value in [section] of INI text: replaces an existing assignment (and drops
-    repeats), or adds it at the end of the section, or adds the section. value None
-    removes the key."""
-    lines = text.splitlines()
-    out, current, done, last_in_section = [], None, False, None
-    assign = re.compile(r"\s*" + re.escape(key) + r"\s*=")
-    for line in lines:
-        m = re.match(r"\s*\[([^\]]+)\]\s*$", line)
-        if m:
-            current = m.group(1).strip()
-        elif current == section and assign.match(line):
-            if value is not None and not done:
-                out.append("%s=%s" % (key, value))
-                done = True
-            continue
-        out.append(line)
-        if current == section and line.strip():
-            last_in_section = len(out)
-    if value is not None and not done:
-        if last_in_section is None:
-            out += ["", "[%s]" % section, "%s=%s" % (key, value)]
-        else:
-            out.insert(last_in_section, "%s=%s" % (key, value))
-    return "\n".join(out) + "\n"
+    cmkd_path()
 
 
 # The twin's request log: a list of dicts with at least "seq", "method", "host", "path"
@@ -136,10 +86,7 @@ def is_cluster_list(entry):
 class NotifyTest(unittest.TestCase):
     def setUp(self):
         if _first_ready_failure is not None:
-            self.fail("not waiting again: an earlier test got no READY=1 from %s:\n%s"
-                      % (CMKD, _first_ready_failure))
-        self.tmp = tempfile.mkdtemp(prefix="cmkd-test-notify-")
-        self.addCleanup(shutil.rmtree, self.tmp, True)
+            self.fail("not waiting again: an earlier test got no READY=1 from cmkd:\n%s" % _first_ready_failure)
         self.notify = NotifySocket()
         self.addCleanup(self.notify.close)
         self.daemon = None
@@ -150,29 +97,22 @@ class NotifyTest(unittest.TestCase):
 
     # --- helpers -------------------------------------------------------------------
 
-    def start_twin(self, scenario):
-        twin = twinlib.Twin(scenario)
-        twin.__enter__()
-        self.addCleanup(twin.__exit__, None, None, None)
-        return twin
+    def start_twin(self, scenario, **twin_kw):
+        """The twin, in a cmkdlib.Fixture (self.fx) that also holds the config."""
+        self.fx = Fixture(scenario, **twin_kw)
+        self.addCleanup(self.fx.close)
+        return self.fx.twin
 
-    def config_text(self, twin, poll=POLL_FAST, exclude=None):
-        text = twin.cmkd_config()
-        text = ini_set(text, *KEY_STATE, os.path.join(self.tmp, "state"))
-        text = ini_set(text, *KEY_POLL, poll)
-        text = ini_set(text, *KEY_EXCLUDE, exclude)
-        return text
+    def write_config(self, exclude=None, bad=False):
+        """Writes the config for the twin: PollIntervalSec=POLL_FAST, [Discovery] Exclude=
+        (None: none) and, if bad, an unknown key. Returns its path."""
+        daemon = {"PollIntervalSec": POLL_FAST}
+        if bad:
+            daemon[BAD_KEY] = "yes"
+        return self.fx.write_config({"Daemon": daemon, "Discovery": {"Exclude": exclude}})
 
-    def write_config(self, text, name="cmkd.conf"):
-        path = os.path.join(self.tmp, name)
-        fd = os.open(path + ".tmp", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        os.replace(path + ".tmp", path)
-        return path
-
-    def start(self, config, **kw):
-        self.daemon = Daemon([CMKD, "-c", config], self.notify, **kw)
+    def start(self, **kw):
+        self.daemon = Daemon([self.fx.cmkd, "-c", self.fx.config_path], self.notify, **kw)
         self.addCleanup(self.daemon.kill)
         return self.daemon
 
@@ -213,10 +153,10 @@ class NotifyTest(unittest.TestCase):
     def last_seq(twin):
         return max((_field(e, "seq") for e in twin.log()), default=-1)
 
-    def reload(self, config_path, text):
-        """Writes the new config, sends SIGHUP, and returns (RELOADING msg, READY msg,
-        stderr offset before the signal)."""
-        self.write_config(text, os.path.basename(config_path))
+    def reload(self, **config):
+        """Writes the new config (write_config(**config)), sends SIGHUP, and returns
+        (RELOADING msg, READY msg, stderr offset before the signal)."""
+        self.write_config(**config)
         since, err_offset = self.notify.count(), self.daemon.stderr_size()
         self.daemon.signal(signal.SIGHUP)
         reloading = self.notify.wait_for("RELOADING=1", READY_TIMEOUT, since=since, daemon=self.daemon)
@@ -231,7 +171,8 @@ class NotifyTest(unittest.TestCase):
 
     def test_ready_before_first_azure_request(self):
         twin = self.start_twin(SCENARIO_SLOW_TOKEN)
-        self.start(self.write_config(self.config_text(twin)))
+        self.write_config()
+        self.start()
         ready = self.wait_ready()
         first = min(self.wait_twin(twin, "request", lambda e: True), key=entry_monotonic_usec)
         first_usec = entry_monotonic_usec(first)
@@ -247,10 +188,10 @@ class NotifyTest(unittest.TestCase):
         # is kept (a CA file that is gone is a config error, not an outage).
         pki = tempfile.mkdtemp(prefix="cmkd-test-notify-pki-")
         self.addCleanup(shutil.rmtree, pki, True)
-        twin = twinlib.Twin(SCENARIO, pki=pki)
-        with twin:
-            text = self.config_text(twin)
-        self.start(self.write_config(text))
+        twin = self.start_twin(SCENARIO, pki=pki)
+        self.write_config()
+        twin.stop()
+        self.start()
         self.wait_ready()
         # Still up a little later, with its first sweep failed.
         time.sleep(2)
@@ -260,8 +201,9 @@ class NotifyTest(unittest.TestCase):
         self.assertEqual(self.daemon.wait(STOP_TIMEOUT), 0, self.daemon.describe())
 
     def test_watchdog_pings_at_half_period(self):
-        twin = self.start_twin(SCENARIO)
-        self.start(self.write_config(self.config_text(twin)), watchdog_usec=WATCHDOG_USEC, watchdog_pid="self")
+        self.start_twin(SCENARIO)
+        self.write_config()
+        self.start(watchdog_usec=WATCHDOG_USEC, watchdog_pid="self")
         ready = self.wait_ready()
         self.notify.wait_for("WATCHDOG=1", WATCHDOG_PINGS * WATCHDOG_USEC / 1e6 + 10, since=ready.seq,
                              daemon=self.daemon, count=WATCHDOG_PINGS)
@@ -274,8 +216,9 @@ class NotifyTest(unittest.TestCase):
 
     def test_watchdog_not_ours(self):
         # WATCHDOG_PID names another process (pid 1 is never cmkd): no pings.
-        twin = self.start_twin(SCENARIO)
-        self.start(self.write_config(self.config_text(twin)), watchdog_usec=WATCHDOG_USEC, watchdog_pid=1)
+        self.start_twin(SCENARIO)
+        self.write_config()
+        self.start(watchdog_usec=WATCHDOG_USEC, watchdog_pid=1)
         ready = self.wait_ready()
         time.sleep(1.5 * WATCHDOG_USEC / 1e6)
         pings = [m for m in self.notify.messages(ready.seq) if m.has("WATCHDOG")]
@@ -283,15 +226,15 @@ class NotifyTest(unittest.TestCase):
 
     def test_reload_sequence(self):
         twin = self.start_twin(SCENARIO)
-        config = self.write_config(self.config_text(twin, exclude="*"))
-        self.start(config)
+        self.write_config(exclude="*")
+        self.start()
         self.wait_ready()
         # Every cluster excluded: listings, but no key is read.
         self.wait_twin(twin, "cluster listings", is_cluster_list, count=2)
         self.assertFalse(any(is_key_vault(e) for e in twin.log()), "a key was read with every cluster excluded")
 
         seq = self.last_seq(twin)
-        self.reload(config, self.config_text(twin))
+        self.reload()
         # The new config is in force: keys are read now.
         self.wait_twin(twin, "Key Vault requests after the reload", is_key_vault, since_seq=seq)
         self.assertIsNone(self.daemon.poll())
@@ -304,14 +247,13 @@ class NotifyTest(unittest.TestCase):
         # same config without the unknown key then does make cmkd read keys, which shows
         # the observation would have caught it.
         twin = self.start_twin(SCENARIO)
-        config = self.write_config(self.config_text(twin, exclude="*"))
-        self.start(config)
+        config = self.write_config(exclude="*")
+        self.start()
         self.wait_ready()
 
-        bad = ini_set(self.config_text(twin), *BAD_KEY, "yes")
         seq = self.last_seq(twin)
-        _, _, err_offset = self.reload(config, bad)
-        reason = self.wait_stderr(err_offset, BAD_KEY[1])
+        _, _, err_offset = self.reload(bad=True)
+        reason = self.wait_stderr(err_offset, BAD_KEY)
         self.assertIn(os.path.basename(config), reason, "the rejected reload's reason does not name the file")
         self.assertIsNone(self.daemon.poll(), "cmkd exited on a bad reload.\n" + self.daemon.describe())
 
@@ -320,13 +262,14 @@ class NotifyTest(unittest.TestCase):
         self.assertEqual(read, [], "keys were read after the bad reload: the rejected config is in force")
 
         seq = self.last_seq(twin)
-        self.reload(config, self.config_text(twin))
+        self.reload()
         self.wait_twin(twin, "Key Vault requests after the good reload", is_key_vault, since_seq=seq)
 
     def test_sigterm_stops_cleanly(self):
         # The slow token endpoint keeps the first request in flight at SIGTERM.
-        twin = self.start_twin(SCENARIO_SLOW_TOKEN)
-        self.start(self.write_config(self.config_text(twin)))
+        self.start_twin(SCENARIO_SLOW_TOKEN)
+        self.write_config()
+        self.start()
         ready = self.wait_ready()
         start = time.monotonic()
         self.daemon.signal(signal.SIGTERM)

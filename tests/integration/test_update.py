@@ -41,20 +41,18 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
 import cmkdlib  # noqa: E402
-from cmkdlib import Fixture, cluster_path_re, requests, writes  # noqa: E402
+from cmkdlib import Fixture, cluster_path_re, merge_sections, requests, settled_log, writes  # noqa: E402
 
 ROOT = cmkdlib.ROOT
-SCENARIOS = os.path.join(HERE, "scenarios")
-BASIC = os.path.join(SCENARIOS, "update-basic.json")
-FLEET = os.path.join(SCENARIOS, "update-fleet.json")
+BASIC = os.path.join(cmkdlib.SCENARIOS, "update-basic.json")
+FLEET = os.path.join(cmkdlib.SCENARIOS, "update-fleet.json")
 SPEC_EXAMPLE = os.path.join(ROOT, "tests", "data", "reference", "mongocluster", "2025-09-01",
                             "MongoClusters_PatchCMK.json")
 ARM = "https://management.azure.com"
 VAULT = "kv-upd"
-UPDATE = {"StaleVersion": "update"}
+UPDATE = {"Policy": {"StaleVersion": "update"}}  # every config of these tests, unless a test says otherwise
 # The daemon: RequestTimeoutSec must be shorter than PollIntervalSec (10 s is the minimum).
-DAEMON = {"PollIntervalSec": "10s"}
-NETWORK = {"RequestTimeoutSec": "5s"}
+DAEMON = {"Daemon": {"PollIntervalSec": "10s"}, "Network": {"RequestTimeoutSec": "5s"}}
 
 OP_STATUS_RE = r"/mongoClusterAzureAsyncOperation/"
 OP_RESULT_RE = r"/mongoClusterOperationResults/"
@@ -62,7 +60,7 @@ TIMINGS = []  # (test, seconds): printed at the end, never asserted
 
 
 def setUpModule():
-    cmkdlib.check_binary()
+    cmkdlib.cmkd_path()
     for p in (BASIC, FLEET, SPEC_EXAMPLE):
         if not os.path.isfile(p):
             raise RuntimeError("test_update cannot run: %s is missing" % p)
@@ -102,7 +100,7 @@ class UpdateTest(unittest.TestCase):
 
     def setUp(self):
         self.t0 = time.monotonic()
-        self.fx = Fixture(self.SCENARIO)
+        self.fx = Fixture(self.SCENARIO, UPDATE)
         self.addCleanup(self.fx.close)
         self.tw = self.fx.twin
 
@@ -130,33 +128,15 @@ class UpdateTest(unittest.TestCase):
 
     # --- running cmkd --------------------------------------------------------------------
 
-    def once(self, *extra, policy=None, daemon=None, network=None, **sections):
-        pol = dict(UPDATE)
-        pol.update(policy or {})
-        secs = {"Policy": pol}
-        if daemon:
-            secs["Daemon"] = daemon
-        if network:
-            secs["Network"] = network
-        secs.update(sections)
-        self.fx.write_config(**secs)
-        return self.fx.once(*extra)
+    def once(self, *extra, **sections):
+        """cmkd --once --json EXTRA, with sections (Policy={...}, ...) over UPDATE."""
+        return self.fx.once(*extra, sections=sections)
 
-    def start_daemon(self, policy=None, daemon=None, network=None):
-        pol = dict(UPDATE)
-        pol.update(policy or {})
-        d = dict(DAEMON)
-        d.update(daemon or {})
-        n = dict(NETWORK)
-        n.update(network or {})
-        self.fx.write_config(Policy=pol, Daemon=d, Network=n)
-        return self.fx.daemon()
+    def start_daemon(self, **sections):
+        """The daemon, with sections over UPDATE and DAEMON."""
+        return self.fx.daemon(sections=merge_sections(DAEMON, sections))
 
     # --- assertions ----------------------------------------------------------------------
-
-    def assert_json(self, run):
-        if run.json is None:
-            self.fail("cmkd --once --json printed no JSON:\n" + run.describe())
 
     def assert_no_writes(self, run):
         w = run.writes()
@@ -167,7 +147,6 @@ class UpdateTest(unittest.TestCase):
     def assert_refused(self, run, name, refusal):
         """The cluster's action is refused with that refusal, nothing was written, and the
         audit log has the refusal."""
-        self.assert_json(run)
         a = run.action(name)
         self.assertIsNotNone(a, "cluster %s has no action:\n%s" % (name, run.describe()))
         self.assertEqual((a["kind"], a["outcome"], a["refusal"]), ("update", "refused", refusal), run.describe())
@@ -233,7 +212,6 @@ class EndToEndTest(UpdateTest):
         new = self.current_kid("key1")
         self.assertNotEqual(old, new)
         run = self.once()
-        self.assert_json(run)
 
         w = run.writes()
         self.assertEqual([(e["method"], e["path"]) for e in w], [("PUT", cl["id"])], run.describe())
@@ -256,6 +234,9 @@ class EndToEndTest(UpdateTest):
         for other in ("c-current", "c-versionless", "c-smk"):
             self.assertIsNone(run.action(other), other)
         self.assertEqual(run.returncode, run.json["exit_code"])
+        # Every request of the run is cmkd's, which names itself in User-Agent.
+        self.assertEqual([e["seq"] for e in run.log if not str(e["user_agent"]).startswith("cmkd/")], [],
+                         run.describe())
 
         # Done is done: the next run sends nothing.
         again = self.once()
@@ -266,7 +247,7 @@ class EndToEndTest(UpdateTest):
         cl = self.cluster("c-stale")
         old = cl["cmk"]["key_url"]
         new = self.versionless("key1")
-        run = self.once(policy={"UpdateTarget": "versionless"})
+        run = self.once(Policy={"UpdateTarget": "versionless"})
         w = run.writes()
         self.assertEqual([(e["method"], e["path"]) for e in w], [("PUT", cl["id"])], run.describe())
         self.assertEqual(w[0]["body"], spec_update("PUT", cl["cmk"]["identity_id"], new, cl["location"]))
@@ -280,7 +261,7 @@ class EndToEndTest(UpdateTest):
         cl = self.cluster("c-stale")
         old = cl["cmk"]["key_url"]
         new = self.current_kid("key1")
-        run = self.once(policy={"UpdateMethod": "patch"})
+        run = self.once(Policy={"UpdateMethod": "patch"})
         w = run.writes()
         self.assertEqual([(e["method"], e["path"]) for e in w], [("PATCH", cl["id"])], run.describe())
         patch = w[0]
@@ -407,7 +388,6 @@ class GuardRailTest(UpdateTest):
 
     def test_service_managed(self):
         run = self.once()
-        self.assert_json(run)
         c = run.cluster("c-smk")
         self.assertEqual(c["encryption"], "service-managed")
         self.assertIsNone(c["action"], run.describe())
@@ -420,7 +400,7 @@ class GuardRailTest(UpdateTest):
     # global gates
 
     def test_mode_alert_only(self):
-        self.refused("mode", daemon={"Mode": "alert-only"})
+        self.refused("mode", Daemon={"Mode": "alert-only"})
 
     def _utc(self):
         return datetime.datetime.now(datetime.timezone.utc)
@@ -432,17 +412,17 @@ class GuardRailTest(UpdateTest):
         start = (now.hour * 60 + now.minute + 120) % 1440
         end = (start + 60) % 1440 or 1440
         win = "%s %02d:%02d-%02d:%02d" % (now.strftime("%a"), start // 60, start % 60, end // 60, end % 60)
-        self.refused("outside-window", policy={"ChangeWindow": win})
+        self.refused("outside-window", Policy={"ChangeWindow": win})
 
     def test_change_window_closed_days(self):
         # All day, but only on a day that is neither today nor tomorrow (UTC).
         day = (self._utc() + datetime.timedelta(days=3)).strftime("%a")
-        self.refused("outside-window", policy={"ChangeWindow": "%s 00:00-24:00" % day})
+        self.refused("outside-window", Policy={"ChangeWindow": "%s 00:00-24:00" % day})
 
     def test_change_window_open(self):
         now = self._utc()
         days = "%s,%s" % (now.strftime("%a"), (now + datetime.timedelta(days=1)).strftime("%a"))
-        run = self.once(policy={"ChangeWindow": "%s 00:00-24:00" % days})
+        run = self.once(Policy={"ChangeWindow": "%s 00:00-24:00" % days})
         self.assertEqual(run.action("c-stale")["outcome"], "succeeded", run.describe())
         self.assertEqual(len(run.writes()), 1, run.describe())
 
@@ -451,15 +431,14 @@ class BudgetTest(UpdateTest):
     SCENARIO = FLEET
 
     def test_max_updates_per_sweep(self):
-        run = self.once(policy={"MaxUpdatesPerSweep": "1"})
-        self.assert_json(run)
+        run = self.once(Policy={"MaxUpdatesPerSweep": "1"})
         w = run.writes()
         self.assertEqual([e["method"] for e in w], ["PUT"], run.describe())
         outcomes = sorted((run.action(n)["outcome"], run.action(n)["refusal"]) for n in ("c-s1", "c-s2", "c-s3"))
         self.assertEqual(outcomes, [("refused", "budget"), ("refused", "budget"), ("succeeded", None)],
                          run.describe())
         # The next sweep takes the next one.
-        run2 = self.once(policy={"MaxUpdatesPerSweep": "1"})
+        run2 = self.once(Policy={"MaxUpdatesPerSweep": "1"})
         self.assertEqual(len(run2.writes()), 1, run2.describe())
         self.assertNotEqual(run2.writes()[0]["path"], w[0]["path"])
 
@@ -472,7 +451,6 @@ class DryRunTest(UpdateTest):
     LINE = re.compile(r"Dry run: would send (PUT|PATCH) (\S+) (\{.*\})\s*$")
 
     def check_dry_run(self, run, method="PUT"):
-        self.assert_json(run)
         self.assert_no_writes(run)
         logged = {}
         for line in run.stderr.splitlines():
@@ -499,10 +477,10 @@ class DryRunTest(UpdateTest):
         self.check_dry_run(self.once("--dry-run"))
 
     def test_mode_dry_run(self):
-        self.check_dry_run(self.once(daemon={"Mode": "dry-run"}))
+        self.check_dry_run(self.once(Daemon={"Mode": "dry-run"}))
 
     def test_dry_run_patch(self):
-        self.check_dry_run(self.once("--dry-run", policy={"UpdateMethod": "patch"}), method="PATCH")
+        self.check_dry_run(self.once("--dry-run", Policy={"UpdateMethod": "patch"}), method="PATCH")
 
 
 # ==== 3. failed operations ===============================================================
@@ -515,7 +493,6 @@ class FailureTest(UpdateTest):
         self.tw.add_fault(id="fail", service="arm", method="PUT", path="*/mongoClusters/c-stale", action="lro_fail",
                           code="InternalServerError", message="twin: this update fails on purpose")
         run = self.once()
-        self.assert_json(run)
         self.assertEqual(len(run.writes()), 1, run.describe())
         a = run.action("c-stale")
         self.assertEqual((a["outcome"], a["error_code"]), ("failed", "InternalServerError"), run.describe())
@@ -555,7 +532,6 @@ class FailureTest(UpdateTest):
         self.tw.add_fault(id="bad", service="arm", method="PUT", action="status", status=400, code="InvalidParameter",
                           message="twin: the PUT is rejected")
         run = self.once()
-        self.assert_json(run)
         w = run.writes()
         self.assertEqual(len(w), 1, run.describe())
         self.assertEqual(w[0]["status"], 400)
@@ -580,13 +556,12 @@ class FailureTest(UpdateTest):
         # resumes it.
         self.tw.add_fault(id="never", service="arm", method="PUT", action="lro_never")
         d = self.start_daemon()
-        log = self.fx.wait_twin(lambda lg: self.put_requests(lg, "c-stale"), 30, "the PUT", d)
-        put = self.put_requests(log, "c-stale")[0]
+        put = self.fx.wait_until(lambda: self.put_requests(self.tw.log(), "c-stale"), 30, "the PUT", d)[0]
         opid = put["operation"]
-        self.fx.wait_twin(lambda lg: len(requests(lg, "GET", OP_STATUS_RE + re.escape(opid))) >= 2, 30,
-                          "two polls of the operation", d)
-        self.assertEqual(d.stop(5), 0, d.stderr())
-        self.assertRegex(d.stderr(), r"Stopping: 1 update\(s\) in progress are recorded")
+        self.fx.wait_until(lambda: len(requests(self.tw.log(), "GET", OP_STATUS_RE + re.escape(opid))) >= 2, 30,
+                           "two polls of the operation", d)
+        self.assertEqual(d.stop(5), 0, d.stderr)
+        self.assertRegex(d.stderr, r"Stopping: 1 update\(s\) in progress are recorded")
         recs = self.fx.operation_records()
         self.assertEqual(len(recs), 1, recs)
         with open(os.path.join(self.fx.state_dir, "operations", recs[0])) as f:
@@ -611,21 +586,20 @@ class CrashTest(UpdateTest):
     def test_kill9_during_operation(self):
         self.tw.control("set_settings", lro_delay_s=4)
         d = self.start_daemon()
-        self.fx.wait_twin(lambda lg: self.put_requests(lg, "c-stale"), 30, "the PUT", d)
+        self.fx.wait_until(lambda: self.put_requests(self.tw.log(), "c-stale"), 30, "the PUT", d)
         self.assertIsNone(d.poll())
         self.assertEqual(d.kill(), -9)
         self.assertEqual(len(self.fx.operation_records()), 1, "the record of the operation in flight")
         self.assertEqual(self.cluster("c-stale")["clusterStatus"], "Updating")
 
-        d2 = self.fx.daemon()
+        d2 = self.start_daemon()  # the restart: the same config
         d2.wait_for(r"now uses ", 40)
         new = self.current_kid("key1")
         self.assertEqual(self.cluster("c-stale")["cmk"]["key_url"], new)
-        puts = self.put_requests(self.tw.log(), "c-stale")
-        self.assertEqual(len(puts), 1, cmkdlib.describe_log(self.tw.log()))
+        log = settled_log(self.tw)
+        self.assertEqual(len(self.put_requests(log, "c-stale")), 1, cmkdlib.describe_log(log))
         self.assert_audit("c-stale", ["started", "resumed", "succeeded"])
-        # The record goes just after the "now uses" line (and the audit entry): wait for it.
-        self.fx.wait_until(lambda: self.fx.operation_records() == [], 10, "no operation record left", d2)
+        self.assertEqual(self.fx.operation_records(), [])
         self.assertEqual(d2.stop(5), 0)
 
     def test_corrupt_record_set_aside(self):
@@ -641,7 +615,7 @@ class CrashTest(UpdateTest):
         self.assertFalse(os.path.exists(bad))
         aside = [n for n in os.listdir(ops) if n.startswith("op-0123456789abcdef.json.corrupt-")]
         self.assertEqual(len(aside), 1, os.listdir(ops))
-        self.assertEqual(len(self.put_requests(self.tw.log(), "c-stale")), 1)
+        self.assertEqual(len(self.put_requests(settled_log(self.tw), "c-stale")), 1)
         self.assertEqual(d.stop(5), 0)
 
 
@@ -654,7 +628,8 @@ class CrashFleetTest(UpdateTest):
         requests have not left cmkd. kill -9, restart: exactly one PUT per cluster."""
         names = ("c-s1", "c-s2", "c-s3")
         self.tw.add_fault(id="hold", service="arm", method="PUT", action="latency", latency_ms=3000)
-        d = self.start_daemon(network={"MaxConcurrentRequests": "1"})
+        one_at_a_time = {"Network": {"MaxConcurrentRequests": "1"}}
+        d = self.start_daemon(**one_at_a_time)
         self.fx.wait_until(lambda: self._fired("hold") >= 1, 30, "the first PUT at the twin", d)
         recs = self.fx.operation_records()
         self.assertEqual(d.kill(), -9)
@@ -662,16 +637,15 @@ class CrashFleetTest(UpdateTest):
         self.assertEqual(self._fired("hold"), 1, "exactly one PUT reached the twin before the kill")
         self.tw.clear_faults()
 
-        d2 = self.fx.daemon()
+        d2 = self.start_daemon(**one_at_a_time)  # the restart: the same config
         self.fx.wait_until(lambda: all(self.cluster(n)["cmk"]["key_url"] == self.current_kid(
             self.cluster(n)["cmk"]["key_url"].split("/")[4]) and self.cluster(n)["operation"] is None
             for n in names), 60, "all three clusters on their new key", d2)
-        log = self.tw.log()
+        log = settled_log(self.tw)
         for n in names:
             self.assertEqual(len(self.put_requests(log, n)), 1, "%s:\n%s" % (n, cmkdlib.describe_log(log)))
-        self.fx.wait_until(lambda: d2.count(r"now uses ") >= 3, 20, "three updates done", d2)
-        # The record goes just after the "now uses" line (and the audit entry): wait for it.
-        self.fx.wait_until(lambda: self.fx.operation_records() == [], 10, "no operation record left", d2)
+        self.fx.wait_until(lambda: len(d2.lines(r"now uses ")) >= 3, 20, "three updates done", d2)
+        self.assertEqual(self.fx.operation_records(), [])
         self.assertEqual(d2.stop(5), 0)
         # The one that reached the twin was followed; the two that never left were taken
         # as not sent (no hold) and sent by a later sweep.
@@ -695,12 +669,12 @@ class CrashFleetTest(UpdateTest):
 class OldVersionTest(UpdateTest):
 
     def test_disabled_version_in_use(self):
-        self.fx.write_config()  # StaleVersion=alert (the default): look only
-        run = self.fx.once()
+        look = {"StaleVersion": None}  # StaleVersion=alert (the default): look only
+        run = self.once(Policy=look)
         self.assertNotIn("key-disabled", [f["code"] for f in run.cluster("c-current")["findings"]])
         pinned = self.cluster("c-current")["cmk"]["key_url"].rsplit("/", 1)[1]
         self.tw.control("disable_key", vault=VAULT, key="key1", version=pinned)
-        run = self.fx.once()
+        run = self.once(Policy=look)
         f = {x["code"]: x for x in run.cluster("c-current")["findings"]}
         self.assertIn("key-disabled", f, run.describe())
         self.assertEqual(f["key-disabled"]["severity"], "critical")
