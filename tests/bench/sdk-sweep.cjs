@@ -2,7 +2,7 @@
 // Azure SDK for JavaScript: for each subscription, list the DocumentDB clusters
 // (MongoClusterManagementClient), and for each cluster with a customer-managed key read its
 // key with a KeyClient (one client per vault, kept in a Map), then judge the version the
-// cluster uses as cmkd does: stale or pinned version, disabled, expired, not yet valid,
+// cluster uses as cmkd does: pinned (any versioned URL) or stale version, disabled, expired, not yet valid,
 // expiring within 30 days (critical within 7), key type and operations, rotation policy,
 // deleted or missing key. A plain script: no caching of key reads across clusters.
 //
@@ -93,6 +93,11 @@ async function checkCluster(cluster) {
     add('key-url-invalid', 'critical');
     return findings;
   }
+  if (url.version) {
+    // As cmkd defines it: a URL with a version is pinned (it will not follow rotation),
+    // whether or not that version is still the current one, and whatever the key reads say.
+    add('key-version-pinned', 'info');
+  }
   const keys = keyClientFor(url.vaultUrl);
   let current;
   let policy;
@@ -115,16 +120,20 @@ async function checkCluster(cluster) {
 
   let inUse = current;
   if (url.version) {
-    if (url.version.toLowerCase() === current.properties.version.toLowerCase()) {
-      add('key-version-pinned', 'info');
-    } else {
+    if (url.version.toLowerCase() !== current.properties.version.toLowerCase()) {
       try {
         inUse = await keys.getKey(url.name, { version: url.version });
       } catch (e) {
         inUse = null;
       }
-      const bad = !inUse || inUse.properties.enabled === false ||
-        (inUse.properties.expiresOn && inUse.properties.expiresOn.getTime() <= now);
+      // Unusable as cmkd judges it: gone, disabled, expired, not yet valid, or without
+      // wrapKey/unwrapKey (then the stale pin is critical).
+      const p = inUse && inUse.properties;
+      const ops = (inUse && inUse.keyOperations) || [];
+      const bad = !inUse || p.enabled === false ||
+        (p.expiresOn && p.expiresOn.getTime() + SKEW_MS <= now) ||
+        (p.notBefore && p.notBefore.getTime() > now + SKEW_MS) ||
+        !ops.includes('wrapKey') || !ops.includes('unwrapKey');
       add('key-version-stale', bad ? 'critical' : 'warning');
     }
   }
