@@ -306,7 +306,7 @@ static void finish_once(struct manager *m) {
         {
                 _cleanup_(alertstate_freep) struct alertstate *next = NULL;
                 _cleanup_(alert_events_freep) struct alert_events *events = NULL;
-                struct alertstate_conf ac = { .repeat_interval_usec = USEC_INFINITY };
+                struct alertstate_conf ac = { .repeat_interval_usec = USEC_INFINITY, .updates_only = true };
 
                 if (alertstate_update(NULL, &m->last, now_usec(CLOCK_REALTIME), &ac, &next, &events) >= 0)
                         for (size_t i = 0; i < events->n_events; i++) {
