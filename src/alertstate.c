@@ -517,7 +517,7 @@ int alertstate_update(const struct alertstate *old, const struct sweep_result *s
         int r = -ENOMEM;
 
         b.old_index = hashmap_new(true, NULL);
-        b.clusters = hashmap_new(true, NULL);
+        b.clusters = hashmap_new_borrowed(true, NULL); /* keys: the sweep's cluster ids */
         b.old_used = new0(bool, b.old->n_entries + 1);
         b.st = alertstate_new();
         b.ev = new0(struct alert_events, 1);

@@ -159,7 +159,7 @@ struct inventory {
         struct fact subscriptions_failure;
         struct cluster **clusters;     /* owned */
         size_t n_clusters, n_clusters_allocated;
-        struct hashmap *cluster_ids;   /* id → (void*) index+1, case-insensitive */
+        struct hashmap *cluster_ids;   /* id → (void*) index+1, case-insensitive; keys borrowed from clusters */
         char **failed_scopes;          /* strv, owned */
         char *first_scope_error;       /* owned: message of the first failed listing */
         int first_scope_error_code;
@@ -1649,7 +1649,7 @@ int inventory_sweep_start(struct inventory *inv, usec_t now_realtime, inventory_
         inv->done = done;
         inv->userdata = userdata;
         inv->phase = PHASE_LIST;
-        inv->cluster_ids = hashmap_new(true, NULL);
+        inv->cluster_ids = hashmap_new_borrowed(true, NULL);
         inv->keys = hashmap_new(false, key_entry_free);
         inv->subscriptions = strv_copy(inv->conf->subscriptions);
         if (!inv->cluster_ids || !inv->keys || !inv->subscriptions)
