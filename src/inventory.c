@@ -1875,29 +1875,46 @@ int inventory_evaluate(struct inventory *inv, usec_t now, struct sweep_result *r
         if (s.n_clusters > 1)
                 qsort(s.clusters, s.n_clusters, sizeof(struct cluster_result), cluster_cmp);
         {
-                /* Every cluster's findings in one array, sized as they come; the verdicts
-                 * point into it once it stops moving. */
-                struct finding f[_FINDING_MAX];
-                size_t n = 0, allocated = 0;
+                /* Every cluster's findings in one array and the wanted target URLs in one
+                 * block, sized as they come; the verdicts point into them once they stop
+                 * moving. */
+                struct verdict_space space;
+                size_t n = 0, allocated = 0, t = 0, t_allocated = 0;
 
                 for (size_t i = 0; i < s.n_clusters; i++) {
                         struct cluster_result *cr = &s.clusters[i];
+                        size_t len;
 
                         conf_policy_for(inv->conf, cr->obs.cluster, &cr->policy);
-                        (void) policy_evaluate(&cr->obs, &cr->policy, now, f, &cr->verdict);
+                        (void) policy_evaluate(&cr->obs, &cr->policy, now, &space, &cr->verdict);
+                        if (cr->verdict.action.wanted) {
+                                len = strlen(space.target_url) + 1;
+                                if (GREEDY_REALLOC(s.target_urls, t_allocated, t + len) < 0) {
+                                        sweep_result_done(&s);
+                                        return -ENOMEM;
+                                }
+                                memcpy(s.target_urls + t, space.target_url, len);
+                                t += len;
+                        }
                         if (cr->verdict.n_findings == 0)
                                 continue;
                         if (GREEDY_REALLOC(s.findings, allocated, n + cr->verdict.n_findings) < 0) {
                                 sweep_result_done(&s);
                                 return -ENOMEM;
                         }
-                        memcpy(s.findings + n, f, sizeof f[0] * cr->verdict.n_findings);
+                        memcpy(s.findings + n, space.findings, sizeof space.findings[0] * cr->verdict.n_findings);
                         n += cr->verdict.n_findings;
                 }
-                n = 0;
+                n = t = 0;
                 for (size_t i = 0; i < s.n_clusters; i++) {
-                        s.clusters[i].verdict.findings = s.clusters[i].verdict.n_findings ? s.findings + n : NULL;
-                        n += s.clusters[i].verdict.n_findings;
+                        struct verdict *v = &s.clusters[i].verdict;
+
+                        v->findings = v->n_findings ? s.findings + n : NULL;
+                        n += v->n_findings;
+                        if (v->action.wanted) {
+                                v->action.target_url = s.target_urls + t;
+                                t += strlen(s.target_urls + t) + 1;
+                        }
                 }
         }
 

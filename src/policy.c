@@ -284,6 +284,7 @@ struct eval {
         const struct policy_conf *pc;
         usec_t now;
         struct verdict *v;
+        struct verdict_space *space; /* where the verdict's findings and target URL go */
 
         bool has[_FINDING_MAX];
         struct finding f[_FINDING_MAX];
@@ -701,30 +702,31 @@ static enum refusal refusal_for(const struct eval *e) {
 static void decide_action(struct eval *e) {
         struct action *a = &e->v->action;
 
-        *a = (struct action){.kind = ACTION_NONE, .refusal = REFUSAL_NONE};
+        *a = (struct action){.kind = ACTION_NONE, .refusal = REFUSAL_NONE, .target_url = ""};
         if (!e->stale || e->pc->stale_version != STALE_VERSION_UPDATE)
                 return;
 
         a->wanted = true;
         if (e->pc->update_target == UPDATE_TARGET_VERSIONLESS)
-                keyurl_format_versionless(&e->v->keyurl, a->target_url, sizeof a->target_url);
+                keyurl_format_versionless(&e->v->keyurl, e->space->target_url, sizeof e->space->target_url);
         else {
-                keyurl_format_version(&e->v->keyurl, e->obs->key->version, a->target_url,
-                                      sizeof a->target_url);
+                keyurl_format_version(&e->v->keyurl, e->obs->key->version, e->space->target_url,
+                                      sizeof e->space->target_url);
                 a->target_version = e->obs->key->version;
         }
+        a->target_url = e->space->target_url;
         a->refusal = refusal_for(e);
         if (a->refusal == REFUSAL_NONE)
                 a->kind = ACTION_UPDATE;
 }
 
 int policy_evaluate(const struct cluster_obs *obs, const struct policy_conf *pc, usec_t now,
-                    struct finding findings[_FINDING_MAX], struct verdict *ret) {
-        struct verdict v = {};
-        struct eval e = {.obs = obs, .pc = pc, .now = now, .v = &v};
+                    struct verdict_space *space, struct verdict *ret) {
+        struct verdict v = {.action.target_url = ""};
+        struct eval e = {.obs = obs, .pc = pc, .now = now, .v = &v, .space = space};
         const struct cluster *c;
 
-        if (!obs || !obs->cluster || !pc || !findings || !ret)
+        if (!obs || !obs->cluster || !pc || !space || !ret)
                 return -EINVAL;
         c = obs->cluster;
 
@@ -753,7 +755,7 @@ int policy_evaluate(const struct cluster_obs *obs, const struct policy_conf *pc,
 
 finish:
         v.worst = SEVERITY_INFO;
-        v.findings = findings;
+        v.findings = space->findings;
         for (int i = 0; i < _FINDING_MAX; i++)
                 if (e.has[i]) {
                         v.findings[v.n_findings++] = e.f[i];

@@ -20,6 +20,7 @@ void sweep_result_done(struct sweep_result *s) {
                 action_result_done(&s->clusters[i].action);
         mem_free(s->clusters);
         mem_free(s->findings);
+        mem_free(s->target_urls);
         mem_free(s->error_message);
         strv_free(s->failed_scopes);
         *s = (struct sweep_result) {};

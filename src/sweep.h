@@ -67,6 +67,9 @@ struct sweep_result {
         /* owned: the findings of every cluster, which their verdicts point into (NULL when
          * whoever made the sweep keeps them elsewhere) */
         struct finding *findings;
+        /* owned: the target URLs of the verdicts that want an update, one after the other,
+         * which those verdicts point into (NULL when none, or kept elsewhere) */
+        char *target_urls;
         struct sweep_stats stats;
 };
 

@@ -18,6 +18,7 @@ struct fixture_cluster {
         struct key_bundle key, pinned;
         struct obs_status unknown;
         struct finding findings[_FINDING_MAX]; /* what the verdict's findings point to */
+        char target_url[KEYURL_MAX];           /* what a wanted target_url points to */
 };
 
 struct fixture {
@@ -158,6 +159,7 @@ static int load_cluster(struct json_object *o, struct fixture_cluster *fc, struc
 
         cr->verdict.worst = SEVERITY_INFO;
         cr->verdict.findings = fc->findings;
+        cr->verdict.action.target_url = "";
         if (json_object_object_get_ex(o, "findings", &findings)) {
                 size_t n = json_object_array_length(findings);
 
@@ -231,8 +233,8 @@ static int load_cluster(struct json_object *o, struct fixture_cluster *fc, struc
                         a->error = -EIO;
                 cr->verdict.action.wanted = true;
                 cr->verdict.action.refusal = a->refusal;
-                snprintf(cr->verdict.action.target_url, sizeof cr->verdict.action.target_url, "%s",
-                         strempty(a->new_url));
+                snprintf(fc->target_url, sizeof fc->target_url, "%s", strempty(a->new_url));
+                cr->verdict.action.target_url = fc->target_url;
         }
         return 0;
 }

@@ -24,6 +24,7 @@ struct fx {
         struct obs_status unknown_status[FX_MAX];
         struct cluster_result results[FX_MAX];
         struct finding findings[FX_MAX][_FINDING_MAX]; /* what results[i].verdict.findings points to */
+        char targets[FX_MAX][KEYURL_MAX];              /* what a wanted target_url points to */
         struct sweep_result sweep;
 };
 
@@ -88,6 +89,7 @@ static inline void fx_init(struct fx *fx, size_t n) {
                 r->policy.key_expiry_critical_usec = 7 * USEC_PER_DAY;
                 r->verdict.worst = SEVERITY_INFO;
                 r->verdict.findings = fx->findings[i];
+                r->verdict.action.target_url = "";
                 if (keyurl_parse(c->key_url, &r->verdict.keyurl) == 0)
                         r->verdict.has_keyurl = true;
         }
@@ -143,7 +145,8 @@ static inline void fx_action(struct fx *fx, size_t i, enum action_outcome outcom
         r->verdict.action.wanted = true;
         r->verdict.action.refusal = refusal;
         r->verdict.action.kind = refusal == REFUSAL_NONE ? ACTION_UPDATE : ACTION_NONE;
-        snprintf(r->verdict.action.target_url, sizeof r->verdict.action.target_url, "%s", new_url);
+        snprintf(fx->targets[i], sizeof fx->targets[i], "%s", new_url);
+        r->verdict.action.target_url = fx->targets[i];
         r->action = (struct action_result) {
                 .outcome = outcome,
                 .refusal = refusal,
