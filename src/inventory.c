@@ -1880,13 +1880,42 @@ int inventory_evaluate(struct inventory *inv, usec_t now, struct sweep_result *r
                  * moving. */
                 struct verdict_space space;
                 size_t n = 0, allocated = 0, t = 0, t_allocated = 0;
+                /* key URL as sent (borrowed from the cluster) → index in s.keyurls + 1 */
+                _cleanup_(hashmap_freep) struct hashmap *urls = hashmap_new_borrowed(false, NULL);
 
+                if (!urls) {
+                        sweep_result_done(&s);
+                        return -ENOMEM;
+                }
+                for (size_t i = 0; i < s.n_clusters; i++) {
+                        const char *u = s.clusters[i].obs.cluster->key_url;
+
+                        if (u && !hashmap_get(urls, u) &&
+                            hashmap_put(urls, u, (void *) (uintptr_t) ++s.n_keyurls) < 0) {
+                                sweep_result_done(&s);
+                                return -ENOMEM;
+                        }
+                }
+                if (s.n_keyurls > 0) {
+                        s.keyurls = new0(struct keyurl, s.n_keyurls);
+                        if (!s.keyurls) {
+                                sweep_result_done(&s);
+                                return -ENOMEM;
+                        }
+                }
                 for (size_t i = 0; i < s.n_clusters; i++) {
                         struct cluster_result *cr = &s.clusters[i];
                         size_t len;
 
                         conf_policy_for(inv->conf, cr->obs.cluster, &cr->policy);
                         (void) policy_evaluate(&cr->obs, &cr->policy, now, &space, &cr->verdict);
+                        if (cr->verdict.has_keyurl) {
+                                /* The same string parses the same: one copy per URL. */
+                                struct keyurl *k = &s.keyurls[(uintptr_t) hashmap_get(urls, cr->obs.cluster->key_url) - 1];
+
+                                *k = space.keyurl;
+                                cr->verdict.keyurl = k;
+                        }
                         if (cr->verdict.action.wanted) {
                                 len = strlen(space.target_url) + 1;
                                 if (GREEDY_REALLOC(s.target_urls, t_allocated, t + len) < 0) {

@@ -42,6 +42,9 @@ struct keyurl {
  * versions of the wrong shape. Returns 0 or -EINVAL. */
 int keyurl_parse(const char *url, struct keyurl *ret);
 
+/* All empty: what a verdict points to when its cluster has no usable key URL. */
+extern const struct keyurl keyurl_none;
+
 static inline bool keyurl_is_versioned(const struct keyurl *k) {
         return k->version[0] != 0;
 }

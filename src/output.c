@@ -31,7 +31,7 @@ static const char *encryption_mode(const struct cluster *c) {
 }
 
 static const char *pinned_version(const struct verdict *v) {
-        return v->has_keyurl && keyurl_is_versioned(&v->keyurl) ? v->keyurl.version : NULL;
+        return v->has_keyurl && keyurl_is_versioned(v->keyurl) ? v->keyurl->version : NULL;
 }
 
 static const char *current_version(const struct cluster_obs *o) {
@@ -126,7 +126,7 @@ static int put_cluster(struct buf *b, const struct cluster_result *cr, usec_t no
         if (r >= 0)
                 r = put_str(b, "key_url", c->key_url, false);
         if (r >= 0)
-                r = put_str(b, "key_store", v->has_keyurl ? key_store_to_string(v->keyurl.store) : NULL, false);
+                r = put_str(b, "key_store", v->has_keyurl ? key_store_to_string(v->keyurl->store) : NULL, false);
         if (r >= 0)
                 r = put_str(b, "pinned_version", pinned_version(v), false);
         if (r >= 0)
@@ -260,10 +260,10 @@ static void key_column(const struct cluster_result *cr, char *buf, size_t len) {
                 snprintf(buf, len, "(service-managed)");
         else if (!v->has_keyurl)
                 snprintf(buf, len, "(invalid key URL)");
-        else if (keyurl_is_versioned(&v->keyurl))
-                snprintf(buf, len, "%s/%s@%.8s", v->keyurl.store_name, v->keyurl.name, v->keyurl.version);
+        else if (keyurl_is_versioned(v->keyurl))
+                snprintf(buf, len, "%s/%s@%.8s", v->keyurl->store_name, v->keyurl->name, v->keyurl->version);
         else
-                snprintf(buf, len, "%s/%s", v->keyurl.store_name, v->keyurl.name);
+                snprintf(buf, len, "%s/%s", v->keyurl->store_name, v->keyurl->name);
 }
 
 static void action_column(const struct cluster_result *cr, char *buf, size_t len) {

@@ -239,9 +239,11 @@ struct verdict {
         size_t n_findings;
         enum severity worst; /* SEVERITY_INFO when there are no findings */
         struct action action;
-        /* Parsed key URL of the cluster, when it has one and it parses. */
+        /* Parsed key URL of the cluster, when it has one and it parses: in the verdict_space
+         * given to policy_evaluate() (borrowed), or wherever the verdict's owner keeps it (a
+         * sweep keeps one per distinct key URL). Never NULL: &keyurl_none without one. */
         bool has_keyurl;
-        struct keyurl keyurl;
+        const struct keyurl *keyurl;
         struct access_check access;
 };
 
@@ -250,10 +252,11 @@ struct verdict {
 struct verdict_space {
         struct finding findings[_FINDING_MAX];
         char target_url[KEYURL_MAX];
+        struct keyurl keyurl;
 };
 
-/* Fills *ret, its findings and target URL into *space: ret->findings and ret->action.target_url
- * point there. Returns 0, or -EINVAL if obs, pc, space or ret is NULL or obs has no cluster (ret
+/* Fills *ret, its findings, target URL and parsed key URL into *space: ret->findings,
+ * ret->action.target_url and ret->keyurl point there. Returns 0, or -EINVAL if obs, pc, space or ret is NULL or obs has no cluster (ret
  * and space are untouched then). Never fails otherwise: a fact it cannot judge becomes a
  * check-unknown finding. Pointers in the verdict borrow from obs and space. */
 int policy_evaluate(const struct cluster_obs *obs, const struct policy_conf *pc, usec_t now,

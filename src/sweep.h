@@ -70,6 +70,10 @@ struct sweep_result {
         /* owned: the target URLs of the verdicts that want an update, one after the other,
          * which those verdicts point into (NULL when none, or kept elsewhere) */
         char *target_urls;
+        /* owned: one parsed key URL per distinct key URL string, which the verdicts point into
+         * (ten thousand clusters use a few thousand URLs) */
+        struct keyurl *keyurls;
+        size_t n_keyurls;
         struct sweep_stats stats;
 };
 

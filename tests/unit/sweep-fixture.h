@@ -25,6 +25,7 @@ struct fx {
         struct cluster_result results[FX_MAX];
         struct finding findings[FX_MAX][_FINDING_MAX]; /* what results[i].verdict.findings points to */
         char targets[FX_MAX][KEYURL_MAX];              /* what a wanted target_url points to */
+        struct keyurl keyurls[FX_MAX];                 /* what results[i].verdict.keyurl points to */
         struct sweep_result sweep;
 };
 
@@ -90,7 +91,8 @@ static inline void fx_init(struct fx *fx, size_t n) {
                 r->verdict.worst = SEVERITY_INFO;
                 r->verdict.findings = fx->findings[i];
                 r->verdict.action.target_url = "";
-                if (keyurl_parse(c->key_url, &r->verdict.keyurl) == 0)
+                r->verdict.keyurl = &fx->keyurls[i];
+                if (keyurl_parse(c->key_url, &fx->keyurls[i]) == 0)
                         r->verdict.has_keyurl = true;
         }
 }
@@ -107,7 +109,7 @@ static inline void fx_pin(struct fx *fx, size_t i, bool enabled) {
         fx->pinned[i].created = FX_T0 - 400 * USEC_PER_DAY;
         r->obs.pinned_status.state = OBS_PRESENT;
         r->obs.pinned = &fx->pinned[i];
-        r->verdict.has_keyurl = keyurl_parse(fx->urls[i], &r->verdict.keyurl) == 0;
+        r->verdict.has_keyurl = keyurl_parse(fx->urls[i], &fx->keyurls[i]) == 0;
 }
 
 static inline struct finding *fx_finding(struct fx *fx, size_t i, enum finding_code code,

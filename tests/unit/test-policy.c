@@ -1211,7 +1211,7 @@ static void test_target_latest(void **state) {
         assert_string_equal(v.action.target_url, URL_V2);
         assert_ptr_equal(v.action.target_version, x.key.version);
         assert_true(v.has_keyurl);
-        assert_string_equal(v.keyurl.version, V1);
+        assert_string_equal(v.keyurl->version, V1);
 
         fx_init(&x);
         m_stale(&x);
