@@ -159,7 +159,8 @@ struct inventory {
         struct fact subscriptions_failure;
         struct cluster **clusters;     /* owned */
         size_t n_clusters, n_clusters_allocated;
-        struct hashmap *cluster_ids;   /* id → (void*) index+1, case-insensitive; keys borrowed from clusters */
+        /* id → (void*) index+1, case-insensitive; keys borrowed from the clusters */
+        struct hashmap *cluster_ids;
         char **failed_scopes;          /* strv, owned */
         char *first_scope_error;       /* owned: message of the first failed listing */
         int first_scope_error_code;
@@ -1911,7 +1912,8 @@ int inventory_evaluate(struct inventory *inv, usec_t now, struct sweep_result *r
                         (void) policy_evaluate(&cr->obs, &cr->policy, now, &space, &cr->verdict);
                         if (cr->verdict.has_keyurl) {
                                 /* The same string parses the same: one copy per URL. */
-                                struct keyurl *k = &s.keyurls[(uintptr_t) hashmap_get(urls, cr->obs.cluster->key_url) - 1];
+                                uintptr_t at = (uintptr_t) hashmap_get(urls, cr->obs.cluster->key_url);
+                                struct keyurl *k = &s.keyurls[at - 1];
 
                                 *k = space.keyurl;
                                 cr->verdict.keyurl = k;
@@ -1931,7 +1933,8 @@ int inventory_evaluate(struct inventory *inv, usec_t now, struct sweep_result *r
                                 sweep_result_done(&s);
                                 return -ENOMEM;
                         }
-                        memcpy(s.findings + n, space.findings, sizeof space.findings[0] * cr->verdict.n_findings);
+                        memcpy(s.findings + n, space.findings,
+                               sizeof space.findings[0] * cr->verdict.n_findings);
                         n += cr->verdict.n_findings;
                 }
                 n = t = 0;

@@ -126,7 +126,8 @@ static int put_cluster(struct buf *b, const struct cluster_result *cr, usec_t no
         if (r >= 0)
                 r = put_str(b, "key_url", c->key_url, false);
         if (r >= 0)
-                r = put_str(b, "key_store", v->has_keyurl ? key_store_to_string(v->keyurl->store) : NULL, false);
+                r = put_str(b, "key_store", v->has_keyurl ? key_store_to_string(v->keyurl->store) : NULL,
+                            false);
         if (r >= 0)
                 r = put_str(b, "pinned_version", pinned_version(v), false);
         if (r >= 0)

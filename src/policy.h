@@ -256,9 +256,10 @@ struct verdict_space {
 };
 
 /* Fills *ret, its findings, target URL and parsed key URL into *space: ret->findings,
- * ret->action.target_url and ret->keyurl point there. Returns 0, or -EINVAL if obs, pc, space or ret is NULL or obs has no cluster (ret
- * and space are untouched then). Never fails otherwise: a fact it cannot judge becomes a
- * check-unknown finding. Pointers in the verdict borrow from obs and space. */
+ * ret->action.target_url and ret->keyurl point there. Returns 0, or -EINVAL if obs, pc, space
+ * or ret is NULL or obs has no cluster (ret and space are untouched then). Never fails
+ * otherwise: a fact it cannot judge becomes a check-unknown finding. Pointers in the verdict
+ * borrow from obs and space. */
 int policy_evaluate(const struct cluster_obs *obs, const struct policy_conf *pc, usec_t now,
                     struct verdict_space *space, struct verdict *ret);
 

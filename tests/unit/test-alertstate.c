@@ -425,7 +425,8 @@ static void test_update_operations(void **state) {
 
 /* cmkd --once: update operations only; findings, proposals and refusals make no entry. */
 static void test_updates_only(void **state) {
-        static const struct alertstate_conf once = { .repeat_interval_usec = USEC_INFINITY, .updates_only = true };
+        static const struct alertstate_conf once = { .repeat_interval_usec = USEC_INFINITY,
+                                                     .updates_only = true };
         const char *url = "https://vault0.vault.azure.net/keys/key0/new0";
         struct alertstate *st = NULL;
         struct alert_events *ev = NULL;

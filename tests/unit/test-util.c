@@ -66,7 +66,8 @@ static void test_hashmap(void **state) {
 
 /* Borrowed keys: the map keeps the caller's pointer (no copy, nothing to free). */
 static void test_hashmap_borrowed(void **state) {
-        static const char *const keys[] = { "/subscriptions/S/a", "/subscriptions/S/B", "/subscriptions/S/c" };
+        static const char *const keys[] = { "/subscriptions/S/a", "/subscriptions/S/B",
+                                            "/subscriptions/S/c" };
         struct hashmap *h = hashmap_new_borrowed(true, NULL);
         const char *k;
         void *v;
