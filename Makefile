@@ -39,7 +39,7 @@ UNIT_SRC := $(wildcard tests/unit/test-*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/unit/%)
 
 
-.PHONY: FORCE all check check-conf check-faults check-install check-demo check-detect check-engine check-hsm \
+.PHONY: FORCE all bench check check-conf check-faults check-install check-demo check-detect check-engine check-hsm \
 	check-integration check-man check-notify check-service check-tell check-twin check-update clean demo deps \
 	fuzz-build fuzz-build-conf fuzz-smoke fuzz-smoke-conf install soak unit
 
@@ -305,6 +305,15 @@ check: deps
 		$(MAKE) --no-print-directory $$t; \
 		echo "==== make $$t: ok ($$(( $$(date +%s) - start ))s)"; \
 	done
+
+# Issue 9: a full sweep of cmkd against the same detection written with the official Azure SDK
+# for JavaScript (tests/bench/sdk-sweep.cjs), both on the twin with 20 ms of latency and ARM
+# throttling, at 1,000, 10,000 and 50,000 clusters; the floor, the idle cost, the targets.
+# Figures to tests/bench/results/DATE-MACHINE.md. About 5 minutes; not part of make check.
+# BENCH_ARGS passes options, e.g. make bench BENCH_ARGS="--scales 10000 --runs 5 --no-write".
+BENCH_ARGS ?=
+bench: $(BUILD)/cmkd
+	$(PYTHON) tests/bench/run-bench --cmkd $(abspath $(BUILD)/cmkd) $(BENCH_ARGS)
 
 # The demo (README.md): installs what building it needs (.ci/install-deps --build), builds,
 # and runs cmkd against the twin with a demo fleet (tests/demo/run-demo). Everything it

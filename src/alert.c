@@ -225,8 +225,8 @@ static void fields_head(struct fields *f, enum alert_kind kind, enum finding_cod
 static const char *key_version(const struct cluster_result *cr, const struct finding *fd) {
         if (fd && fd->version)
                 return fd->version;
-        if (cr->verdict.has_keyurl && keyurl_is_versioned(&cr->verdict.keyurl))
-                return cr->verdict.keyurl.version;
+        if (cr->verdict.has_keyurl && keyurl_is_versioned(cr->verdict.keyurl))
+                return cr->verdict.keyurl->version;
         return cr->obs.key ? cr->obs.key->version : NULL;
 }
 
@@ -245,9 +245,9 @@ static void fields_cluster(struct fields *f, const struct cluster_result *cr, co
         field_add(f, "CMKD_KEY_URL", cl->key_url);
         field_add(f, "CMKD_IDENTITY", cl->kek_identity_id);
         if (cr->verdict.has_keyurl) {
-                field_add(f, "CMKD_VAULT", cr->verdict.keyurl.host);
-                field_add(f, "CMKD_KEY_STORE", key_store_to_string(cr->verdict.keyurl.store));
-                field_add(f, "CMKD_KEY_NAME", cr->verdict.keyurl.name);
+                field_add(f, "CMKD_VAULT", cr->verdict.keyurl->host);
+                field_add(f, "CMKD_KEY_STORE", key_store_to_string(cr->verdict.keyurl->store));
+                field_add(f, "CMKD_KEY_NAME", cr->verdict.keyurl->name);
         }
         field_add(f, "CMKD_KEY_VERSION", key_version(cr, fd));
         if (cr->obs.key)

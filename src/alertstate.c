@@ -124,6 +124,7 @@ struct builder {
         struct cause_group *groups; /* owned */
         size_t n_groups, groups_allocated;
         unsigned outage_min;
+        bool updates_only;
         usec_t now, repeat_usec;
         struct alertstate *st; /* the next state, owned until returned */
         size_t st_allocated;
@@ -386,7 +387,7 @@ static int cluster_conditions(struct builder *b, const struct cluster_result *cr
         };
         int r;
 
-        for (size_t i = 0; i < cr->verdict.n_findings; i++) {
+        for (size_t i = 0; !b->updates_only && i < cr->verdict.n_findings; i++) {
                 const struct finding *f = &cr->verdict.findings[i];
 
                 c.e.kind = ALERT_FINDING;
@@ -410,13 +411,15 @@ static int cluster_conditions(struct builder *b, const struct cluster_result *cr
         c.suppressed = false;
         switch (a->outcome) {
         case OUTCOME_PROPOSED:
+                if (b->updates_only)
+                        return 0;
                 c.e.kind = ALERT_UPDATE_PROPOSED;
                 c.e.severity = SEVERITY_INFO;
                 return condition(b, &c);
         case OUTCOME_REFUSED:
                 /* In flight: our own update is being followed, nothing to do for anyone.
                  * Incomplete: the check-unknown alert already says why. */
-                if (a->refusal == REFUSAL_IN_FLIGHT || a->refusal == REFUSAL_INCOMPLETE)
+                if (a->refusal == REFUSAL_IN_FLIGHT || a->refusal == REFUSAL_INCOMPLETE || b->updates_only)
                         return 0;
                 c.e.kind = ALERT_UPDATE_REFUSED;
                 c.e.severity = SEVERITY_WARNING;
@@ -509,11 +512,12 @@ int alertstate_update(const struct alertstate *old, const struct sweep_result *s
                 .repeat_usec = conf ? conf->repeat_interval_usec : 0,
                 .outage_min = conf && conf->outage_min_clusters > 0 ? conf->outage_min_clusters
                                                                     : ALERTSTATE_OUTAGE_MIN_DEFAULT,
+                .updates_only = conf && conf->updates_only,
         };
         int r = -ENOMEM;
 
         b.old_index = hashmap_new(true, NULL);
-        b.clusters = hashmap_new(true, NULL);
+        b.clusters = hashmap_new_borrowed(true, NULL); /* keys: the sweep's cluster ids */
         b.old_used = new0(bool, b.old->n_entries + 1);
         b.st = alertstate_new();
         b.ev = new0(struct alert_events, 1);
@@ -533,14 +537,16 @@ int alertstate_update(const struct alertstate *old, const struct sweep_result *s
                             -ENOMEM)
                         goto finish;
 
-        if (sweep->ran) {
+        if (sweep->ran && !b.updates_only) {
                 r = group_check_unknown(&b);
                 if (r < 0)
                         goto finish;
         }
-        r = fleet_conditions(&b);
-        if (r < 0)
-                goto finish;
+        if (!b.updates_only) {
+                r = fleet_conditions(&b);
+                if (r < 0)
+                        goto finish;
+        }
         for (size_t i = 0; sweep->ran && i < sweep->n_clusters; i++) {
                 const struct cluster_result *cr = &sweep->clusters[i];
 

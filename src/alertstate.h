@@ -22,6 +22,10 @@
 struct alertstate_conf {
         usec_t repeat_interval_usec;  /* [Alerts] RepeatIntervalSec=; 0 or USEC_INFINITY: never repeat */
         unsigned outage_min_clusters; /* 0: ALERTSTATE_OUTAGE_MIN_DEFAULT */
+        /* Only update operations (started, succeeded, failed): no finding, proposal or refusal
+         * becomes an entry. cmkd --once announces updates and keeps no state; judging every
+         * finding of a fleet only to drop it cost it megabytes at its peak. */
+        bool updates_only;
 };
 
 /* One active condition, or the memory of an announced update operation (kinds

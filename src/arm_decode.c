@@ -232,6 +232,9 @@ static int cluster_from_json(const struct json_object *o, struct cluster **ret) 
                 if (r < 0)
                         return r;
         }
+        r = cluster_pack(&c);
+        if (r < 0)
+                return r;
 
         *ret = TAKE_PTR(c);
         return 0;

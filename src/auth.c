@@ -333,6 +333,7 @@ static int fetch_send(struct auth_slot *s, usec_t now) {
                 .timeout_usec = a->timeout_usec,
                 .body_max = AUTH_TOKEN_BODY_MAX,
                 .secret_response = true,
+                .urgent = true, /* every call of its audience waits for it */
         };
         char *imds_headers[] = {(char *)"Metadata: true", NULL};
         int r;

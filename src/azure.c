@@ -412,6 +412,10 @@ static void pacer_give_back(struct azure_call *c, int64_t remaining) {
                 return;
         c->token_taken = false;
         pacer_release(c->az->pacer, c->pq->key, c->pq->limit, remaining, az_now(c->az));
+        /* The calls behind a probe, or behind the in-flight limit, wait for exactly this:
+         * ask the pacer again now rather than after PACER_PROBE_WAIT_USEC. */
+        if (c->pq->head)
+                pace_schedule(c->az, 0);
 }
 
 static void call_free(struct azure_call *c) {
@@ -495,6 +499,9 @@ static void call_send(struct azure_call *c, const char *authorization) {
                 .body_len = c->body_len,
                 .body_max = c->body_max,
                 .timeout_usec = c->timeout_usec,
+                /* The next page of a list waits for this one: a list is a chain of requests,
+                 * and behind a queue of Key Vault reads each link would wait its turn. */
+                .urgent = c->kind == AZURE_KIND_ARM_LIST,
         };
         int r;
 

@@ -7,7 +7,7 @@
 #include "mem.h"
 
 struct entry {
-        char *key; /* owned; NULL = empty slot */
+        char *key; /* owned unless the map borrows keys; NULL = empty slot */
         void *value;
         bool deleted; /* tombstone: key is NULL and the slot was used */
 };
@@ -18,6 +18,7 @@ struct hashmap {
         size_t n_items;
         size_t n_used; /* items + tombstones */
         bool case_insensitive;
+        bool borrow_keys; /* keys belong to the caller */
         hashmap_free_fn free_value;
 };
 
@@ -46,12 +47,21 @@ struct hashmap *hashmap_new(bool case_insensitive, hashmap_free_fn free_value) {
         return h;
 }
 
+struct hashmap *hashmap_new_borrowed(bool case_insensitive, hashmap_free_fn free_value) {
+        struct hashmap *h = hashmap_new(case_insensitive, free_value);
+
+        if (h)
+                h->borrow_keys = true;
+        return h;
+}
+
 struct hashmap *hashmap_free(struct hashmap *h) {
         if (!h)
                 return NULL;
         for (size_t i = 0; i < h->n_buckets; i++)
                 if (h->entries[i].key) {
-                        mem_free(h->entries[i].key);
+                        if (!h->borrow_keys)
+                                mem_free(h->entries[i].key);
                         if (h->free_value)
                                 h->free_value(h->entries[i].value);
                 }
@@ -119,7 +129,7 @@ int hashmap_put(struct hashmap *h, const char *key, void *value) {
                 if (r < 0)
                         return r;
         }
-        k = mem_strdup(key);
+        k = h->borrow_keys ? (char *) key : mem_strdup(key);
         if (!k)
                 return -ENOMEM;
         i = hash_string(key, h->case_insensitive) & (h->n_buckets - 1);
@@ -145,7 +155,8 @@ void *hashmap_remove(struct hashmap *h, const char *key) {
         if (!e)
                 return NULL;
         v = e->value;
-        mem_free(e->key);
+        if (!h->borrow_keys)
+                mem_free(e->key);
         *e = (struct entry) { .deleted = true };
         h->n_items--;
         return v;

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 #pragma once
 
-/* String-keyed hash map (open addressing). Keys are copied and owned by the map;
+/* String-keyed hash map (open addressing). Keys are copied and owned by the map (or
+ * borrowed: hashmap_new_borrowed());
  * values are borrowed unless a value destructor is given. ARM resource ids compare
  * case-insensitively, so a map can be made case-insensitive. */
 
@@ -12,6 +13,10 @@ typedef void (*hashmap_free_fn)(void *value);
 
 /* Returns NULL on allocation failure. */
 struct hashmap *hashmap_new(bool case_insensitive, hashmap_free_fn free_value);
+/* The same, but keys are borrowed, not copied: each must stay valid and unchanged while its
+ * entry is in the map, and the map never frees or reads them after that (a map of tens of
+ * thousands of cluster ids need not hold a second copy of each). */
+struct hashmap *hashmap_new_borrowed(bool case_insensitive, hashmap_free_fn free_value);
 /* Frees keys, and values through free_value. Accepts NULL; returns NULL. */
 struct hashmap *hashmap_free(struct hashmap *h);
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct hashmap *, hashmap_free);

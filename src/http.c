@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <unistd.h>
 
+#include "hashmap.h"
 #include "http.h"
 #include "log.h"
 #include "mem.h"
@@ -29,9 +30,16 @@ struct sock_chunk {
         size_t n;
 };
 
+/* One host: its queued requests (not urgent), oldest first, and how many are in flight. */
+struct http_host {
+        struct http_request *head, *tail; /* owned */
+        unsigned running;
+};
+
 struct http_request {
         struct http *http;
-        CURL *easy;                 /* owned */
+        struct http_spec *pending;  /* owned while queued: the spec, set up when it starts */
+        CURL *easy;                 /* owned; NULL until it starts */
         struct curl_slist *headers; /* owned; holds the Authorization line: wiped before freeing */
         char *body;                 /* owned; wiped */
         size_t body_len;
@@ -45,7 +53,11 @@ struct http_request {
         http_done_fn done;
         void *userdata;
         ev_tstamp started;
-        struct http_request *prev, *next; /* in http.queue or http.running */
+        struct http_request *prev, *next; /* in http.urgent, its host's queue, or http.running */
+        bool urgent;
+        uint64_t seq;              /* order of arrival */
+        char host[HTTP_HOST_MAX];  /* lowercase host of the URL ("" if it has none) */
+        struct http_host *hostq;   /* borrowed from http.hosts */
         char errbuf[CURL_ERROR_SIZE];
 };
 
@@ -63,9 +75,11 @@ struct http {
         size_t n_chunks;
         struct http_sock *free_socks;
 
-        struct http_request *queue_head, *queue_tail; /* waiting, FIFO; owned */
-        struct http_request *running;                 /* in flight; owned */
+        struct http_request *urgent_head, *urgent_tail; /* waiting urgent requests, FIFO; owned */
+        struct hashmap *hosts; /* owned: host -> struct http_host, owned (the other waiting ones) */
+        struct http_request *running; /* in flight; owned */
         unsigned n_running, n_queued;
+        uint64_t seq;
         struct http_stats stats;
 };
 
@@ -250,9 +264,45 @@ static void slist_free_wiped(struct curl_slist *l) {
         curl_slist_free_all(l);
 }
 
+/* A queued request keeps its spec until it starts, rather than a libcurl handle set up
+ * (5 KiB each): thousands may wait behind the cap. Its own copies; body is borrowed from
+ * the request; the authorization is wiped when freed. */
+static void spec_free(struct http_spec *s) {
+        if (!s)
+                return;
+        mem_free((char *) s->url);
+        if (s->authorization) {
+                explicit_wipe((char *) s->authorization, strlen(s->authorization));
+                mem_free((char *) s->authorization);
+        }
+        strv_free((char **) s->headers);
+        mem_free((char *) s->content_type);
+        mem_free(s);
+}
+
+static struct http_spec *spec_copy(const struct http_spec *spec, const void *body) {
+        struct http_spec *s = new0(struct http_spec, 1);
+
+        if (!s)
+                return NULL;
+        *s = *spec;
+        s->url = s->authorization = s->content_type = NULL;
+        s->headers = NULL;
+        s->body = body;
+        if (!(s->url = mem_strdup(spec->url)) ||
+            (spec->authorization && !(s->authorization = mem_strdup(spec->authorization))) ||
+            (spec->content_type && !(s->content_type = mem_strdup(spec->content_type))) ||
+            (spec->headers && !(s->headers = strv_copy(spec->headers)))) {
+                spec_free(s);
+                return NULL;
+        }
+        return s;
+}
+
 static void request_free(struct http_request *req) {
         if (!req)
                 return;
+        spec_free(req->pending);
         if (req->easy)
                 curl_easy_cleanup(req->easy);
         slist_free_wiped(req->headers);
@@ -282,6 +332,80 @@ static void list_remove(struct http_request **head, struct http_request **tail, 
         else if (tail)
                 *tail = req->prev;
         req->prev = req->next = NULL;
+}
+
+static void list_append(struct http_request **head, struct http_request **tail, struct http_request *req) {
+        req->next = NULL;
+        req->prev = *tail;
+        if (*tail)
+                (*tail)->next = req;
+        else
+                *head = req;
+        *tail = req;
+}
+
+static int host_get(struct http *h, const char *host, struct http_host **ret) {
+        struct http_host *hq = hashmap_get(h->hosts, host);
+        int r;
+
+        if (!hq) {
+                hq = new0(struct http_host, 1);
+                if (!hq)
+                        return -ENOMEM;
+                r = hashmap_put(h->hosts, host, hq);
+                if (r < 0) {
+                        mem_free(hq);
+                        return r;
+                }
+        }
+        *ret = hq;
+        return 0;
+}
+
+/* Queues a request that cannot start yet: urgent ones in their own FIFO, which goes first,
+ * the others in their host's queue. */
+static void queue_push(struct http *h, struct http_request *req) {
+        if (req->urgent)
+                list_append(&h->urgent_head, &h->urgent_tail, req);
+        else
+                list_append(&req->hostq->head, &req->hostq->tail, req);
+        h->n_queued++;
+}
+
+static void queue_unlink(struct http *h, struct http_request *req) {
+        if (req->urgent)
+                list_remove(&h->urgent_head, &h->urgent_tail, req);
+        else
+                list_remove(&req->hostq->head, &req->hostq->tail, req);
+        h->n_queued--;
+}
+
+/* The request to start next: the oldest urgent one; else one of a host with the fewest
+ * requests in flight, preferring freed_host (whose connection has just become free: NULL if
+ * none), else the oldest. Spread over the hosts, every host needs about one connection, and a
+ * freed connection serves the next request for its host instead of a new one being opened
+ * (each Key Vault is a host of its own); first come first served would open one for every
+ * run of requests to the same host, and a host with a long queue would hold every slot.
+ * NULL when nothing waits. */
+static struct http_request *queue_next(struct http *h, const char *freed_host) {
+        struct http_host *hq, *best = NULL, *freed = NULL;
+        const char *name;
+
+        if (h->urgent_head)
+                return h->urgent_head;
+        if (h->n_queued == 0)
+                return NULL;
+        if (freed_host && (freed = hashmap_get(h->hosts, freed_host)) && !freed->head)
+                freed = NULL;
+        HASHMAP_FOREACH(name, hq, h->hosts) {
+                if (!hq->head)
+                        continue;
+                if (!best || hq->running < best->running ||
+                    (hq->running == best->running && best != freed &&
+                     (hq == freed || hq->head->seq < best->head->seq)))
+                        best = hq;
+        }
+        return best ? best->head : NULL;
 }
 
 static size_t on_curl_write(char *ptr, size_t size, size_t nmemb, void *userdata) {
@@ -456,6 +580,7 @@ static int request_add(struct http *h, struct http_request *req) {
         if (m != CURLM_OK)
                 return m == CURLM_OUT_OF_MEMORY ? -ENOMEM : -EIO;
         req->running = true;
+        req->hostq->running++;
         req->next = h->running;
         if (h->running)
                 h->running->prev = req;
@@ -464,15 +589,29 @@ static int request_add(struct http *h, struct http_request *req) {
         return 0;
 }
 
-/* Starts queued requests while there is room. Called from loop callbacks only. */
-static void queue_pump(struct http *h) {
-        while (h->queue_head && h->n_running < h->max_concurrent) {
-                struct http_request *req = h->queue_head;
+/* Sets a request up for libcurl: a handle with every option. Returns 0 or -ENOMEM. */
+static int request_prepare(struct http *h, struct http_request *req, const struct http_spec *spec) {
+        req->easy = curl_easy_init();
+        if (!req->easy)
+                return -ENOMEM;
+        return request_setup(h, req, spec);
+}
+
+/* Starts queued requests while there is room, the first for freed_host if it is not NULL.
+ * Called from loop callbacks only. */
+static void queue_pump(struct http *h, const char *freed_host) {
+        struct http_request *req;
+
+        while (h->n_running < h->max_concurrent && (req = queue_next(h, freed_host))) {
                 int r;
 
-                list_remove(&h->queue_head, &h->queue_tail, req);
-                h->n_queued--;
-                r = request_add(h, req);
+                freed_host = NULL;
+                queue_unlink(h, req);
+                r = request_prepare(h, req, req->pending);
+                spec_free(req->pending);
+                req->pending = NULL;
+                if (r >= 0)
+                        r = request_add(h, req);
                 if (r < 0) {
                         req->write_error = r;
                         request_finish(req, CURLE_OUT_OF_MEMORY);
@@ -497,8 +636,15 @@ int http_request_start(struct http *h, const struct http_spec *spec, http_done_f
         req->http = h;
         req->method = spec->method;
         req->secret_response = spec->secret_response;
+        req->urgent = spec->urgent;
+        req->seq = h->seq++;
         req->done = done;
         req->userdata = userdata;
+        if (http_url_host(spec->url, req->host, sizeof req->host) < 0)
+                req->host[0] = 0; /* libcurl will say what is wrong with it */
+        r = host_get(h, req->host, &req->hostq);
+        if (r < 0)
+                goto fail;
         buf_init(&req->resp.body, spec->body_max ?: HTTP_BODY_MAX_DEFAULT);
         buf_init(&req->header_buf, HTTP_HEADERS_MAX);
 
@@ -515,27 +661,20 @@ int http_request_start(struct http *h, const struct http_spec *spec, http_done_f
                 }
                 req->body_len = spec->body_len;
         }
-        req->easy = curl_easy_init();
-        if (!req->easy) {
-                r = -ENOMEM;
-                goto fail;
-        }
-        r = request_setup(h, req, spec);
-        if (r < 0)
-                goto fail;
-
-        if (h->n_running < h->max_concurrent && !h->queue_head) {
-                r = request_add(h, req);
+        /* Nothing overtakes a queued request of its own rank (or above). */
+        if (h->n_running < h->max_concurrent && !h->urgent_head && (req->urgent || h->n_queued == 0)) {
+                r = request_prepare(h, req, spec);
+                if (r >= 0)
+                        r = request_add(h, req);
                 if (r < 0)
                         goto fail;
         } else {
-                req->prev = h->queue_tail;
-                if (h->queue_tail)
-                        h->queue_tail->next = req;
-                else
-                        h->queue_head = req;
-                h->queue_tail = req;
-                h->n_queued++;
+                req->pending = spec_copy(spec, req->body);
+                if (!req->pending) {
+                        r = -ENOMEM;
+                        goto fail;
+                }
+                queue_push(h, req);
         }
         if (ret)
                 *ret = req;
@@ -552,11 +691,10 @@ static void request_unlink(struct http_request *req) {
                 curl_multi_remove_handle(h->multi, req->easy);
                 list_remove(&h->running, NULL, req);
                 req->running = false;
+                req->hostq->running--;
                 h->n_running--;
-        } else {
-                list_remove(&h->queue_head, &h->queue_tail, req);
-                h->n_queued--;
-        }
+        } else
+                queue_unlink(h, req);
 }
 
 void http_request_cancel(struct http_request *req) {
@@ -623,6 +761,7 @@ static void check_multi_info(struct http *h) {
          * handle drops its pending message, so no finished transfer is seen twice. */
         while ((msg = curl_multi_info_read(h->multi, &left))) {
                 struct http_request *req = NULL;
+                char host[HTTP_HOST_MAX];
                 CURLcode result;
 
                 if (msg->msg != CURLMSG_DONE)
@@ -630,10 +769,16 @@ static void check_multi_info(struct http *h) {
                 result = msg->data.result;
                 (void)curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&req);
                 assert(req);
+                memcpy(host, req->host, sizeof host);
                 request_unlink(req);
                 request_finish(req, result);
+                /* Its connection is free now: the next request for the same host reuses it
+                 * instead of opening another (each Key Vault is a host of its own, and with
+                 * more vaults than connections a plain FIFO would hand over connections
+                 * host after host, a TLS handshake each time). */
+                queue_pump(h, host);
         }
-        queue_pump(h);
+        queue_pump(h, NULL);
 }
 
 static void on_timer(struct ev_loop *loop, ev_timer *w, int revents) {
@@ -790,6 +935,11 @@ int http_new(struct ev_loop *loop, const struct http_conf *conf, struct http **r
         if (r < 0)
                 goto fail;
 
+        h->hosts = hashmap_new(false, mem_free);
+        if (!h->hosts) {
+                r = -ENOMEM;
+                goto fail;
+        }
         h->multi = curl_multi_init();
         if (!h->multi) {
                 r = -ENOMEM;
@@ -817,8 +967,16 @@ fail:
 struct http *http_free(struct http *h) {
         if (!h)
                 return NULL;
-        while (h->queue_head)
-                http_request_cancel(h->queue_head);
+        while (h->urgent_head)
+                http_request_cancel(h->urgent_head);
+        if (h->hosts) {
+                struct http_host *hq;
+                const char *name;
+
+                HASHMAP_FOREACH(name, hq, h->hosts)
+                        while (hq->head)
+                                http_request_cancel(hq->head);
+        }
         while (h->running)
                 http_request_cancel(h->running);
         if (h->multi)
@@ -831,6 +989,7 @@ struct http *http_free(struct http *h) {
                 mem_free(h->chunks[i].socks);
         }
         mem_free(h->chunks);
+        hashmap_free(h->hosts);
         curl_slist_free_all(h->connect_to);
         mem_free(h->ca_file);
         mem_free(h->user_agent);

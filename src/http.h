@@ -2,9 +2,9 @@
 #pragma once
 
 /* HTTPS requests on the caller's libev loop, through libcurl's multi_socket interface:
- * HTTP/2 with multiplexing and connection reuse, a cap on requests in flight (a FIFO queue
- * behind it), a per-request timeout, a cap on each answer's size, TLS verification always
- * on. One attempt per request: retries, pacing and tokens belong to azure.c and auth.c.
+ * HTTP/2 with multiplexing and connection reuse, a cap on requests in flight (a queue behind
+ * it: urgent requests first, then spread over the hosts, a freed connection kept for its
+ * host), a per-request timeout, a cap on each answer's size, TLS verification always on. One attempt per request: retries, pacing and tokens belong to azure.c and auth.c.
  *
  * Trust: with no CA file, the system's trust store (libcurl's default). With a CA file,
  * that file *replaces* the system store (CURLOPT_CAINFO, CURLOPT_CAPATH unset): cmkd then
@@ -36,6 +36,8 @@ const char *http_method_to_string(enum http_method m);
 #define HTTP_BODY_MAX_DEFAULT       (1024 * 1024)
 /* All response headers of one answer together; Azure's LRO URLs can pass 4 KB each. */
 #define HTTP_HEADERS_MAX (64 * 1024)
+/* Host names are at most 253 characters. */
+#define HTTP_HOST_MAX 256
 
 struct http_conf {
         const char *ca_file;     /* NULL = system trust store; else replaces it (see above) */
@@ -96,6 +98,11 @@ struct http_spec {
         usec_t timeout_usec;      /* 0 = the conf's */
         bool plain_http;          /* allow http:// (IMDS only) and use no proxy */
         bool secret_response;     /* the answer holds a secret (a token): wipe its buffers */
+        /* Others wait for its answer (a token, the next page of a list): it goes before
+         * every queued request without this flag, first come first served. The others start
+         * spread over the hosts: from a host with the fewest requests in flight, the one
+         * whose connection has just become free if it has queued requests, else the oldest. */
+        bool urgent;
 };
 
 /* Creates the client on loop (borrowed, must outlive it). The conf is copied. Checks that

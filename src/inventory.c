@@ -164,7 +164,8 @@ struct inventory {
         struct fact subscriptions_failure;
         struct cluster **clusters;     /* owned */
         size_t n_clusters, n_clusters_allocated;
-        struct hashmap *cluster_ids;   /* id → (void*) index+1, case-insensitive */
+        /* id → (void*) index+1, case-insensitive; keys borrowed from the clusters */
+        struct hashmap *cluster_ids;
         char **failed_scopes;          /* strv, owned */
         char *first_scope_error;       /* owned: message of the first failed listing */
         int first_scope_error_code;
@@ -459,6 +460,16 @@ static enum fetch_audience key_audience(const struct keyurl *url) {
         return url->store == KEY_STORE_MANAGED_HSM ? FETCH_HSM : FETCH_VAULT;
 }
 
+/* A pinned version other than the current one: read it (the current one is known). */
+static void fetch_key_version(struct inventory *inv, const struct key_entry *k, const char *version) {
+        _cleanup_free_ char *u = NULL;
+
+        if (strcasecmp(version, k->current_bundle->version) == 0)
+                return;
+        u = url_printf("https://%s/keys/%s/%s?api-version=" API_KEYVAULT, k->url.host, k->url.name, version);
+        (void) fetch(inv, REQ_KEY_VERSION, key_audience(&k->url), FETCH_KEY, u, k->id, version, NULL);
+}
+
 static bool keyurl_allowed(const struct inventory *inv, const struct keyurl *url) {
         return keyurl_suffix_allowed(url, url->store == KEY_STORE_MANAGED_HSM ? inv->conf->cloud.hsm_suffixes
                                                                               : inv->conf->cloud.vault_suffixes);
@@ -531,7 +542,10 @@ static void request_key_facts(struct inventory *inv, const struct cluster *c) {
                         if (!e || hashmap_put(k->versions, v, e) < 0) {
                                 version_entry_free(e);
                                 log_oom();
-                        }
+                        } else if (k->current.requested && k->current.status.state == OBS_PRESENT)
+                                /* The key was answered before this cluster was listed: on_key()
+                                 * has read the pins known then, this one is read now. */
+                                fetch_key_version(inv, k, v);
                 }
         }
 }
@@ -963,14 +977,8 @@ static void on_key(struct inventory *inv, struct req *q, const struct fetch_resu
         }
 
         /* Read each pinned version that is not the current one. */
-        HASHMAP_FOREACH(vname, ve, k->versions) {
-                _cleanup_free_ char *u = NULL;
-
-                if (strcasecmp(vname, k->current_bundle->version) == 0)
-                        continue;
-                u = url_printf("https://%s/keys/%s/%s?api-version=" API_KEYVAULT, k->url.host, k->url.name, vname);
-                (void) fetch(inv, REQ_KEY_VERSION, key_audience(&k->url), FETCH_KEY, u, k->id, vname, NULL);
-        }
+        HASHMAP_FOREACH(vname, ve, k->versions)
+                fetch_key_version(inv, k, vname);
 }
 
 static void on_key_version(struct inventory *inv, struct req *q, const struct fetch_result *r) {
@@ -1659,7 +1667,7 @@ int inventory_sweep_start(struct inventory *inv, usec_t now_realtime, inventory_
         inv->done = done;
         inv->userdata = userdata;
         inv->phase = PHASE_LIST;
-        inv->cluster_ids = hashmap_new(true, NULL);
+        inv->cluster_ids = hashmap_new_borrowed(true, NULL);
         inv->keys = hashmap_new(false, key_entry_free);
         inv->subscriptions = strv_copy(inv->conf->subscriptions);
         if (!inv->cluster_ids || !inv->keys || !inv->subscriptions)
@@ -1884,11 +1892,79 @@ int inventory_evaluate(struct inventory *inv, usec_t now, struct sweep_result *r
          * must not move afterwards. */
         if (s.n_clusters > 1)
                 qsort(s.clusters, s.n_clusters, sizeof(struct cluster_result), cluster_cmp);
-        for (size_t i = 0; i < s.n_clusters; i++) {
-                struct cluster_result *cr = &s.clusters[i];
+        {
+                /* Every cluster's findings in one array and the wanted target URLs in one
+                 * block, sized as they come; the verdicts point into them once they stop
+                 * moving. */
+                struct verdict_space space;
+                size_t n = 0, allocated = 0, t = 0, t_allocated = 0;
+                /* key URL as sent (borrowed from the cluster) → index in s.keyurls + 1 */
+                _cleanup_(hashmap_freep) struct hashmap *urls = hashmap_new_borrowed(false, NULL);
 
-                conf_policy_for(inv->conf, cr->obs.cluster, &cr->policy);
-                (void) policy_evaluate(&cr->obs, &cr->policy, now, &cr->verdict);
+                if (!urls) {
+                        sweep_result_done(&s);
+                        return -ENOMEM;
+                }
+                for (size_t i = 0; i < s.n_clusters; i++) {
+                        const char *u = s.clusters[i].obs.cluster->key_url;
+
+                        if (u && !hashmap_get(urls, u) &&
+                            hashmap_put(urls, u, (void *) (uintptr_t) ++s.n_keyurls) < 0) {
+                                sweep_result_done(&s);
+                                return -ENOMEM;
+                        }
+                }
+                if (s.n_keyurls > 0) {
+                        s.keyurls = new0(struct keyurl, s.n_keyurls);
+                        if (!s.keyurls) {
+                                sweep_result_done(&s);
+                                return -ENOMEM;
+                        }
+                }
+                for (size_t i = 0; i < s.n_clusters; i++) {
+                        struct cluster_result *cr = &s.clusters[i];
+                        size_t len;
+
+                        conf_policy_for(inv->conf, cr->obs.cluster, &cr->policy);
+                        (void) policy_evaluate(&cr->obs, &cr->policy, now, &space, &cr->verdict);
+                        if (cr->verdict.has_keyurl) {
+                                /* The same string parses the same: one copy per URL. */
+                                uintptr_t at = (uintptr_t) hashmap_get(urls, cr->obs.cluster->key_url);
+                                struct keyurl *k = &s.keyurls[at - 1];
+
+                                *k = space.keyurl;
+                                cr->verdict.keyurl = k;
+                        }
+                        if (cr->verdict.action.wanted) {
+                                len = strlen(space.target_url) + 1;
+                                if (GREEDY_REALLOC(s.target_urls, t_allocated, t + len) < 0) {
+                                        sweep_result_done(&s);
+                                        return -ENOMEM;
+                                }
+                                memcpy(s.target_urls + t, space.target_url, len);
+                                t += len;
+                        }
+                        if (cr->verdict.n_findings == 0)
+                                continue;
+                        if (GREEDY_REALLOC(s.findings, allocated, n + cr->verdict.n_findings) < 0) {
+                                sweep_result_done(&s);
+                                return -ENOMEM;
+                        }
+                        memcpy(s.findings + n, space.findings,
+                               sizeof space.findings[0] * cr->verdict.n_findings);
+                        n += cr->verdict.n_findings;
+                }
+                n = t = 0;
+                for (size_t i = 0; i < s.n_clusters; i++) {
+                        struct verdict *v = &s.clusters[i].verdict;
+
+                        v->findings = v->n_findings ? s.findings + n : NULL;
+                        n += v->n_findings;
+                        if (v->action.wanted) {
+                                v->action.target_url = s.target_urls + t;
+                                t += strlen(s.target_urls + t) + 1;
+                        }
+                }
         }
 
         *ret = s;

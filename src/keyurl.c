@@ -62,6 +62,8 @@ static bool version_valid(const char *s, size_t n) {
         return true;
 }
 
+const struct keyurl keyurl_none = {};
+
 int keyurl_parse(const char *url, struct keyurl *ret) {
         struct keyurl k = {};
         const char *p, *host, *dot, *path, *seg;

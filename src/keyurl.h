@@ -16,15 +16,22 @@ enum key_store {
         _KEY_STORE_INVALID = -EINVAL,
 };
 
-#define KEYURL_HOST_MAX 256
+/* A valid host is a store name (3-24 characters) and one of the known suffixes (at most 28:
+ * "managedhsm.usgovcloudapi.net"); a key name has at most 127 characters, a version 63.
+ * Every cluster's verdict holds a parsed key URL and a target URL: the sizes are what a
+ * valid URL needs, no more (a longer host is invalid either way). */
+#define KEYURL_HOST_MAX 64
+#define KEYURL_STORE_NAME_MAX 32
 #define KEYURL_NAME_MAX 128
 #define KEYURL_VERSION_MAX 64
-#define KEYURL_MAX 512
+/* "https://" host "/keys/" name "/" version */
+#define KEYURL_MAX 320
+_Static_assert(KEYURL_MAX >= 8 + KEYURL_HOST_MAX + 6 + KEYURL_NAME_MAX + 1 + KEYURL_VERSION_MAX, "KEYURL_MAX");
 
 struct keyurl {
         enum key_store store;
         char host[KEYURL_HOST_MAX];            /* lowercase, without port: "myvault.vault.azure.net" */
-        char store_name[64];                   /* lowercase vault or HSM name: "myvault" */
+        char store_name[KEYURL_STORE_NAME_MAX]; /* lowercase vault or HSM name: "myvault" */
         const char *suffix;                    /* static: "vault.azure.net", "managedhsm.azure.net", ... */
         char name[KEYURL_NAME_MAX];            /* key name as written */
         char version[KEYURL_VERSION_MAX];      /* "" when versionless */
@@ -34,6 +41,9 @@ struct keyurl {
  * Rejects other ports, user info, queries, fragments, unknown DNS suffixes, and names or
  * versions of the wrong shape. Returns 0 or -EINVAL. */
 int keyurl_parse(const char *url, struct keyurl *ret);
+
+/* All empty: what a verdict points to when its cluster has no usable key URL. */
+extern const struct keyurl keyurl_none;
 
 static inline bool keyurl_is_versioned(const struct keyurl *k) {
         return k->version[0] != 0;

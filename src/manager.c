@@ -297,8 +297,11 @@ static void apply_pending_conf(struct manager *m) {
         log_info("Reloaded configuration from %s.", m->opts.config_path);
 }
 
+static int write_stdout(const char *data, size_t len, void *userdata) {
+        return fwrite(data, 1, len, stdout) == len ? 0 : -EIO;
+}
+
 static void finish_once(struct manager *m) {
-        struct buf out;
         int r;
 
         remediate_collect(m->remediate, &m->last);
@@ -306,7 +309,7 @@ static void finish_once(struct manager *m) {
         {
                 _cleanup_(alertstate_freep) struct alertstate *next = NULL;
                 _cleanup_(alert_events_freep) struct alert_events *events = NULL;
-                struct alertstate_conf ac = { .repeat_interval_usec = USEC_INFINITY };
+                struct alertstate_conf ac = { .repeat_interval_usec = USEC_INFINITY, .updates_only = true };
 
                 if (alertstate_update(NULL, &m->last, now_usec(CLOCK_REALTIME), &ac, &next, &events) >= 0)
                         for (size_t i = 0; i < events->n_events; i++) {
@@ -317,17 +320,14 @@ static void finish_once(struct manager *m) {
                         }
         }
 
-        buf_init(&out, 0);
+        /* Streamed: the JSON of a fleet is about 1 KiB per cluster. */
         if (m->opts.json)
-                r = output_json(&m->last, now_usec(CLOCK_REALTIME), &out);
+                r = output_json_stream(&m->last, now_usec(CLOCK_REALTIME), 0, write_stdout, NULL);
         else
-                r = output_table(&m->last, now_usec(CLOCK_REALTIME), &out);
+                r = output_table_stream(&m->last, now_usec(CLOCK_REALTIME), 0, write_stdout, NULL);
         if (r < 0)
-                log_error_errno(r, "Failed to format the result: %m");
-        else
-                fwrite(out.data, 1, out.len, stdout);
+                log_error_errno(r, "Failed to print the result: %m");
         fflush(stdout);
-        buf_done(&out);
 
         m->exit_code = r < 0 ? 3 : sweep_exit_code(&m->last);
         for (size_t i = 0; m->exit_code < 1 && i < m->last.n_clusters; i++)

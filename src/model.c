@@ -1,6 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /* Destructors and lookups for the model. */
 
+#include <assert.h>
+#include <stdint.h>
+
 #include "armid.h"
 #include "mem.h"
 #include "model.h"
@@ -25,6 +28,10 @@
 struct cluster *cluster_free(struct cluster *c) {
         if (!c)
                 return NULL;
+        if (c->packed) {
+                mem_free(c);
+                return NULL;
+        }
         mem_free(c->id);
         mem_free(c->name);
         mem_free(c->location);
@@ -52,6 +59,112 @@ struct cluster *cluster_free(struct cluster *c) {
         mem_free(c->tags);
         mem_free(c);
         return NULL;
+}
+
+/* The string fields of a cluster, in a fixed order: the i-th of n. */
+#define CLUSTER_FIXED_STRINGS 14
+static size_t cluster_n_strings(const struct cluster *c) {
+        return CLUSTER_FIXED_STRINGS + 3 * c->n_assigned + 2 * c->n_tags;
+}
+
+static char **cluster_string(struct cluster *c, size_t i) {
+        char **fixed[CLUSTER_FIXED_STRINGS] = {
+                &c->id,
+                &c->name,
+                &c->location,
+                &c->subscription,
+                &c->resource_group,
+                &c->provisioning_state,
+                &c->cluster_status,
+                &c->replica_role,
+                &c->replication_state,
+                &c->create_mode,
+                &c->identity_type,
+                &c->kek_identity_type,
+                &c->kek_identity_id,
+                &c->key_url,
+        };
+
+        if (i < CLUSTER_FIXED_STRINGS)
+                return fixed[i];
+        i -= CLUSTER_FIXED_STRINGS;
+        if (i < 3 * c->n_assigned) {
+                struct assigned_identity *a = &c->assigned[i / 3];
+                return i % 3 == 0 ? &a->id : i % 3 == 1 ? &a->principal_id : &a->client_id;
+        }
+        i -= 3 * c->n_assigned;
+        return i % 2 == 0 ? &c->tags[i / 2].name : &c->tags[i / 2].value;
+}
+
+/* Strings compared with the earlier ones to be stored once: past this many, stored as they
+ * come (ARM allows 50 tags; the quadratic search stays small). */
+#define PACK_DEDUP_MAX 64
+#define PACK_ALIGN(x) (((x) + 7) & ~(size_t) 7)
+
+/* The earlier string slot (< i) with the same text, or SIZE_MAX. */
+static size_t pack_same(struct cluster *c, size_t i) {
+        const char *s = *cluster_string(c, i);
+
+        for (size_t j = 0; j < MIN(i, (size_t) PACK_DEDUP_MAX); j++) {
+                const char *t = *cluster_string(c, j);
+
+                if (t && streq(s, t))
+                        return j;
+        }
+        return SIZE_MAX;
+}
+
+int cluster_pack(struct cluster **cp) {
+        struct cluster *c = *cp, *n;
+        size_t n_strings = cluster_n_strings(c), off_assigned, off_tags, off_strings, size;
+        char *p;
+
+        if (c->packed)
+                return 0;
+        off_assigned = PACK_ALIGN(sizeof(struct cluster));
+        off_tags = PACK_ALIGN(off_assigned + c->n_assigned * sizeof(struct assigned_identity));
+        off_strings = off_tags + c->n_tags * sizeof(struct cluster_tag);
+        size = off_strings;
+        for (size_t i = 0; i < n_strings; i++) {
+                const char *s = *cluster_string(c, i);
+
+                if (s && pack_same(c, i) == SIZE_MAX)
+                        size += strlen(s) + 1;
+        }
+
+        n = mem_malloc(size);
+        if (!n)
+                return -ENOMEM;
+        *n = *c;
+        n->assigned = c->n_assigned > 0 ? memcpy((char *) n + off_assigned, c->assigned,
+                                                 c->n_assigned * sizeof(struct assigned_identity))
+                                        : NULL;
+        n->tags = c->n_tags > 0 ? memcpy((char *) n + off_tags, c->tags, c->n_tags * sizeof(struct cluster_tag))
+                                : NULL;
+        /* n's string fields still point into c: copy each (or point it at its earlier
+         * equal), reading the text from c, which is freed afterwards. */
+        p = (char *) n + off_strings;
+        for (size_t i = 0; i < n_strings; i++) {
+                char **slot = cluster_string(n, i);
+                const char *s = *cluster_string(c, i);
+                size_t same, len;
+
+                if (!s)
+                        continue;
+                same = pack_same(c, i);
+                if (same != SIZE_MAX) {
+                        *slot = *cluster_string(n, same);
+                        continue;
+                }
+                len = strlen(s) + 1;
+                *slot = memcpy(p, s, len);
+                p += len;
+        }
+        assert(p == (char *) n + size);
+        n->packed = true;
+        cluster_free(c);
+        *cp = n;
+        return 0;
 }
 
 DEFINE_LIST_FREE(cluster_list, cluster_freep)

@@ -47,9 +47,18 @@ struct cluster {
 
         struct cluster_tag *tags;
         size_t n_tags;
+
+        /* Everything above lives in the cluster's own allocation (cluster_pack()): the
+         * strings and arrays are not freed one by one. */
+        bool packed;
 };
 
 struct cluster *cluster_free(struct cluster *c);
+/* Moves the strings and arrays of *c into one allocation with the struct (equal strings
+ * stored once): one block instead of about twenty per cluster, for fleets of tens of
+ * thousands. Replaces *c (the old one is freed); on failure (-ENOMEM) *c is unchanged. The
+ * packed cluster's fields must not be freed or replaced, only read. */
+int cluster_pack(struct cluster **c);
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct cluster *, cluster_free);
 /* The assigned identity with that ARM id (compared case-insensitively), or NULL. */
 const struct assigned_identity *cluster_find_assigned(const struct cluster *c, const char *id);

@@ -1,18 +1,37 @@
 /* SPDX-License-Identifier: MIT */
 /* Formats a sweep for `cmkd --once`: a table for people, JSON for programs. Pure: no
- * I/O, time passed in. */
+ * I/O (the streaming forms hand their text to the caller's function), time passed in. */
 
 #include <stdio.h>
 
 #include "output.h"
 #include "timeutil.h"
 
+/* Where the text goes: all of it into the buffer (write NULL), or handed to write in pieces
+ * of about chunk_bytes, the buffer emptied after each. */
+struct sink {
+        struct buf *b;
+        output_write_fn write;
+        void *userdata;
+        size_t chunk_bytes;
+};
+
+static int sink_flush(struct sink *k, bool all) {
+        int r;
+
+        if (!k->write || k->b->len == 0 || (!all && k->b->len < k->chunk_bytes))
+                return 0;
+        r = k->write(k->b->data, k->b->len, k->userdata);
+        buf_clear(k->b);
+        return r;
+}
+
 static const char *encryption_mode(const struct cluster *c) {
         return c->customer_managed ? "customer-managed" : "service-managed";
 }
 
 static const char *pinned_version(const struct verdict *v) {
-        return v->has_keyurl && keyurl_is_versioned(&v->keyurl) ? v->keyurl.version : NULL;
+        return v->has_keyurl && keyurl_is_versioned(v->keyurl) ? v->keyurl->version : NULL;
 }
 
 static const char *current_version(const struct cluster_obs *o) {
@@ -107,7 +126,8 @@ static int put_cluster(struct buf *b, const struct cluster_result *cr, usec_t no
         if (r >= 0)
                 r = put_str(b, "key_url", c->key_url, false);
         if (r >= 0)
-                r = put_str(b, "key_store", v->has_keyurl ? key_store_to_string(v->keyurl.store) : NULL, false);
+                r = put_str(b, "key_store", v->has_keyurl ? key_store_to_string(v->keyurl->store) : NULL,
+                            false);
         if (r >= 0)
                 r = put_str(b, "pinned_version", pinned_version(v), false);
         if (r >= 0)
@@ -157,8 +177,9 @@ static void count_worst(const struct sweep_result *s, unsigned counts[_SEVERITY_
         }
 }
 
-int output_json(const struct sweep_result *s, usec_t now, struct buf *out) {
+static int json_write(const struct sweep_result *s, usec_t now, struct sink *k) {
         unsigned counts[_SEVERITY_MAX] = {}, with_findings = 0;
+        struct buf *out = k->b;
         char ts[RFC3339_MAX];
         int r;
 
@@ -216,10 +237,20 @@ int output_json(const struct sweep_result *s, usec_t now, struct buf *out) {
                         r = buf_putc(out, ',');
                 if (r >= 0)
                         r = put_cluster(out, &s->clusters[i], now);
+                if (r >= 0)
+                        r = sink_flush(k, false);
         }
         if (r >= 0)
                 r = buf_puts(out, "]}\n");
+        if (r >= 0)
+                r = sink_flush(k, true);
         return r;
+}
+
+int output_json(const struct sweep_result *s, usec_t now, struct buf *out) {
+        struct sink k = { .b = out };
+
+        return json_write(s, now, &k);
 }
 
 /* Short key column: "vault/key" or "vault/key@version(8)". */
@@ -230,10 +261,10 @@ static void key_column(const struct cluster_result *cr, char *buf, size_t len) {
                 snprintf(buf, len, "(service-managed)");
         else if (!v->has_keyurl)
                 snprintf(buf, len, "(invalid key URL)");
-        else if (keyurl_is_versioned(&v->keyurl))
-                snprintf(buf, len, "%s/%s@%.8s", v->keyurl.store_name, v->keyurl.name, v->keyurl.version);
+        else if (keyurl_is_versioned(v->keyurl))
+                snprintf(buf, len, "%s/%s@%.8s", v->keyurl->store_name, v->keyurl->name, v->keyurl->version);
         else
-                snprintf(buf, len, "%s/%s", v->keyurl.store_name, v->keyurl.name);
+                snprintf(buf, len, "%s/%s", v->keyurl->store_name, v->keyurl->name);
 }
 
 static void action_column(const struct cluster_result *cr, char *buf, size_t len) {
@@ -247,13 +278,15 @@ static void action_column(const struct cluster_result *cr, char *buf, size_t len
                 snprintf(buf, len, "update %s", action_outcome_to_string(a->outcome));
 }
 
-int output_table(const struct sweep_result *s, usec_t now, struct buf *out) {
+static int table_write(const struct sweep_result *s, usec_t now, struct sink *k) {
         unsigned counts[_SEVERITY_MAX] = {}, with_findings = 0;
+        struct buf *out = k->b;
         int r;
 
-        if (!s->ran)
-                return buf_printf(out, "UNKNOWN: the sweep could not run: %s\n",
-                                  s->error_message ?: "unknown error");
+        if (!s->ran) {
+                r = buf_printf(out, "UNKNOWN: the sweep could not run: %s\n", s->error_message ?: "unknown error");
+                return r < 0 ? r : sink_flush(k, true);
+        }
 
         r = buf_printf(out, "%-32s %-14s %-40s %-8s %s\n", "CLUSTER", "LOCATION", "KEY", "STATE", "ACTION");
         for (size_t i = 0; r >= 0 && i < s->n_clusters; i++) {
@@ -266,6 +299,8 @@ int output_table(const struct sweep_result *s, usec_t now, struct buf *out) {
                                strna(cr->obs.cluster->location), key,
                                cr->verdict.n_findings == 0 ? "ok" : severity_to_string(cr->verdict.worst),
                                action);
+                if (r >= 0)
+                        r = sink_flush(k, false);
         }
 
         /* The lines of each cluster form a group, a blank line before it, whether its first
@@ -295,6 +330,8 @@ int output_table(const struct sweep_result *s, usec_t now, struct buf *out) {
                         r = buf_printf(out, "%sCRITICAL %s: update to %s failed: %s\n", gap,
                                        cr->obs.cluster->name, strna(cr->action.new_url),
                                        strna(cr->action.error_message));
+                if (r >= 0)
+                        r = sink_flush(k, false);
         }
 
         count_worst(s, counts, &with_findings);
@@ -308,5 +345,40 @@ int output_table(const struct sweep_result *s, usec_t now, struct buf *out) {
                                s->n_clusters, counts[SEVERITY_CRITICAL], counts[SEVERITY_WARNING],
                                counts[SEVERITY_INFO], s->n_clusters - with_findings, s->stats.requests,
                                (double) s->stats.duration_usec / USEC_PER_SEC);
+        if (r >= 0)
+                r = sink_flush(k, true);
         return r;
+}
+
+int output_table(const struct sweep_result *s, usec_t now, struct buf *out) {
+        struct sink k = { .b = out };
+
+        return table_write(s, now, &k);
+}
+
+static int stream(int (*fn)(const struct sweep_result *, usec_t, struct sink *), const struct sweep_result *s,
+                  usec_t now, size_t chunk_bytes, output_write_fn write, void *userdata) {
+        struct buf b;
+        struct sink k = {
+                .b = &b,
+                .write = write,
+                .userdata = userdata,
+                .chunk_bytes = chunk_bytes ?: OUTPUT_CHUNK_BYTES_DEFAULT,
+        };
+        int r;
+
+        buf_init(&b, 0);
+        r = fn(s, now, &k);
+        buf_done(&b);
+        return r;
+}
+
+int output_json_stream(const struct sweep_result *s, usec_t now, size_t chunk_bytes, output_write_fn write,
+                       void *userdata) {
+        return stream(json_write, s, now, chunk_bytes, write, userdata);
+}
+
+int output_table_stream(const struct sweep_result *s, usec_t now, size_t chunk_bytes, output_write_fn write,
+                        void *userdata) {
+        return stream(table_write, s, now, chunk_bytes, write, userdata);
 }

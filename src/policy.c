@@ -284,6 +284,7 @@ struct eval {
         const struct policy_conf *pc;
         usec_t now;
         struct verdict *v;
+        struct verdict_space *space; /* where the verdict's findings and target URL go */
 
         bool has[_FINDING_MAX];
         struct finding f[_FINDING_MAX];
@@ -459,7 +460,7 @@ static void check_previous(struct eval *e, const struct key_bundle *key) {
 
 static void check_key(struct eval *e) {
         const struct cluster_obs *obs = e->obs;
-        const struct keyurl *url = &e->v->keyurl;
+        const struct keyurl *url = e->v->keyurl;
         const struct key_bundle *key, *in_use;
         enum obs_state st;
         struct finding *f;
@@ -561,9 +562,9 @@ static void check_access(struct eval *e) {
                 return; /* identity-deleted says it all */
 
         ac->rbac = vault->rbac_authorization || vault->store == KEY_STORE_MANAGED_HSM ||
-                   e->v->keyurl.store == KEY_STORE_MANAGED_HSM;
+                   e->v->keyurl->store == KEY_STORE_MANAGED_HSM;
         if (ac->rbac) {
-                enum key_store store = e->v->keyurl.store;
+                enum key_store store = e->v->keyurl->store;
                 enum obs_state rs = fact_state(&obs->roles_status, obs->roles);
                 char scope[1024];
 
@@ -573,7 +574,7 @@ static void check_access(struct eval *e) {
                 }
                 if (!e->identity)
                         return;
-                role_key_scope(store, vault->id, e->v->keyurl.name, scope, sizeof scope);
+                role_key_scope(store, vault->id, e->v->keyurl->name, scope, sizeof scope);
                 /* ABSENT (the list endpoint answered 404) counts as no assignment. */
                 roles_key_access(rs == OBS_PRESENT ? obs->roles : NULL, obs->custom_roles,
                                  obs->n_custom_roles, e->identity->principal_id, store, scope, &ac->roles);
@@ -701,30 +702,31 @@ static enum refusal refusal_for(const struct eval *e) {
 static void decide_action(struct eval *e) {
         struct action *a = &e->v->action;
 
-        *a = (struct action){.kind = ACTION_NONE, .refusal = REFUSAL_NONE};
+        *a = (struct action){.kind = ACTION_NONE, .refusal = REFUSAL_NONE, .target_url = ""};
         if (!e->stale || e->pc->stale_version != STALE_VERSION_UPDATE)
                 return;
 
         a->wanted = true;
         if (e->pc->update_target == UPDATE_TARGET_VERSIONLESS)
-                keyurl_format_versionless(&e->v->keyurl, a->target_url, sizeof a->target_url);
+                keyurl_format_versionless(e->v->keyurl, e->space->target_url, sizeof e->space->target_url);
         else {
-                keyurl_format_version(&e->v->keyurl, e->obs->key->version, a->target_url,
-                                      sizeof a->target_url);
+                keyurl_format_version(e->v->keyurl, e->obs->key->version, e->space->target_url,
+                                      sizeof e->space->target_url);
                 a->target_version = e->obs->key->version;
         }
+        a->target_url = e->space->target_url;
         a->refusal = refusal_for(e);
         if (a->refusal == REFUSAL_NONE)
                 a->kind = ACTION_UPDATE;
 }
 
 int policy_evaluate(const struct cluster_obs *obs, const struct policy_conf *pc, usec_t now,
-                    struct verdict *ret) {
-        struct verdict v = {};
-        struct eval e = {.obs = obs, .pc = pc, .now = now, .v = &v};
+                    struct verdict_space *space, struct verdict *ret) {
+        struct verdict v = {.action.target_url = "", .keyurl = &keyurl_none};
+        struct eval e = {.obs = obs, .pc = pc, .now = now, .v = &v, .space = space};
         const struct cluster *c;
 
-        if (!obs || !obs->cluster || !pc || !ret)
+        if (!obs || !obs->cluster || !pc || !space || !ret)
                 return -EINVAL;
         c = obs->cluster;
 
@@ -737,11 +739,13 @@ int policy_evaluate(const struct cluster_obs *obs, const struct policy_conf *pc,
         check_cluster_status(&e);
         /* A URL of another cloud parses, but nothing was read from it: as invalid as a URL
          * that does not parse (the inventory never sends a token outside the cloud). */
-        if (c->key_url && !obs->key_url_outside_cloud && keyurl_parse(c->key_url, &v.keyurl) >= 0)
+        if (c->key_url && !obs->key_url_outside_cloud && keyurl_parse(c->key_url, &space->keyurl) >= 0) {
                 v.has_keyurl = true;
+                v.keyurl = &space->keyurl;
+        }
         else
                 add(&e, FINDING_KEY_URL_INVALID, SEVERITY_CRITICAL);
-        if (v.has_keyurl && keyurl_is_versioned(&v.keyurl))
+        if (v.has_keyurl && keyurl_is_versioned(v.keyurl))
                 add(&e, FINDING_KEY_VERSION_PINNED, SEVERITY_INFO);
 
         check_identity(&e);
@@ -753,6 +757,7 @@ int policy_evaluate(const struct cluster_obs *obs, const struct policy_conf *pc,
 
 finish:
         v.worst = SEVERITY_INFO;
+        v.findings = space->findings;
         for (int i = 0; i < _FINDING_MAX; i++)
                 if (e.has[i]) {
                         v.findings[v.n_findings++] = e.f[i];

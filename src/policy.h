@@ -214,7 +214,10 @@ struct action {
         enum action_kind kind; /* ACTION_UPDATE only when refusal is REFUSAL_NONE */
         bool wanted;           /* the policy asks for an update (it may be refused) */
         enum refusal refusal;
-        char target_url[KEYURL_MAX]; /* when wanted */
+        /* When wanted: in the verdict_space given to policy_evaluate() (borrowed), or wherever
+         * the verdict's owner keeps it (a sweep keeps the few wanted ones in one block); ""
+         * otherwise. */
+        const char *target_url;
         const char *target_version;  /* borrowed; NULL for versionless */
 };
 
@@ -228,21 +231,37 @@ struct access_check {
 };
 
 struct verdict {
-        struct finding findings[_FINDING_MAX]; /* each code at most once, in enum order */
+        /* n_findings of them, each code at most once, in enum order: in the verdict_space given
+         * to policy_evaluate() (borrowed), or wherever the verdict's owner keeps them (a sweep
+         * keeps all its clusters' findings in one array: a cluster has a few of the 27
+         * possible, and a fleet has tens of thousands of clusters). */
+        struct finding *findings;
         size_t n_findings;
         enum severity worst; /* SEVERITY_INFO when there are no findings */
         struct action action;
-        /* Parsed key URL of the cluster, when it has one and it parses. */
+        /* Parsed key URL of the cluster, when it has one and it parses: in the verdict_space
+         * given to policy_evaluate() (borrowed), or wherever the verdict's owner keeps it (a
+         * sweep keeps one per distinct key URL). Never NULL: &keyurl_none without one. */
         bool has_keyurl;
-        struct keyurl keyurl;
+        const struct keyurl *keyurl;
         struct access_check access;
 };
 
-/* Fills *ret. Returns 0, or -EINVAL if obs, pc or ret is NULL or obs has no cluster (ret is
- * untouched then). Never fails otherwise: a fact it cannot judge becomes a check-unknown
- * finding. Pointers in the verdict borrow from obs. */
+/* Where policy_evaluate() writes what a verdict points to: room for every finding code and
+ * for a target URL. A fleet's verdicts keep only what they use of it. */
+struct verdict_space {
+        struct finding findings[_FINDING_MAX];
+        char target_url[KEYURL_MAX];
+        struct keyurl keyurl;
+};
+
+/* Fills *ret, its findings, target URL and parsed key URL into *space: ret->findings,
+ * ret->action.target_url and ret->keyurl point there. Returns 0, or -EINVAL if obs, pc, space
+ * or ret is NULL or obs has no cluster (ret and space are untouched then). Never fails
+ * otherwise: a fact it cannot judge becomes a check-unknown finding. Pointers in the verdict
+ * borrow from obs and space. */
 int policy_evaluate(const struct cluster_obs *obs, const struct policy_conf *pc, usec_t now,
-                    struct verdict *ret);
+                    struct verdict_space *space, struct verdict *ret);
 
 /* The finding with that code, or NULL. */
 const struct finding *verdict_find(const struct verdict *v, enum finding_code code);

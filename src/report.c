@@ -80,8 +80,8 @@ static void row_init(struct row *row, const struct cluster_result *cr, usec_t no
                                                               : row->status;
         row->key = cluster_result_key_in_use(cr);
         if (v->has_keyurl) {
-                row->versionless = !keyurl_is_versioned(&v->keyurl);
-                row->version = !row->versionless ? v->keyurl.version : row->key ? row->key->version : NULL;
+                row->versionless = !keyurl_is_versioned(v->keyurl);
+                row->version = !row->versionless ? v->keyurl->version : row->key ? row->key->version : NULL;
         }
         if (row->key) {
                 row->created = row->key->created;
@@ -148,7 +148,7 @@ static int model_versions(struct model *m) {
 
         for (size_t i = 0; i < m->n_rows; i++) {
                 const struct row *row = &m->rows[i];
-                const struct keyurl *k = &row->cr->verdict.keyurl;
+                const struct keyurl *k = row->cr->verdict.keyurl;
                 struct version_use *u = NULL;
                 char id[KEYURL_MAX];
 
@@ -256,9 +256,9 @@ static void json_cluster(struct w *w, const struct model *m, const struct row *r
                 w_puts(w, "null");
         else {
                 w_puts(w, "{");
-                j_kv(w, true, "vault", cr->verdict.keyurl.host);
-                j_kv(w, false, "store", key_store_to_string(cr->verdict.keyurl.store));
-                j_kv(w, false, "name", cr->verdict.keyurl.name);
+                j_kv(w, true, "vault", cr->verdict.keyurl->host);
+                j_kv(w, false, "store", key_store_to_string(cr->verdict.keyurl->store));
+                j_kv(w, false, "name", cr->verdict.keyurl->name);
                 j_kv(w, false, "version_in_use", row->version);
                 w_printf(w, ",\"versionless\":%s", row->versionless ? "true" : "false");
                 j_kv(w, false, "current_version", cr->obs.key ? cr->obs.key->version : NULL);
@@ -375,9 +375,9 @@ static void json_report(struct w *w, const struct model *m) {
 
                 w_puts(w, i ? ",\n{" : "\n{");
                 j_kv(w, true, "key", u->key);
-                j_kv(w, false, "vault", cr->verdict.keyurl.host);
-                j_kv(w, false, "store", key_store_to_string(cr->verdict.keyurl.store));
-                j_kv(w, false, "name", cr->verdict.keyurl.name);
+                j_kv(w, false, "vault", cr->verdict.keyurl->host);
+                j_kv(w, false, "store", key_store_to_string(cr->verdict.keyurl->store));
+                j_kv(w, false, "name", cr->verdict.keyurl->name);
                 j_kv(w, false, "version", u->version);
                 w_printf(w, ",\"current\":%s", tristate(cr->obs.key, version_is_current(cr, u->version)));
                 w_printf(w, ",\"enabled\":%s",
@@ -461,9 +461,9 @@ static void csv_report(struct w *w, const struct model *m) {
                 csv_text(w, buf_str(&findings), false);
                 buf_done(&findings);
                 csv_text(w, cl->key_url, false);
-                csv_text(w, k ? cr->verdict.keyurl.host : NULL, false);
-                csv_text(w, k ? key_store_to_string(cr->verdict.keyurl.store) : NULL, false);
-                csv_text(w, k ? cr->verdict.keyurl.name : NULL, false);
+                csv_text(w, k ? cr->verdict.keyurl->host : NULL, false);
+                csv_text(w, k ? key_store_to_string(cr->verdict.keyurl->store) : NULL, false);
+                csv_text(w, k ? cr->verdict.keyurl->name : NULL, false);
                 csv_text(w, row->version, false);
                 csv_text(w, !k ? NULL : row->versionless ? "true" : "false", false);
                 csv_text(w, cr->obs.key ? cr->obs.key->version : NULL, false);
@@ -769,11 +769,11 @@ static void h_key_cell(struct w *w, const struct row *row) {
                 return;
         }
         w_puts(w, "<span class=\"mono\">");
-        h_text(w, cr->verdict.keyurl.store_name);
+        h_text(w, cr->verdict.keyurl->store_name);
         w_puts(w, "/");
-        h_text(w, cr->verdict.keyurl.name);
+        h_text(w, cr->verdict.keyurl->name);
         w_puts(w, "</span>");
-        if (cr->verdict.keyurl.store == KEY_STORE_MANAGED_HSM)
+        if (cr->verdict.keyurl->store == KEY_STORE_MANAGED_HSM)
                 w_puts(w, " <span class=\"small\">(Managed HSM)</span>");
         w_puts(w, "<br><span class=\"small\">");
         if (row->versionless) {

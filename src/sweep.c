@@ -19,6 +19,9 @@ void sweep_result_done(struct sweep_result *s) {
         for (size_t i = 0; i < s->n_clusters; i++)
                 action_result_done(&s->clusters[i].action);
         mem_free(s->clusters);
+        mem_free(s->findings);
+        mem_free(s->target_urls);
+        mem_free(s->keyurls);
         mem_free(s->error_message);
         strv_free(s->failed_scopes);
         *s = (struct sweep_result) {};
@@ -60,7 +63,7 @@ void sweep_count_findings(const struct sweep_result *s, unsigned counts[_FINDING
 }
 
 const struct key_bundle *cluster_result_key_in_use(const struct cluster_result *cr) {
-        const struct keyurl *k = &cr->verdict.keyurl;
+        const struct keyurl *k = cr->verdict.keyurl;
         const struct key_bundle *current = cr->obs.key;
 
         if (!cr->verdict.has_keyurl)

@@ -64,6 +64,16 @@ struct sweep_result {
         unsigned n_unreadable; /* list items that did not decode (counted, never dropped silently) */
         struct cluster_result *clusters; /* owned array */
         size_t n_clusters;
+        /* owned: the findings of every cluster, which their verdicts point into (NULL when
+         * whoever made the sweep keeps them elsewhere) */
+        struct finding *findings;
+        /* owned: the target URLs of the verdicts that want an update, one after the other,
+         * which those verdicts point into (NULL when none, or kept elsewhere) */
+        char *target_urls;
+        /* owned: one parsed key URL per distinct key URL string, which the verdicts point into
+         * (ten thousand clusters use a few thousand URLs) */
+        struct keyurl *keyurls;
+        size_t n_keyurls;
         struct sweep_stats stats;
 };
 

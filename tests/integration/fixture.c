@@ -17,6 +17,9 @@ struct fixture_cluster {
         struct cluster *cluster; /* owned */
         struct key_bundle key, pinned;
         struct obs_status unknown;
+        struct finding findings[_FINDING_MAX]; /* what the verdict's findings point to */
+        char target_url[KEYURL_MAX];           /* what a wanted target_url points to */
+        struct keyurl keyurl;                  /* what the verdict's keyurl points to */
 };
 
 struct fixture {
@@ -138,8 +141,11 @@ static int load_cluster(struct json_object *o, struct fixture_cluster *fc, struc
                 (usec_t) get_int(policy, "expiry_warning_days", 30) * USEC_PER_DAY;
         cr->policy.key_expiry_critical_usec =
                 (usec_t) get_int(policy, "expiry_critical_days", 7) * USEC_PER_DAY;
-        if (c->key_url && keyurl_parse(c->key_url, &cr->verdict.keyurl) >= 0)
+        cr->verdict.keyurl = &keyurl_none;
+        if (c->key_url && keyurl_parse(c->key_url, &fc->keyurl) >= 0) {
+                cr->verdict.keyurl = &fc->keyurl;
                 cr->verdict.has_keyurl = true;
+        }
         if (json_object_object_get_ex(o, "key", &v)) {
                 r = load_key(v, &fc->key);
                 if (r < 0)
@@ -156,6 +162,8 @@ static int load_cluster(struct json_object *o, struct fixture_cluster *fc, struc
         }
 
         cr->verdict.worst = SEVERITY_INFO;
+        cr->verdict.findings = fc->findings;
+        cr->verdict.action.target_url = "";
         if (json_object_object_get_ex(o, "findings", &findings)) {
                 size_t n = json_object_array_length(findings);
 
@@ -229,8 +237,8 @@ static int load_cluster(struct json_object *o, struct fixture_cluster *fc, struc
                         a->error = -EIO;
                 cr->verdict.action.wanted = true;
                 cr->verdict.action.refusal = a->refusal;
-                snprintf(cr->verdict.action.target_url, sizeof cr->verdict.action.target_url, "%s",
-                         strempty(a->new_url));
+                snprintf(fc->target_url, sizeof fc->target_url, "%s", strempty(a->new_url));
+                cr->verdict.action.target_url = fc->target_url;
         }
         return 0;
 }

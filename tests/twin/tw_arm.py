@@ -311,9 +311,9 @@ class Arm:
         d = self._deny(req, scope, "read", "Microsoft.DocumentDB/mongoClusters/read")
         if d:
             return d
-        items = [cl for cl in w.clusters.values() if cl.sub == sub and (rg_name is None or cl.rg.lower() ==
-                                                                         rg_name.lower())
-                 and not w.arm_denied(oid, cl.id, "read")]
+        rg_low = rg_name.lower() if rg_name is not None else None
+        items = [cl for cl in w.clusters_of(sub) if (rg_low is None or cl.rg.lower() == rg_low)
+                 and not (w.arm_deny and w.arm_denied(oid, cl.id, "read"))]
         av = req.api_version
         return self._page(req, items, w.settings["arm_page_size"], lambda cl: w.cluster_json(cl, av, t))
 

@@ -515,6 +515,7 @@ class World:
 
         # clusters
         self.clusters = collections.OrderedDict()
+        self._clusters_by_sub = None
         pending_replicas = []
         for i, d in enumerate(self._get(sc, "clusters", list, "clusters", [])):
             cl = self._add_cluster(d, "clusters[%d]" % i, now)
@@ -1132,6 +1133,7 @@ class World:
         if k in self.clusters:
             self._err(where, "duplicate cluster %s" % cl.id)
         self.clusters[k] = cl
+        self._clusters_by_sub = None
         return cl
 
     def _key_url_ref(self, cmk, where):
@@ -1251,6 +1253,17 @@ class World:
             return False, 0, rem
         g.take(t)
         return True, rem, 0
+
+    def clusters_of(self, sub):
+        """The clusters of a subscription (lowercase id), in creation order. An index, rebuilt
+        after clusters come or go: a list page must not scan the whole fleet (a 50,000-cluster
+        fleet made every page cost 20 ms, which benchmarks measured instead of the client)."""
+        if self._clusters_by_sub is None:
+            idx = {}
+            for cl in self.clusters.values():
+                idx.setdefault(cl.sub, []).append(cl)
+            self._clusters_by_sub = idx
+        return self._clusters_by_sub.get(sub, ())
 
     # --- ARM authorization -----------------------------------------------------
 
@@ -1599,6 +1612,7 @@ class World:
         cl.op = None
         if op.kind == "delete":
             del self.clusters[op.cluster_key]
+            self._clusters_by_sub = None
             return
         p = op.pending or {}
         if "cmk" in p:
@@ -2352,6 +2366,7 @@ class World:
     def op_remove_cluster(self, b, t):
         cl = self._cluster_ref(b.get("cluster"), "cluster")
         del self.clusters[id_key(cl.id)]
+        self._clusters_by_sub = None
         return {}
 
     def op_finish_operations(self, b, t):

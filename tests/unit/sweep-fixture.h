@@ -23,6 +23,9 @@ struct fx {
         struct key_bundle pinned[FX_MAX];
         struct obs_status unknown_status[FX_MAX];
         struct cluster_result results[FX_MAX];
+        struct finding findings[FX_MAX][_FINDING_MAX]; /* what results[i].verdict.findings points to */
+        char targets[FX_MAX][KEYURL_MAX];              /* what a wanted target_url points to */
+        struct keyurl keyurls[FX_MAX];                 /* what results[i].verdict.keyurl points to */
         struct sweep_result sweep;
 };
 
@@ -86,7 +89,10 @@ static inline void fx_init(struct fx *fx, size_t n) {
                 r->policy.key_expiry_warning_usec = 30 * USEC_PER_DAY;
                 r->policy.key_expiry_critical_usec = 7 * USEC_PER_DAY;
                 r->verdict.worst = SEVERITY_INFO;
-                if (keyurl_parse(c->key_url, &r->verdict.keyurl) == 0)
+                r->verdict.findings = fx->findings[i];
+                r->verdict.action.target_url = "";
+                r->verdict.keyurl = &fx->keyurls[i];
+                if (keyurl_parse(c->key_url, &fx->keyurls[i]) == 0)
                         r->verdict.has_keyurl = true;
         }
 }
@@ -103,7 +109,7 @@ static inline void fx_pin(struct fx *fx, size_t i, bool enabled) {
         fx->pinned[i].created = FX_T0 - 400 * USEC_PER_DAY;
         r->obs.pinned_status.state = OBS_PRESENT;
         r->obs.pinned = &fx->pinned[i];
-        r->verdict.has_keyurl = keyurl_parse(fx->urls[i], &r->verdict.keyurl) == 0;
+        r->verdict.has_keyurl = keyurl_parse(fx->urls[i], &fx->keyurls[i]) == 0;
 }
 
 static inline struct finding *fx_finding(struct fx *fx, size_t i, enum finding_code code,
@@ -141,7 +147,8 @@ static inline void fx_action(struct fx *fx, size_t i, enum action_outcome outcom
         r->verdict.action.wanted = true;
         r->verdict.action.refusal = refusal;
         r->verdict.action.kind = refusal == REFUSAL_NONE ? ACTION_UPDATE : ACTION_NONE;
-        snprintf(r->verdict.action.target_url, sizeof r->verdict.action.target_url, "%s", new_url);
+        snprintf(fx->targets[i], sizeof fx->targets[i], "%s", new_url);
+        r->verdict.action.target_url = fx->targets[i];
         r->action = (struct action_result) {
                 .outcome = outcome,
                 .refusal = refusal,

@@ -264,12 +264,10 @@ static void test_every_finding(void **state) {
  * the message the HSM's own commands. */
 static void test_managed_hsm_fields(void **state) {
         _cleanup_(alertstate_freep) struct alertstate *st = NULL;
-        struct cluster_result *r;
 
         fx_init(&fx, 1);
-        r = &fx.results[0];
         snprintf(fx.urls[0], sizeof fx.urls[0], "https://hsm0.managedhsm.azure.net/keys/key0");
-        assert_int_equal(keyurl_parse(fx.urls[0], &r->verdict.keyurl), 0);
+        assert_int_equal(keyurl_parse(fx.urls[0], &fx.keyurls[0]), 0);
         fx_finding(&fx, 0, FINDING_KEY_DISABLED, SEVERITY_CRITICAL)->version = "v0";
         run(&st, FX_T0);
         assert_int_equal(n_entries, 1);

@@ -423,6 +423,35 @@ static void test_update_operations(void **state) {
         alert_events_free(ev);
 }
 
+/* cmkd --once: update operations only; findings, proposals and refusals make no entry. */
+static void test_updates_only(void **state) {
+        static const struct alertstate_conf once = { .repeat_interval_usec = USEC_INFINITY,
+                                                     .updates_only = true };
+        const char *url = "https://vault0.vault.azure.net/keys/key0/new0";
+        struct alertstate *st = NULL;
+        struct alert_events *ev = NULL;
+
+        fx_init(&fx, 3);
+        fx_finding(&fx, 0, FINDING_KEY_EXPIRED, SEVERITY_CRITICAL);
+        fx_pin(&fx, 1, true);
+        fx_finding(&fx, 1, FINDING_KEY_VERSION_STALE, SEVERITY_WARNING);
+        fx_action(&fx, 1, OUTCOME_SUCCEEDED, REFUSAL_NONE, url, "op-1");
+        fx_finding(&fx, 2, FINDING_KEY_VERSION_STALE, SEVERITY_WARNING);
+        fx_action(&fx, 2, OUTCOME_PROPOSED, REFUSAL_NONE, url, NULL);
+        assert_int_equal(alertstate_update(NULL, &fx.sweep, FX_T0, &once, &st, &ev), 0);
+        assert_int_equal(ev->n_events, 2);
+        assert_event(&ev->events[0], ALERT_EVENT_ONCE, ALERT_UPDATE_STARTED, 0, "c1");
+        assert_event(&ev->events[1], ALERT_EVENT_ONCE, ALERT_UPDATE_SUCCEEDED, 0, "c1");
+        alert_events_free(ev);
+        alertstate_free(st);
+
+        /* The same sweep with every condition: the findings and the proposal too. */
+        assert_int_equal(alertstate_update(NULL, &fx.sweep, FX_T0, &conf, &st, &ev), 0);
+        assert_int_equal(ev->n_events, 6);
+        alert_events_free(ev);
+        alertstate_free(st);
+}
+
 /* The daemon announces an update when it sends the PUT, before Azure has named the
  * operation, and collects the outcome with the operation id: one start per attempt (the
  * attempt's start time, set by remediate.c, identifies it), also for a retry after a
@@ -631,6 +660,7 @@ int main(void) {
                 cmocka_unit_test(test_outage_keeps_known_alerts),
                 cmocka_unit_test(test_cause),
                 cmocka_unit_test(test_update_operations),
+                cmocka_unit_test(test_updates_only),
                 cmocka_unit_test(test_update_started_before_operation_id),
                 cmocka_unit_test(test_restart_does_not_realert),
                 cmocka_unit_test(test_corrupt_state_set_aside),

@@ -299,6 +299,66 @@ static void test_cluster_local(void **state) {
         free(b);
 }
 
+/* cluster_pack(): one block with every string and array, equal strings stored once, the
+ * same values; without memory, the cluster stays as it was. Decoded clusters are packed. */
+static bool within(const void *p, const struct cluster *c) {
+        return (const char *) p > (const char *) c && (const char *) p < (const char *) c + 4096;
+}
+
+static void test_cluster_packed(void **state) {
+        _cleanup_(cluster_freep) struct cluster *c = NULL, *d = NULL;
+        struct cluster *before;
+        size_t n;
+        char *b;
+
+        c = new0(struct cluster, 1);
+        assert_non_null(c);
+        c->id = mem_strdup("/subscriptions/s/resourceGroups/rg/providers/Microsoft.DocumentDB/mongoClusters/c1");
+        c->name = mem_strdup("c1");
+        c->subscription = mem_strdup("s");
+        c->cluster_status = mem_strdup("Ready");
+        c->customer_managed = true;
+        c->kek_identity_id = mem_strdup("/subscriptions/s/resourceGroups/rg/providers/x/uami");
+        c->key_url = mem_strdup("https://kv.vault.azure.net/keys/k");
+        c->assigned = new0(struct assigned_identity, 2);
+        c->n_assigned = 2;
+        c->assigned[0].id = mem_strdup("/subscriptions/s/resourceGroups/rg/providers/x/uami");
+        c->assigned[0].principal_id = mem_strdup("p0");
+        c->assigned[1].id = mem_strdup("/other");
+        c->tags = new0(struct cluster_tag, 1);
+        c->n_tags = 1;
+        c->tags[0].name = mem_strdup("owner");
+        c->tags[0].value = mem_strdup("s"); /* equal to the subscription: stored once */
+
+        before = c;
+        mem_fail_at(1, false);
+        assert_int_equal(cluster_pack(&c), -ENOMEM);
+        mem_fail_at(0, false);
+        assert_ptr_equal(c, before);
+        assert_false(c->packed);
+
+        assert_int_equal(cluster_pack(&c), 0);
+        assert_true(c->packed);
+        assert_string_equal(c->name, "c1");
+        assert_string_equal(c->cluster_status, "Ready");
+        assert_null(c->location);
+        assert_null(c->assigned[1].principal_id);
+        assert_string_equal(c->assigned[0].principal_id, "p0");
+        assert_string_equal(c->assigned[1].id, "/other");
+        assert_string_equal(cluster_tag(c, "owner"), "s");
+        assert_string_equal(c->key_url, "https://kv.vault.azure.net/keys/k");
+        assert_ptr_equal(c->kek_identity_id, c->assigned[0].id);
+        assert_ptr_equal(c->tags[0].value, c->subscription);
+        assert_true(within(c->id, c) && within(c->assigned, c) && within(c->tags, c) && within(c->tags[0].name, c));
+        assert_int_equal(cluster_pack(&c), 0); /* already packed: nothing to do */
+
+        b = read_data("local/cluster-versioned.json", &n);
+        assert_int_equal(arm_decode_cluster(b, n, &d), 0);
+        assert_true(d->packed);
+        assert_true(within(d->key_url, d));
+        free(b);
+}
+
 static void test_cluster_list(void **state) {
         _cleanup_(cluster_list_freep) struct cluster_list *l = NULL, *m = NULL;
         size_t n;
@@ -975,6 +1035,7 @@ int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_generic_malformed), cmocka_unit_test(test_generic_limits),
                 cmocka_unit_test(test_cluster_examples),  cmocka_unit_test(test_cluster_local),
+                cmocka_unit_test(test_cluster_packed),
                 cmocka_unit_test(test_cluster_list),      cmocka_unit_test(test_cluster_malformed),
                 cmocka_unit_test(test_cluster_limits),    cmocka_unit_test(test_list_page_malformed),
                 cmocka_unit_test(test_vault_examples),    cmocka_unit_test(test_vault_policies),

@@ -5,6 +5,10 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -139,11 +143,133 @@ static void test_client(void **state) {
         ev_loop_destroy(loop);
 }
 
+/* The order queued requests start in, seen through the order they end: every host is mapped
+ * to a closed port, so each request fails at once (ECONNREFUSED) and one at a time. */
+struct order {
+        struct ev_loop *loop;
+        char seen[16];
+        size_t n, want;
+};
+
+struct order_req {
+        struct order *o;
+        char name;
+};
+
+static void on_order_done(struct http_request *req, struct http_response *resp, void *userdata) {
+        struct order_req *q = userdata;
+
+        assert_int_equal(resp->error, -ECONNREFUSED);
+        q->o->seen[q->o->n++] = q->name;
+        if (q->o->n == q->o->want)
+                ev_break(q->o->loop, EVBREAK_ALL);
+}
+
+static void test_queue_order(void **state) {
+        static const struct {
+                char name;
+                const char *url;
+                bool urgent;
+        } rows[] = {
+                {'A', "https://a.vault.azure.net/keys/k1", false}, /* starts at once (the cap is 1) */
+                {'B', "https://b.vault.azure.net/keys/k1", false},
+                {'C', "https://c.vault.azure.net/keys/k1", false},
+                {'D', "https://a.vault.azure.net/keys/k2", false},
+                {'E', "https://management.azure.com/subscriptions/s/x?page=2", true},
+                {'F', "https://B.vault.azure.net/keys/k2", false},
+        };
+        /* E (urgent) overtakes everything queued; after B its connection goes to F (same
+         * host); then first come, first served. */
+        static const char want[] = "AEBFCD";
+        struct ev_loop *loop = ev_loop_new(0);
+        char *ct[] = {(char *) "::127.0.0.1:1", NULL};
+        struct http_conf c = {.connect_to = ct, .max_concurrent = 1};
+        struct order o = {.loop = loop, .want = ELEMENTSOF(rows)};
+        struct order_req ud[ELEMENTSOF(rows)];
+        struct http_stats st;
+        struct http *h = NULL;
+
+        assert_int_equal(mem_curl_global_init(0), 0);
+        assert_int_equal(http_new(loop, &c, &h), 0);
+        for (size_t i = 0; i < ELEMENTSOF(rows); i++) {
+                struct http_spec s = {.method = HTTP_GET, .url = rows[i].url, .urgent = rows[i].urgent};
+
+                ud[i] = (struct order_req) {.o = &o, .name = rows[i].name};
+                assert_int_equal(http_request_start(h, &s, on_order_done, &ud[i], NULL), 0);
+        }
+        http_get_stats(h, &st);
+        assert_int_equal(st.in_flight, 1);
+        assert_int_equal(st.queued, ELEMENTSOF(rows) - 1);
+        ev_run(loop, 0);
+        assert_int_equal(o.n, ELEMENTSOF(rows));
+        assert_memory_equal(o.seen, want, ELEMENTSOF(rows));
+        http_get_stats(h, &st);
+        assert_int_equal(st.in_flight, 0);
+        assert_int_equal(st.queued, 0);
+        http_free(h);
+        ev_loop_destroy(loop);
+}
+
+/* A host with requests in flight waits while another has none: one slot is held by a host
+ * whose server never answers (a listening socket nobody accepts from). It has a port of its
+ * own: libcurl groups connections by port and connect-to address, and would have the others
+ * wait for its handshake to learn whether it can multiplex (CURLOPT_PIPEWAIT). */
+static void test_queue_spread(void **state) {
+        static const struct {
+                char name;
+                const char *url;
+        } rows[] = {
+                {'H', "https://hold.vault.azure.net:8443/keys/k1"}, /* starts, never ends */
+                {'A', "https://a.vault.azure.net/keys/k1"},         /* starts, refused */
+                {'X', "https://hold.vault.azure.net:8443/keys/k2"},
+                {'Y', "https://y.vault.azure.net/keys/k1"},
+        };
+        struct ev_loop *loop = ev_loop_new(0);
+        struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+        socklen_t salen = sizeof sa;
+        char hold[64];
+        char *ct[] = {hold, (char *) "::127.0.0.1:1", NULL};
+        struct http_conf c = {.connect_to = ct, .max_concurrent = 2, .timeout_usec = 60 * USEC_PER_SEC};
+        struct order o = {.loop = loop, .want = 2};
+        struct order_req ud[ELEMENTSOF(rows)];
+        struct http_stats st;
+        struct http *h = NULL;
+        int fd;
+
+        fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        assert_true(fd >= 0);
+        assert_int_equal(bind(fd, (struct sockaddr *) &sa, sizeof sa), 0);
+        assert_int_equal(listen(fd, 8), 0);
+        assert_int_equal(getsockname(fd, (struct sockaddr *) &sa, &salen), 0);
+        snprintf(hold, sizeof hold, "hold.vault.azure.net:8443:127.0.0.1:%u", ntohs(sa.sin_port));
+
+        assert_int_equal(mem_curl_global_init(0), 0);
+        assert_int_equal(http_new(loop, &c, &h), 0);
+        for (size_t i = 0; i < ELEMENTSOF(rows); i++) {
+                struct http_spec s = {.method = HTTP_GET, .url = rows[i].url};
+
+                ud[i] = (struct order_req) {.o = &o, .name = rows[i].name};
+                assert_int_equal(http_request_start(h, &s, on_order_done, &ud[i], NULL), 0);
+        }
+        /* A ends; Y (no request of its host in flight) goes before X (older, but its host
+         * has H in flight). */
+        ev_run(loop, 0);
+        assert_memory_equal(o.seen, "AY", 2);
+        http_get_stats(h, &st);
+        assert_int_equal(st.in_flight, 2); /* H and X */
+        assert_int_equal(st.queued, 0);
+        http_free(h);
+        close(fd);
+        ev_loop_destroy(loop);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_escape),
                 cmocka_unit_test(test_host),
                 cmocka_unit_test(test_client),
+                cmocka_unit_test(test_queue_order),
+                cmocka_unit_test(test_queue_spread),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -300,6 +300,57 @@ static void test_dedup_and_cache(void **state) {
         strv_free(f.log);
 }
 
+/* A cluster pinned to an old version, listed on a later page than another cluster of the same
+ * key, after that key's answer came: its pinned version is read all the same (it was not, and
+ * the cluster got check-unknown instead of what its pinned version deserves). */
+static void test_pin_listed_after_key(void **state) {
+        static char page1[4096], page2[4096];
+        char a[2048], b[2048];
+        struct route routes[ELEMENTSOF(healthy_routes) + 1];
+        struct fake f = { .routes = routes, .n_routes = ELEMENTSOF(routes) };
+        struct fetcher fetcher = { fake_get, &f };
+        _cleanup_(conf_freep) struct conf *c = test_conf();
+        _cleanup_(inventory_freep) struct inventory *inv = NULL;
+        struct sweep_result s = {};
+        usec_t now = 1764000000ULL * USEC_PER_SEC;
+        const struct cluster_result *cr;
+
+        build_bodies();
+        snprintf(a, sizeof a, cluster_fmt, "c-versionless", "c-versionless", "https://kv1.vault.azure.net/keys/k1");
+        snprintf(b, sizeof b, cluster_fmt, "c-stale", "c-stale", "https://kv1.vault.azure.net/keys/k1/" V_OLD);
+        snprintf(page1, sizeof page1,
+                 "{\"value\":[%s],\"nextLink\":\"https://management.azure.com/subscriptions/" SUB
+                 "/providers/Microsoft.DocumentDB/mongoClusters?api-version=2025-09-01&%%24skipToken=p2\"}", a);
+        snprintf(page2, sizeof page2, "{\"value\":[%s]}", b);
+        memcpy(routes, healthy_routes, sizeof healthy_routes);
+        routes[0].body = page1;
+        /* Longest match wins: this beats "/mongoClusters?". */
+        routes[ELEMENTSOF(healthy_routes)] =
+                (struct route) { "/mongoClusters?api-version=2025-09-01&%24skipToken=p2", 200, page2 };
+        for (size_t i = 0; i < ELEMENTSOF(routes); i++)
+                routes[i].hits = 0;
+
+        assert_int_equal(inventory_new(c, &fetcher, &inv), 0);
+        assert_int_equal(inventory_sweep_start(inv, now, on_done, NULL), 0);
+        fake_pump(&f);
+        /* The fake answers in order: the key (asked for by page 1) before page 2. */
+        for (size_t i = 0; f.log[i]; i++)
+                if (strstr(f.log[i], "skipToken=p2")) {
+                        assert_non_null(strstr(f.log[i - 1], "/userAssignedIdentities/"));
+                        break;
+                }
+        assert_int_equal(hits(&f, "/keys/k1?"), 1);
+        assert_int_equal(hits(&f, "/keys/k1/" V_OLD), 1);
+        assert_int_equal(inventory_evaluate(inv, now, &s), 0);
+        cr = find(&s, "c-stale");
+        dump(cr, now);
+        assert_non_null(cr->obs.pinned);
+        assert_non_null(verdict_find(&cr->verdict, FINDING_KEY_VERSION_STALE));
+        assert_null(verdict_find(&cr->verdict, FINDING_CHECK_UNKNOWN));
+        sweep_result_done(&s);
+        strv_free(f.log);
+}
+
 /* A vault the listing shows only among the soft-deleted ones: its keys are not read (in
  * Azure its name no longer resolves; vault-deleted says it all), not even by clusters listed
  * before the vault listing answered. */
@@ -809,6 +860,7 @@ int main(void) {
                 cmocka_unit_test(test_managed_hsm),
                 cmocka_unit_test(test_managed_hsm_unknowns),
                 cmocka_unit_test(test_dedup_and_cache),
+                cmocka_unit_test(test_pin_listed_after_key),
                 cmocka_unit_test(test_listing_failure),
                 cmocka_unit_test(test_free_mid_sweep),
                 cmocka_unit_test(test_deleted_vault_not_read),

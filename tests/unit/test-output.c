@@ -89,10 +89,70 @@ static void test_json_severity(void **state) {
         buf_done(&b);
 }
 
+struct collect {
+        struct buf all;
+        unsigned calls;
+        int fail_at; /* the call that fails with -EIO; 0 = none */
+};
+
+static int collect_write(const char *data, size_t len, void *userdata) {
+        struct collect *c = userdata;
+
+        assert_true(len > 0);
+        if (++c->calls == (unsigned) c->fail_at)
+                return -EIO;
+        return buf_append(&c->all, data, len);
+}
+
+/* Streamed in pieces (here one per cluster and part), the text is the same as at once; a
+ * failing write stops it with its error. */
+static void test_stream(void **state) {
+        for (int json = 0; json <= 1; json++) {
+                struct collect c = {};
+                struct buf whole;
+
+                build_sweep();
+                buf_init(&whole, 0);
+                buf_init(&c.all, 0);
+                if (json) {
+                        assert_int_equal(output_json(&fx.sweep, NOW, &whole), 0);
+                        assert_int_equal(output_json_stream(&fx.sweep, NOW, 1, collect_write, &c), 0);
+                } else {
+                        assert_int_equal(output_table(&fx.sweep, NOW, &whole), 0);
+                        assert_int_equal(output_table_stream(&fx.sweep, NOW, 1, collect_write, &c), 0);
+                }
+                assert_true(c.calls > 4);
+                assert_int_equal(c.all.len, whole.len);
+                assert_memory_equal(c.all.data, whole.data, whole.len);
+
+                /* The default piece size holds this small sweep in one piece. */
+                c.calls = 0;
+                buf_clear(&c.all);
+                if (json)
+                        assert_int_equal(output_json_stream(&fx.sweep, NOW, 0, collect_write, &c), 0);
+                else
+                        assert_int_equal(output_table_stream(&fx.sweep, NOW, 0, collect_write, &c), 0);
+                assert_int_equal(c.calls, 1);
+                assert_int_equal(c.all.len, whole.len);
+
+                c.calls = 0;
+                c.fail_at = 2;
+                buf_clear(&c.all);
+                if (json)
+                        assert_int_equal(output_json_stream(&fx.sweep, NOW, 1, collect_write, &c), -EIO);
+                else
+                        assert_int_equal(output_table_stream(&fx.sweep, NOW, 1, collect_write, &c), -EIO);
+                assert_int_equal(c.calls, 2);
+                buf_done(&whole);
+                buf_done(&c.all);
+        }
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_table_groups),
                 cmocka_unit_test(test_json_severity),
+                cmocka_unit_test(test_stream),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);

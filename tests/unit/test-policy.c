@@ -1088,6 +1088,7 @@ static void check_row(const struct row *r) {
         int want[_FINDING_MAX];
         char got[1024];
         struct verdict v;
+        struct verdict_space fbuf;
         struct fx x;
         size_t n_want = 0;
         enum severity worst = SEVERITY_INFO;
@@ -1096,7 +1097,7 @@ static void check_row(const struct row *r) {
         fx_init(&x);
         r->mut(&x);
         memset(&v, 0xa5, sizeof v); /* every field must be written */
-        assert_int_equal(policy_evaluate(&x.obs, &x.pc, x.now, &v), 0);
+        assert_int_equal(policy_evaluate(&x.obs, &x.pc, x.now, &fbuf, &v), 0);
 
         parse_findings(r->name, r->findings, want);
         format_findings(&v, got, sizeof got);
@@ -1201,19 +1202,20 @@ static void test_rows_cover_everything(void **state) {
 
 static void test_target_latest(void **state) {
         struct verdict v;
+        struct verdict_space fbuf;
         struct fx x;
 
         fx_init(&x);
         m_stale_latest(&x);
-        assert_int_equal(policy_evaluate(&x.obs, &x.pc, x.now, &v), 0);
+        assert_int_equal(policy_evaluate(&x.obs, &x.pc, x.now, &fbuf, &v), 0);
         assert_string_equal(v.action.target_url, URL_V2);
         assert_ptr_equal(v.action.target_version, x.key.version);
         assert_true(v.has_keyurl);
-        assert_string_equal(v.keyurl.version, V1);
+        assert_string_equal(v.keyurl->version, V1);
 
         fx_init(&x);
         m_stale(&x);
-        assert_int_equal(policy_evaluate(&x.obs, &x.pc, x.now, &v), 0);
+        assert_int_equal(policy_evaluate(&x.obs, &x.pc, x.now, &fbuf, &v), 0);
         assert_null(v.action.target_version);
         /* The stale finding names the pinned version, borrowed from the obs. */
         assert_ptr_equal(verdict_find(&v, FINDING_KEY_VERSION_STALE)->version, x.pinned.version);
@@ -1222,18 +1224,19 @@ static void test_target_latest(void **state) {
         /* Gone: only the URL knows the version. */
         fx_init(&x);
         m_stale_gone(&x);
-        assert_int_equal(policy_evaluate(&x.obs, &x.pc, x.now, &v), 0);
+        assert_int_equal(policy_evaluate(&x.obs, &x.pc, x.now, &fbuf, &v), 0);
         assert_null(verdict_find(&v, FINDING_KEY_VERSION_STALE)->version);
 }
 
 static void test_finding_details(void **state) {
         const struct finding *f;
         struct verdict v;
+        struct verdict_space fbuf;
         struct fx x;
 
         fx_init(&x);
         m_exp_crit_edge(&x);
-        assert_int_equal(policy_evaluate(&x.obs, &x.pc, x.now, &v), 0);
+        assert_int_equal(policy_evaluate(&x.obs, &x.pc, x.now, &fbuf, &v), 0);
         f = verdict_find(&v, FINDING_KEY_EXPIRING);
         assert_non_null(f);
         assert_int_equal(f->when, NOW + CRIT_WINDOW);
@@ -1241,34 +1244,35 @@ static void test_finding_details(void **state) {
 
         fx_init(&x);
         m_stale_nyv(&x);
-        assert_int_equal(policy_evaluate(&x.obs, &x.pc, x.now, &v), 0);
+        assert_int_equal(policy_evaluate(&x.obs, &x.pc, x.now, &fbuf, &v), 0);
         f = verdict_find(&v, FINDING_KEY_NOT_YET_VALID);
         assert_int_equal(f->when, NOW + USEC_PER_DAY);
         assert_string_equal(f->version, V1);
 
         fx_init(&x);
         m_age_plus1(&x);
-        assert_int_equal(policy_evaluate(&x.obs, &x.pc, x.now, &v), 0);
+        assert_int_equal(policy_evaluate(&x.obs, &x.pc, x.now, &fbuf, &v), 0);
         assert_int_equal(verdict_find(&v, FINDING_KEY_TOO_OLD)->when, x.key.created);
 
         fx_init(&x);
         m_key_deleted(&x);
-        assert_int_equal(policy_evaluate(&x.obs, &x.pc, x.now, &v), 0);
+        assert_int_equal(policy_evaluate(&x.obs, &x.pc, x.now, &fbuf, &v), 0);
         assert_int_equal(verdict_find(&v, FINDING_KEY_DELETED)->when, NOW - USEC_PER_DAY);
 
         fx_init(&x);
         m_key_unknown(&x);
-        assert_int_equal(policy_evaluate(&x.obs, &x.pc, x.now, &v), 0);
+        assert_int_equal(policy_evaluate(&x.obs, &x.pc, x.now, &fbuf, &v), 0);
         f = verdict_find(&v, FINDING_CHECK_UNKNOWN);
         assert_ptr_equal(f->status, &x.obs.key_status);
 }
 
 static void test_access_details(void **state) {
         struct verdict v;
+        struct verdict_space fbuf;
         struct fx x;
 
         fx_init(&x);
-        assert_int_equal(policy_evaluate(&x.obs, &x.pc, x.now, &v), 0);
+        assert_int_equal(policy_evaluate(&x.obs, &x.pc, x.now, &fbuf, &v), 0);
         assert_true(v.access.evaluated && v.access.rbac && v.access.granted);
         assert_false(v.access.roles.conditional || v.access.roles.custom);
         assert_ptr_equal(v.access.roles.via, &x.role_items[0]);
@@ -1276,46 +1280,53 @@ static void test_access_details(void **state) {
 
         fx_init(&x);
         m_rbac_conditional(&x);
-        assert_int_equal(policy_evaluate(&x.obs, &x.pc, x.now, &v), 0);
+        assert_int_equal(policy_evaluate(&x.obs, &x.pc, x.now, &fbuf, &v), 0);
         assert_true(v.access.granted && v.access.roles.conditional);
 
         fx_init(&x);
         m_rbac_custom_keys(&x);
-        assert_int_equal(policy_evaluate(&x.obs, &x.pc, x.now, &v), 0);
+        assert_int_equal(policy_evaluate(&x.obs, &x.pc, x.now, &fbuf, &v), 0);
         assert_true(v.access.granted && v.access.roles.custom);
         assert_string_equal(v.access.roles.role_name, "Custom Keys");
 
         fx_init(&x);
         m_ap_second(&x);
-        assert_int_equal(policy_evaluate(&x.obs, &x.pc, x.now, &v), 0);
+        assert_int_equal(policy_evaluate(&x.obs, &x.pc, x.now, &fbuf, &v), 0);
         assert_true(v.access.evaluated && !v.access.rbac && v.access.granted);
         assert_ptr_equal(v.access.policy, &x.policies[1]);
 
         fx_init(&x);
         m_id_unknown(&x);
-        assert_int_equal(policy_evaluate(&x.obs, &x.pc, x.now, &v), 0);
+        assert_int_equal(policy_evaluate(&x.obs, &x.pc, x.now, &fbuf, &v), 0);
         assert_false(v.access.evaluated);
         assert_false(v.access.granted);
 
         fx_init(&x);
         m_rbac_none(&x);
-        assert_int_equal(policy_evaluate(&x.obs, &x.pc, x.now, &v), 0);
+        assert_int_equal(policy_evaluate(&x.obs, &x.pc, x.now, &fbuf, &v), 0);
         assert_true(v.access.evaluated && !v.access.granted);
 }
 
 static void test_einval(void **state) {
         struct verdict v, before;
+        struct verdict_space fbuf;
         struct fx x;
+
+        struct verdict_space fbefore;
 
         fx_init(&x);
         memset(&v, 0x5a, sizeof v);
         before = v;
-        assert_int_equal(policy_evaluate(NULL, &x.pc, NOW, &v), -EINVAL);
-        assert_int_equal(policy_evaluate(&x.obs, NULL, NOW, &v), -EINVAL);
-        assert_int_equal(policy_evaluate(&x.obs, &x.pc, NOW, NULL), -EINVAL);
+        memset(&fbuf, 0x5a, sizeof fbuf);
+        memcpy(&fbefore, &fbuf, sizeof fbuf);
+        assert_int_equal(policy_evaluate(NULL, &x.pc, NOW, &fbuf, &v), -EINVAL);
+        assert_int_equal(policy_evaluate(&x.obs, NULL, NOW, &fbuf, &v), -EINVAL);
+        assert_int_equal(policy_evaluate(&x.obs, &x.pc, NOW, &fbuf, NULL), -EINVAL);
+        assert_int_equal(policy_evaluate(&x.obs, &x.pc, NOW, NULL, &v), -EINVAL);
         x.obs.cluster = NULL;
-        assert_int_equal(policy_evaluate(&x.obs, &x.pc, NOW, &v), -EINVAL);
+        assert_int_equal(policy_evaluate(&x.obs, &x.pc, NOW, &fbuf, &v), -EINVAL);
         assert_memory_equal(&v, &before, sizeof v);
+        assert_memory_equal(&fbuf, &fbefore, sizeof fbuf);
         assert_null(verdict_find(NULL, FINDING_KEY_DISABLED));
 }
 
@@ -1325,11 +1336,12 @@ static void describe_row(void (*mut)(struct fx *x), enum finding_code code,
                          char msg[static FINDING_MESSAGE_MAX]) {
         const struct finding *f;
         struct verdict v;
+        struct verdict_space fbuf;
         struct fx x;
 
         fx_init(&x);
         mut(&x);
-        assert_int_equal(policy_evaluate(&x.obs, &x.pc, x.now, &v), 0);
+        assert_int_equal(policy_evaluate(&x.obs, &x.pc, x.now, &fbuf, &v), 0);
         f = verdict_find(&v, code);
         if (!f)
                 fail_msg("no %s", finding_to_string(code));
@@ -1439,6 +1451,7 @@ static void test_describe_odd(void **state) {
         char msg[FINDING_MESSAGE_MAX], tiny[8];
         struct cluster_obs empty = {};
         struct verdict v;
+        struct verdict_space fbuf;
         struct fx x;
 
         /* NULL finding, NULL obs, empty obs, out-of-range code: never a crash, never "(null)". */
@@ -1460,7 +1473,7 @@ static void test_describe_odd(void **state) {
         /* Bounded by the buffer: every length from 0 up, NUL-terminated, prefix of the full text. */
         fx_init(&x);
         m_rbac_none(&x);
-        assert_int_equal(policy_evaluate(&x.obs, &x.pc, x.now, &v), 0);
+        assert_int_equal(policy_evaluate(&x.obs, &x.pc, x.now, &fbuf, &v), 0);
         finding_describe(verdict_find(&v, FINDING_ACCESS_REVOKED), &x.obs, NOW, msg, sizeof msg);
         for (size_t len = 1; len <= sizeof tiny; len++) {
                 memset(tiny, 'x', sizeof tiny);
@@ -1477,7 +1490,7 @@ static void test_describe_odd(void **state) {
         fx_init(&x);
         x.cluster.name = "c1\nFAKE: injected\r";
         x.cluster.cluster_status = "Bad\tState\x1b[31m";
-        assert_int_equal(policy_evaluate(&x.obs, &x.pc, x.now, &v), 0);
+        assert_int_equal(policy_evaluate(&x.obs, &x.pc, x.now, &fbuf, &v), 0);
         finding_describe(verdict_find(&v, FINDING_CLUSTER_INACCESSIBLE), &x.obs, NOW, msg, sizeof msg);
         assert_null(strpbrk(msg, "\n\r\t\x1b"));
         assert_non_null(strstr(msg, "c1?FAKE: injected?"));

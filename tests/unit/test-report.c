@@ -50,7 +50,7 @@ static struct report_input build(void) {
         fx_finding(&fx, 3, FINDING_KEY_NO_ROTATION_POLICY, SEVERITY_INFO);
 
         snprintf(fx.urls[5], sizeof fx.urls[5], "%s", fx.urls[4]);
-        assert_int_equal(keyurl_parse(fx.urls[5], &fx.results[5].verdict.keyurl), 0);
+        assert_int_equal(keyurl_parse(fx.urls[5], &fx.keyurls[5]), 0);
         fx.results[5].obs.key = &fx.keys[4];
         fx_action(&fx, 5, OUTCOME_SUCCEEDED, REFUSAL_NONE, fx.urls[4], "op-5");
         fx.results[5].action.old_url = (char *) "https://vault4.vault.azure.net/keys/key4/old";
@@ -216,7 +216,7 @@ static void test_managed_hsm_store(void **state) {
         struct json_object *root;
 
         snprintf(fx.urls[0], sizeof fx.urls[0], "https://hsm0.managedhsm.azure.net/keys/key0");
-        assert_int_equal(keyurl_parse(fx.urls[0], &fx.results[0].verdict.keyurl), 0);
+        assert_int_equal(keyurl_parse(fx.urls[0], &fx.keyurls[0]), 0);
         json = render(REPORT_JSON, &in);
         csv = render(REPORT_CSV, &in);
         html = render(REPORT_HTML, &in);
@@ -421,11 +421,11 @@ static void test_key_in_use(void **state) {
         assert_ptr_equal(cluster_result_key_in_use(&fx.results[1]), &fx.pinned[1]);
         /* pinned to the current version: the current one (no second read) */
         snprintf(fx.urls[2], sizeof fx.urls[2], "https://vault2.vault.azure.net/keys/key2/v0");
-        assert_int_equal(keyurl_parse(fx.urls[2], &fx.results[2].verdict.keyurl), 0);
+        assert_int_equal(keyurl_parse(fx.urls[2], &fx.keyurls[2]), 0);
         assert_ptr_equal(cluster_result_key_in_use(&fx.results[2]), &fx.keys[2]);
         /* pinned to a version that could not be read: unknown, not the current one */
         snprintf(fx.urls[3], sizeof fx.urls[3], "https://vault3.vault.azure.net/keys/key3/gone");
-        assert_int_equal(keyurl_parse(fx.urls[3], &fx.results[3].verdict.keyurl), 0);
+        assert_int_equal(keyurl_parse(fx.urls[3], &fx.keyurls[3]), 0);
         assert_null(cluster_result_key_in_use(&fx.results[3]));
         fx.results[3].verdict.has_keyurl = false;
         assert_null(cluster_result_key_in_use(&fx.results[3]));

@@ -64,6 +64,34 @@ static void test_hashmap(void **state) {
         hashmap_free(h);
 }
 
+/* Borrowed keys: the map keeps the caller's pointer (no copy, nothing to free). */
+static void test_hashmap_borrowed(void **state) {
+        static const char *const keys[] = { "/subscriptions/S/a", "/subscriptions/S/B",
+                                            "/subscriptions/S/c" };
+        struct hashmap *h = hashmap_new_borrowed(true, NULL);
+        const char *k;
+        void *v;
+        size_t n = 0;
+
+        assert_non_null(h);
+        for (size_t i = 0; i < ELEMENTSOF(keys); i++)
+                assert_int_equal(hashmap_put(h, keys[i], (void *) (uintptr_t) (i + 1)), 0);
+        assert_int_equal(hashmap_put(h, "/SUBSCRIPTIONS/s/A", NULL), -EEXIST);
+        assert_int_equal((uintptr_t) hashmap_get(h, "/subscriptions/s/b"), 2);
+        HASHMAP_FOREACH(k, v, h) {
+                size_t i = (uintptr_t) v - 1;
+
+                assert_ptr_equal(k, keys[i]);
+                n++;
+        }
+        assert_int_equal(n, 3);
+        assert_int_equal((uintptr_t) hashmap_remove(h, "/subscriptions/S/c"), 3);
+        assert_null(hashmap_get(h, "/subscriptions/S/c"));
+        assert_int_equal(hashmap_size(h), 2);
+        /* Under ASan a free of a static key would fail here. */
+        hashmap_free(h);
+}
+
 static void test_mem_fail(void **state) {
         char *p;
 
@@ -84,6 +112,7 @@ int main(void) {
                 cmocka_unit_test(test_buf),
                 cmocka_unit_test(test_strv),
                 cmocka_unit_test(test_hashmap),
+                cmocka_unit_test(test_hashmap_borrowed),
                 cmocka_unit_test(test_mem_fail),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
