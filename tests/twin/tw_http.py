@@ -27,9 +27,10 @@ REASONS = {200: "OK", 201: "Created", 202: "Accepted", 204: "No Content", 400: "
 class Request:
     __slots__ = ("method", "raw_path", "path", "query", "qlower", "query_string", "headers", "body", "peer",
                  "listener", "host", "service", "cloud", "vault_name", "token", "token_rec", "principal",
-                 "lro_override", "t_start", "segs", "log_extra")
+                 "lro_override", "t_start", "segs", "log_extra", "log_seq")
 
     def __init__(self):
+        self.log_seq = None
         self.token = None
         self.token_rec = None
         self.principal = None
@@ -219,12 +220,16 @@ class Handler(http.server.BaseHTTPRequestHandler):
             traceback.print_exc()
             resp = Response(500, jdump({"error": {"code": "TwinInternalError", "message": repr(e)}}),
                             content_type="application/json; charset=utf-8")
-        self._write(resp, head=self.command == "HEAD")
+        self.server.app.number(req)
         try:
-            self.server.app.after(req, resp)
-        except Exception:
-            import traceback
-            traceback.print_exc()
+            self._write(resp, head=self.command == "HEAD")
+        finally:
+            try:
+                self.server.app.after(req, resp)
+            except Exception:
+                import traceback
+                traceback.print_exc()
+            self.server.app.unnumber(req)  # a failed after() must not stall the log
 
     def _write(self, resp, head=False, close=False):
         if resp.mode == "reset":

@@ -50,6 +50,7 @@ class App:
         self.global_latency_ms = global_latency_ms
         self.log = collections.deque(maxlen=world.log_max)
         self.seq = 0
+        self.seq_pending = set()  # numbered (answer on its way) but not yet in self.log
         self.log_lock = threading.Lock()
         self.started = time.time()
         self.served = 0
@@ -245,6 +246,26 @@ class App:
 
     # --- log ---------------------------------------------------------------------------
 
+    def number(self, req):
+        """Gives req its place in the log just before its answer is written, so that the
+        log's order is the order of the answers: a request a client makes because of an
+        answer always comes after it (recorded only once written, it could come before)."""
+        if req.service == "control":
+            return
+        with self.log_lock:
+            self.seq += 1
+            req.log_seq = self.seq
+            self.seq_pending.add(self.seq)
+
+    def unnumber(self, req):
+        if req.log_seq is not None:
+            with self.log_lock:
+                self.seq_pending.discard(req.log_seq)
+
+    def log_complete_seq(self):
+        """The last seq up to which every numbered request is in the log (log_lock held)."""
+        return min(self.seq_pending) - 1 if self.seq_pending else self.seq
+
     def after(self, req, resp):
         if req.service == "control":
             return
@@ -299,10 +320,14 @@ class App:
                 entry.setdefault("response_headers", {})[k.lower()] = v
         entry.update(req.log_extra)
         with self.log_lock:
-            self.seq += 1
-            entry["seq"] = self.seq
+            seq = getattr(req, "log_seq", None)  # None: test_scenario_fuzz calls after() directly
+            if seq is None:
+                self.seq += 1
+                seq = self.seq
+            self.seq_pending.discard(seq)
+            entry["seq"] = seq
             # kept as compact JSON: a third of the memory of the dict (200k entries ~ 150 MB)
-            self.log.append((self.seq, jdump(entry)))
+            self.log.append((seq, jdump(entry)))
 
     # --- control API --------------------------------------------------------------------
 
@@ -316,9 +341,11 @@ class App:
         p = req.path.rstrip("/")
         w = self.w
         if req.method == "GET" and p == "/_twin/health":
+            with self.log_lock:
+                log_seq = self.log_complete_seq()
             return json_response(200, {"ok": True, "pid": os.getpid(), "uptime_s": round(time.time() - self.started,
                                                                                        3),
-                                       "served": self.served, "log_seq": self.seq, "twin_time": w.now(),
+                                       "served": self.served, "log_seq": log_seq, "twin_time": w.now(),
                                        "clusters": len(w.clusters), "vaults": len(w.vaults),
                                        "identities": len(w.identities)})
         if req.method == "GET" and p == "/_twin/log":
@@ -327,9 +354,11 @@ class App:
                 limit = int(req.query.get("limit", "0"))
             except ValueError:
                 return json_response(400, {"error": "since and limit must be integers"})
+            # Only the complete prefix: an answer still being written is left for the next
+            # read, so that readers going on from last_seq miss nothing.
             with self.log_lock:
-                items = [e for seq, e in self.log if seq > since]
-                last = self.seq
+                last = self.log_complete_seq()
+                items = [e for seq, e in sorted(self.log, key=lambda x: x[0]) if since < seq <= last]
             if limit > 0:
                 items = items[:limit]
             body = b'{"requests":[' + b",".join(items) + b'],"last_seq":%d}' % last
