@@ -645,8 +645,14 @@ static int challenge_check(struct azure_call *c, const char *header) {
 static void on_http_done(struct http_request *req, struct http_response *resp, void *userdata) {
         struct azure_call *c = userdata;
         struct azure *az = c->az;
-        usec_t now = az_now(az), delay;
+        usec_t now, delay;
         int r;
+
+        /* The loop's time is that of its last wake-up, which may be a while ago when many
+         * answers came at once: a Retry-After counted from it would end early (timers and
+         * the pacer's block both start from it). */
+        ev_now_update(az->loop);
+        now = az_now(az);
 
         c->req = NULL;
         pacer_give_back(c, resp->error == 0 ? remaining_count(resp, c->remaining_header) : -1);
