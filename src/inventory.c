@@ -110,6 +110,7 @@ struct req {
         char *version; /* owned: REQ_KEY_VERSION */
         unsigned page;
         struct role_assignment_list *roles_acc; /* owned: REQ_ROLES pages so far */
+        struct req *prev, *next;                /* in inventory.in_flight */
 };
 
 enum sweep_phase {
@@ -128,6 +129,9 @@ struct inventory {
         enum sweep_phase phase;
         usec_t now;
         unsigned pending;
+        /* Requests handed to the fetcher and not answered yet, owned: freed with the
+         * inventory when it goes away mid-sweep (the fetcher then never answers them). */
+        struct req *in_flight;
         inventory_done_fn done;
         void *userdata;
         char **subscriptions;          /* strv, owned: configured or discovered */
@@ -295,6 +299,10 @@ static int fetch(struct inventory *inv, enum req_type type, enum fetch_audience 
                 inv->list_pages++;
         if (kind == FETCH_KEY)
                 inv->key_reads++;
+        q->next = inv->in_flight;
+        if (q->next)
+                q->next->prev = q;
+        inv->in_flight = q;
         r = inv->fetcher->get(inv->fetcher->ctx, audience, kind, url, on_fetch_done, q);
         if (r < 0) {
                 struct fetch_result fail = { .error = r };
@@ -994,6 +1002,13 @@ static void on_fetch_done(const struct fetch_result *r, void *userdata) {
         struct req *q = userdata;
         struct inventory *inv = q->inv;
 
+        if (q->prev)
+                q->prev->next = q->next;
+        else
+                inv->in_flight = q->next;
+        if (q->next)
+                q->next->prev = q->prev;
+
         switch (q->type) {
         case REQ_SUBSCRIPTIONS:
                 on_subscriptions(inv, q, r);
@@ -1116,6 +1131,12 @@ int inventory_new(const struct conf *conf, const struct fetcher *fetcher, struct
 struct inventory *inventory_free(struct inventory *inv) {
         if (!inv)
                 return NULL;
+        while (inv->in_flight) {
+                struct req *q = inv->in_flight;
+
+                inv->in_flight = q->next;
+                req_free(q);
+        }
         sweep_reset(inv);
         hashmap_free(inv->rotations);
         hashmap_free(inv->identities);

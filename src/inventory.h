@@ -48,6 +48,8 @@ struct inventory;
 
 /* conf and fetcher are borrowed and must outlive the inventory (see inventory_set_conf). */
 int inventory_new(const struct conf *conf, const struct fetcher *fetcher, struct inventory **ret);
+/* Also mid-sweep: the requests not answered yet are dropped, and the fetcher must never
+ * call their done callbacks afterwards (end its calls without callbacks). Accepts NULL. */
 struct inventory *inventory_free(struct inventory *inv);
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct inventory *, inventory_free);
 
