@@ -20,8 +20,15 @@ CC ?= cc
 PYTHON ?= /usr/bin/python3
 PKGS := libcurl json-c libsystemd inih
 
-# SAN=1 builds with AddressSanitizer and UndefinedBehaviorSanitizer, no recovery.
+# SAN=1 builds with AddressSanitizer and UndefinedBehaviorSanitizer, no recovery, and runs
+# whatever a target runs with these options (unless set): the first report aborts the
+# process, LeakSanitizer checks at exit.
 SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+ifneq ($(SAN),)
+export ASAN_OPTIONS ?= detect_leaks=1:abort_on_error=1
+export UBSAN_OPTIONS ?= halt_on_error=1:print_stacktrace=1
+endif
+NPROC := $(shell nproc 2>/dev/null || echo 2)
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lev -lm
 
@@ -32,6 +39,9 @@ override CFLAGS += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wno-un
 	$(if $(SAN),$(SAN_FLAGS))
 override LDFLAGS += $(if $(SAN),$(SAN_FLAGS)) -Wl,-z,relro,-z,now
 
+# The binary the integration suites run (CMKD=path tries another one).
+CMKD ?= $(abspath $(BUILD)/cmkd)
+
 SRC := $(wildcard src/*.c)
 OBJ := $(SRC:src/%.c=$(BUILD)/obj/%.o)
 LIB_OBJ := $(filter-out $(BUILD)/obj/main.o,$(OBJ))
@@ -39,9 +49,9 @@ UNIT_SRC := $(wildcard tests/unit/test-*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/unit/%)
 
 
-.PHONY: FORCE all check check-conf check-install check-demo check-detect check-engine check-integration check-man \
+.PHONY: FORCE all check check-build check-conf check-install check-demo check-detect check-engine check-integration check-man \
 	check-notify check-service check-tell check-twin check-update clean demo deps fuzz-build \
-	fuzz-build-conf fuzz-smoke fuzz-smoke-conf install unit
+	fuzz-build-conf fuzz-smoke fuzz-smoke-conf install unit $(SAN_CHECKS)
 
 all: $(BUILD)/cmkd $(BUILD)/systemd/cmkd.service
 
@@ -140,7 +150,7 @@ check-integration: $(BUILD)/cmkd $(DRIVERS)
 # reports against their schema and in headless Chromium.
 # Needs root (mount namespace) and Debian's chromium. Screenshot: $(BUILD)/report-screenshot.png.
 check-tell: $(DRIVERS) $(BUILD)/cmkd
-	cd tests/integration && CMKD_BUILD=$(abspath $(BUILD)) $(PYTHON) -m unittest -v test_journal test_report test_journal_daemon test_daemon_outputs
+	cd tests/integration && CMKD=$(CMKD) CMKD_BUILD=$(abspath $(BUILD)) $(PYTHON) -m unittest -v test_journal test_report test_journal_daemon test_daemon_outputs
 
 # 'systemd-analyze verify' prints nothing and 'security --offline=yes' rates the unit at 1.0
 # or lower; the checked copy runs the binary just built. Starts no systemd.
@@ -165,7 +175,6 @@ check-detect: $(BUILD)/cmkd
 
 # The sd_notify protocol of the daemon (READY, WATCHDOG, RELOADING, STOPPING) against a fake
 # notify socket and the twin. CMKD=path tries another binary.
-CMKD ?= $(abspath $(BUILD)/cmkd)
 check-notify: $(BUILD)/cmkd
 	CMKD=$(CMKD) $(PYTHON) -m unittest -v tests/integration/test_notify.py
 
@@ -243,17 +252,41 @@ check-twin:
 	@command -v npm >/dev/null 2>&1 || { echo "check-twin: npm is required for the SDK fidelity test" >&2; exit 1; }
 	cd tests/twin && $(PYTHON) -m unittest discover -s . -p 'test_*.py'
 
-# Every test, in order of how fast they fail. Each is also a target of its own.
-CHECKS := unit check-conf check-man check-service check-install check-engine check-twin check-detect check-update \
-	check-notify check-tell check-demo
+# ---- make check ---------------------------------------------------------------------------
+# Builds everything first (plain in $(BUILD)/, ASan+UBSan in $(SAN_BUILD)/, the fuzzers, the
+# torture driver), then runs every suite through tests/run-suites, CHECK_JOBS at a time:
+# one line per suite with its time, the whole log of each failed suite at the end, every
+# log in $(BUILD)/check-logs/. The suites can run side by side: each starts its own twin
+# on ephemeral ports and keeps its files in private temporary directories; most of their
+# time is spent waiting (for sweeps, timers, the twin), not computing, so 2 cores carry
+# several at once. Each suite is also a target of its own.
+#
+# Sanitizers: every suite that runs our C code runs twice, the second time as san-SUITE
+# with $(SAN_BUILD)/ (SAN=1: ASan and UBSan without recovery, LeakSanitizer at exit, the
+# options above): the unit tests, the config cases (conf-check), the engine (its unit tests
+# and engine-driver), detection, updates, sd_notify, the journal and report drivers with
+# the daemon, and the demo. Not twice: check-man (it only asks conf-check for the key list,
+# which san-check-conf covers), check-service and check-install (they check files and the
+# unit, not behaviour), check-twin (no C).
+SAN_BUILD := build-asan
+SAN_CHECKS := san-unit san-check-conf san-check-engine san-check-detect san-check-update san-check-notify \
+	san-check-tell san-check-demo
+CHECK_JOBS ?= 6
+# Longest first, so that the short ones fill the gaps.
+CHECKS := san-check-detect san-check-tell check-detect san-check-engine check-engine check-twin \
+	san-check-notify check-notify san-check-update check-update check-tell san-unit unit check-demo \
+	san-check-demo check-conf san-check-conf check-man check-service check-install
+
+$(SAN_CHECKS): san-%:
+	@$(MAKE) --no-print-directory BUILD=$(SAN_BUILD) SAN=1 CMKD=$(abspath $(SAN_BUILD)/cmkd) $*
+
+# What the suites of one build need, so that none of them builds while others run.
+check-build: all $(UNIT_BIN) $(DRIVERS) $(BUILD)/conf-check $(BUILD)/engine-driver
 
 check: deps
-	$(MAKE) all
-	@set -e; for t in $(CHECKS); do \
-		echo "==== make $$t"; start=$$(date +%s); \
-		$(MAKE) --no-print-directory $$t; \
-		echo "==== make $$t: ok ($$(( $$(date +%s) - start ))s)"; \
-	done
+	@$(MAKE) --no-print-directory -j$(NPROC) check-build
+	@$(MAKE) --no-print-directory -j$(NPROC) BUILD=$(SAN_BUILD) SAN=1 check-build
+	@$(PYTHON) tests/run-suites -j $(CHECK_JOBS) --log-dir $(abspath $(BUILD))/check-logs $(CHECKS)
 
 # The demo (README.md): installs what building it needs (.ci/install-deps --build), builds,
 # and runs cmkd against the twin with a demo fleet (tests/demo/run-demo). Everything it
