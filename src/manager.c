@@ -16,6 +16,7 @@
 #include "fileio.h"
 #include "inventory.h"
 #include "log.h"
+#include "loop.h"
 #include "manager.h"
 #include "mem.h"
 #include "metrics.h"
@@ -580,6 +581,10 @@ int manager_new(const struct manager_options *opts, struct manager **ret) {
         m->loop = ev_default_loop(EVFLAG_AUTO | EVFLAG_NOENV);
         if (!m->loop)
                 return log_error_errno(ENOMEM, "Failed to set up the event loop.");
+        /* libev aborts when it cannot allocate: let it take what it needs now. */
+        r = loop_reserve(m->loop, NULL);
+        if (r < 0)
+                return log_oom();
         srand48((long) (now_usec(CLOCK_REALTIME) ^ (usec_t) getpid()));
 
         r = engine_setup(m);
