@@ -252,6 +252,25 @@ check-twin:
 	@command -v npm >/dev/null 2>&1 || { echo "check-twin: npm is required for the SDK fidelity test" >&2; exit 1; }
 	cd tests/twin && $(PYTHON) -m unittest discover -s . -p 'test_*.py'
 
+# ---- allocation-failure torture (tests/torture) ---------------------------------------------
+# torture fails each allocation of a full sweep in turn (make torture: all of them, once and
+# sticky; make torture-smoke: a sample, in make check). Built with SAN=1 (LeakSanitizer
+# checks each run). json-c allocates with malloc(): the torture binary links a copy of the
+# static libjson-c.a whose malloc, calloc, realloc and strdup are renamed to torture_json_*,
+# which count and fail them through mem.c like ours and libcurl's.
+JSONC_A := $(shell pkg-config --variable=libdir json-c 2>/dev/null)/libjson-c.a
+TORTURE_LIBS = $(shell pkg-config --libs libcurl libsystemd inih 2>/dev/null) -lev -lm
+
+$(BUILD)/libjson-c-torture.a: $(JSONC_A) | $(BUILD)/obj
+	@echo '  OBJCOPY $@'
+	@objcopy --redefine-sym malloc=torture_json_malloc --redefine-sym calloc=torture_json_calloc \
+		--redefine-sym realloc=torture_json_realloc --redefine-sym strdup=torture_json_strdup $< $@
+
+$(BUILD)/torture: tests/torture/torture.c $(BUILD)/libcmkd.a $(BUILD)/libjson-c-torture.a
+	@echo '  CCLD    $@'
+	@$(CC) $(CFLAGS) -Isrc -MMD -MP -o $@ $< $(BUILD)/libcmkd.a $(BUILD)/libjson-c-torture.a $(LDFLAGS) \
+		$(TORTURE_LIBS)
+
 # ---- make check ---------------------------------------------------------------------------
 # Builds everything first (plain in $(BUILD)/, ASan+UBSan in $(SAN_BUILD)/, the fuzzers, the
 # torture driver), then runs every suite through tests/run-suites, CHECK_JOBS at a time:
