@@ -246,6 +246,7 @@ static void fields_cluster(struct fields *f, const struct cluster_result *cr, co
         field_add(f, "CMKD_IDENTITY", cl->kek_identity_id);
         if (cr->verdict.has_keyurl) {
                 field_add(f, "CMKD_VAULT", cr->verdict.keyurl.host);
+                field_add(f, "CMKD_KEY_STORE", key_store_to_string(cr->verdict.keyurl.store));
                 field_add(f, "CMKD_KEY_NAME", cr->verdict.keyurl.name);
         }
         field_add(f, "CMKD_KEY_VERSION", key_version(cr, fd));

@@ -12,6 +12,7 @@
 #include "fileio.h"
 #include "hashmap.h"
 #include "mem.h"
+#include "strtable.h"
 #include "strv.h"
 
 static void entry_done(struct alert_entry *e) {
@@ -781,13 +782,11 @@ int alertstate_save(const struct alertstate *st, const char *dir) {
         return r;
 }
 
-const char *alert_event_type_to_string(enum alert_event_type t) {
-        static const char *const table[_ALERT_EVENT_MAX] = {
-                [ALERT_EVENT_FIRE] = "fire",
-                [ALERT_EVENT_REPEAT] = "repeat",
-                [ALERT_EVENT_RESOLVE] = "resolve",
-                [ALERT_EVENT_ONCE] = "once",
-        };
+static const char *const alert_event_type_table[_ALERT_EVENT_MAX] = {
+        [ALERT_EVENT_FIRE] = "fire",
+        [ALERT_EVENT_REPEAT] = "repeat",
+        [ALERT_EVENT_RESOLVE] = "resolve",
+        [ALERT_EVENT_ONCE] = "once",
+};
 
-        return t >= 0 && t < _ALERT_EVENT_MAX ? table[t] : NULL;
-}
+DEFINE_STRING_TABLE_LOOKUP_TO_STRING(alert_event_type, enum alert_event_type, alert_event_type_table)

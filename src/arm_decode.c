@@ -247,42 +247,18 @@ int arm_decode_cluster(const char *body, size_t len, struct cluster **ret) {
         return cluster_from_json(root, ret);
 }
 
+static int cluster_item(const struct json_object *o, void *slot, void *userdata) {
+        return cluster_from_json(o, slot);
+}
+
 int arm_decode_cluster_list(const char *body, size_t len, struct cluster_list **ret) {
-        _cleanup_json_ struct json_object *root = NULL;
         _cleanup_(cluster_list_freep) struct cluster_list *l = NULL;
-        struct json_object *value;
-        size_t n;
         int r;
 
-        r = json_parse_object(body, len, &root);
+        r = json_decode_page(body, len, JSON_PAGE_LAYOUT(struct cluster_list), "id", cluster_item, NULL,
+                             (void **) &l);
         if (r < 0)
                 return r;
-        r = json_get_page_value(root, &value, &n);
-        if (r < 0)
-                return r;
-        l = new0(struct cluster_list, 1);
-        if (!l)
-                return -ENOMEM;
-        r = json_get_next_link(root, &l->next_link);
-        if (r < 0)
-                return r;
-        l->items = new0(struct cluster *, MAX(n, (size_t) 1));
-        if (!l->items)
-                return -ENOMEM;
-        for (size_t i = 0; i < n; i++) {
-                struct json_object *item = json_object_array_get_idx(value, i);
-
-                r = cluster_from_json(item, &l->items[l->n_items]);
-                if (r < 0 && !json_item_error(r))
-                        return r;
-                if (r < 0) {
-                        r = json_note_invalid(item, "id", &l->n_invalid, &l->invalid_ids);
-                        if (r < 0)
-                                return r;
-                        continue;
-                }
-                l->n_items++;
-        }
         *ret = TAKE_PTR(l);
         return 0;
 }
@@ -518,42 +494,20 @@ int arm_decode_managed_hsm(const char *body, size_t len, struct vault **ret) {
         return vault_decode(body, len, KEY_STORE_MANAGED_HSM, ret);
 }
 
+static int vault_item(const struct json_object *o, void *slot, void *userdata) {
+        const enum key_store *store = userdata;
+
+        return vault_from_json(o, *store, slot);
+}
+
 static int vault_list_decode(const char *body, size_t len, enum key_store store, struct vault_list **ret) {
-        _cleanup_json_ struct json_object *root = NULL;
         _cleanup_(vault_list_freep) struct vault_list *l = NULL;
-        struct json_object *value;
-        size_t n;
         int r;
 
-        r = json_parse_object(body, len, &root);
+        r = json_decode_page(body, len, JSON_PAGE_LAYOUT(struct vault_list), "id", vault_item, &store,
+                             (void **) &l);
         if (r < 0)
                 return r;
-        r = json_get_page_value(root, &value, &n);
-        if (r < 0)
-                return r;
-        l = new0(struct vault_list, 1);
-        if (!l)
-                return -ENOMEM;
-        r = json_get_next_link(root, &l->next_link);
-        if (r < 0)
-                return r;
-        l->items = new0(struct vault *, MAX(n, (size_t) 1));
-        if (!l->items)
-                return -ENOMEM;
-        for (size_t i = 0; i < n; i++) {
-                struct json_object *item = json_object_array_get_idx(value, i);
-
-                r = vault_from_json(item, store, &l->items[l->n_items]);
-                if (r < 0 && !json_item_error(r))
-                        return r;
-                if (r < 0) {
-                        r = json_note_invalid(item, "id", &l->n_invalid, &l->invalid_ids);
-                        if (r < 0)
-                                return r;
-                        continue;
-                }
-                l->n_items++;
-        }
         *ret = TAKE_PTR(l);
         return 0;
 }
@@ -583,9 +537,13 @@ static int get_date(const struct json_object *o, const char *key, usec_t *ret) {
         return 0;
 }
 
-static int deleted_vault_from_json(const struct json_object *o, struct deleted_vault **ret) {
+/* DeletedVault, or DeletedManagedHsm (store KEY_STORE_MANAGED_HSM): the same shape with
+ * properties.mhsmId for vaultId. */
+static int deleted_vault_from_json(const struct json_object *o, enum key_store store,
+                                   struct deleted_vault **ret) {
         _cleanup_(deleted_vault_freep) struct deleted_vault *v = NULL;
         struct json_object *props;
+        struct armid a;
         int r;
 
         r = json_value_object(o);
@@ -594,7 +552,8 @@ static int deleted_vault_from_json(const struct json_object *o, struct deleted_v
         v = new0(struct deleted_vault, 1);
         if (!v)
                 return -ENOMEM;
-        r = json_need_dup_string(o, "name", &v->name);
+        r = store == KEY_STORE_MANAGED_HSM ? json_dup_string(o, "name", &v->name)
+                                           : json_need_dup_string(o, "name", &v->name);
         if (r < 0)
                 return r;
         r = json_dup_string(o, "id", &v->id);
@@ -603,9 +562,19 @@ static int deleted_vault_from_json(const struct json_object *o, struct deleted_v
         r = json_need_object(o, "properties", &props);
         if (r < 0)
                 return r;
-        r = json_dup_string(props, "vaultId", &v->vault_id);
+        r = json_dup_string(props, store == KEY_STORE_MANAGED_HSM ? "mhsmId" : "vaultId", &v->vault_id);
         if (r < 0)
                 return r;
+        /* The spec's own deleted-HSM examples name every item "vault-agile-drawer-6404" while
+         * mhsmId (and id) end in the HSM's name: the id of the HSM itself is the better witness. */
+        if (store == KEY_STORE_MANAGED_HSM && v->vault_id && armid_parse(v->vault_id, &a) >= 0) {
+                mem_free(v->name);
+                v->name = NULL;
+                if (dup_to(&v->name, a.name) < 0)
+                        return -ENOMEM;
+        }
+        if (!v->name)
+                return -EBADMSG;
         r = json_dup_string(props, "location", &v->location);
         if (r < 0)
                 return r;
@@ -629,47 +598,34 @@ int arm_decode_deleted_vault(const char *body, size_t len, struct deleted_vault 
         r = json_parse_object(body, len, &root);
         if (r < 0)
                 return r;
-        return deleted_vault_from_json(root, ret);
+        return deleted_vault_from_json(root, KEY_STORE_VAULT, ret);
+}
+
+static int deleted_vault_item(const struct json_object *o, void *slot, void *userdata) {
+        const enum key_store *store = userdata;
+
+        return deleted_vault_from_json(o, *store, slot);
+}
+
+static int deleted_list_decode(const char *body, size_t len, enum key_store store,
+                               struct deleted_vault_list **ret) {
+        _cleanup_(deleted_vault_list_freep) struct deleted_vault_list *l = NULL;
+        int r;
+
+        r = json_decode_page(body, len, JSON_PAGE_LAYOUT(struct deleted_vault_list), "id", deleted_vault_item,
+                             &store, (void **) &l);
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(l);
+        return 0;
 }
 
 int arm_decode_deleted_vault_list(const char *body, size_t len, struct deleted_vault_list **ret) {
-        _cleanup_json_ struct json_object *root = NULL;
-        _cleanup_(deleted_vault_list_freep) struct deleted_vault_list *l = NULL;
-        struct json_object *value;
-        size_t n;
-        int r;
+        return deleted_list_decode(body, len, KEY_STORE_VAULT, ret);
+}
 
-        r = json_parse_object(body, len, &root);
-        if (r < 0)
-                return r;
-        r = json_get_page_value(root, &value, &n);
-        if (r < 0)
-                return r;
-        l = new0(struct deleted_vault_list, 1);
-        if (!l)
-                return -ENOMEM;
-        r = json_get_next_link(root, &l->next_link);
-        if (r < 0)
-                return r;
-        l->items = new0(struct deleted_vault *, MAX(n, (size_t) 1));
-        if (!l->items)
-                return -ENOMEM;
-        for (size_t i = 0; i < n; i++) {
-                struct json_object *item = json_object_array_get_idx(value, i);
-
-                r = deleted_vault_from_json(item, &l->items[l->n_items]);
-                if (r < 0 && !json_item_error(r))
-                        return r;
-                if (r < 0) {
-                        r = json_note_invalid(item, "id", &l->n_invalid, &l->invalid_ids);
-                        if (r < 0)
-                                return r;
-                        continue;
-                }
-                l->n_items++;
-        }
-        *ret = TAKE_PTR(l);
-        return 0;
+int arm_decode_deleted_managed_hsm_list(const char *body, size_t len, struct deleted_vault_list **ret) {
+        return deleted_list_decode(body, len, KEY_STORE_MANAGED_HSM, ret);
 }
 
 /* ---- user-assigned identities -------------------------------------------------------- */
@@ -770,14 +726,6 @@ int arm_decode_subscription_list(const char *body, size_t len, struct subscripti
 
 /* ---- role assignments ------------------------------------------------------------- */
 
-static void role_assignment_done(struct role_assignment *ra) {
-        mem_free(ra->id);
-        mem_free(ra->scope);
-        mem_free(ra->principal_id);
-        mem_free(ra->role_definition);
-        *ra = (struct role_assignment) {};
-}
-
 /* The role definition's key: last segment of its id, lowercased. */
 static int role_key_from_id(const char *id, char **ret) {
         const char *last = armid_last_segment(id);
@@ -848,44 +796,24 @@ static int role_assignment_from_json(const struct json_object *o, struct role_as
         return 0;
 }
 
-int arm_decode_role_assignment_list(const char *body, size_t len, struct role_assignment_list **ret) {
-        _cleanup_json_ struct json_object *root = NULL;
-        _cleanup_(role_assignment_list_freep) struct role_assignment_list *l = NULL;
-        struct json_object *value;
-        size_t n;
+/* An invalid item leaves its slot zeroed, for the next one. */
+static int role_assignment_item(const struct json_object *o, void *slot, void *userdata) {
         int r;
 
-        r = json_parse_object(body, len, &root);
+        r = role_assignment_from_json(o, slot);
         if (r < 0)
-                return r;
-        r = json_get_page_value(root, &value, &n);
-        if (r < 0)
-                return r;
-        l = new0(struct role_assignment_list, 1);
-        if (!l)
-                return -ENOMEM;
-        r = json_get_next_link(root, &l->next_link);
-        if (r < 0)
-                return r;
-        l->items = new0(struct role_assignment, MAX(n, (size_t) 1));
-        if (!l->items)
-                return -ENOMEM;
-        for (size_t i = 0; i < n; i++) {
-                struct json_object *item = json_object_array_get_idx(value, i);
-                struct role_assignment *ra = &l->items[l->n_items];
+                role_assignment_done(slot);
+        return r;
+}
 
-                r = role_assignment_from_json(item, ra);
-                if (r < 0) {
-                        role_assignment_done(ra);
-                        if (!json_item_error(r))
-                                return r;
-                        r = json_note_invalid(item, "id", &l->n_invalid, &l->invalid_ids);
-                        if (r < 0)
-                                return r;
-                        continue;
-                }
-                l->n_items++;
-        }
+int arm_decode_role_assignment_list(const char *body, size_t len, struct role_assignment_list **ret) {
+        _cleanup_(role_assignment_list_freep) struct role_assignment_list *l = NULL;
+        int r;
+
+        r = json_decode_page(body, len, JSON_PAGE_LAYOUT(struct role_assignment_list), "id",
+                             role_assignment_item, NULL, (void **) &l);
+        if (r < 0)
+                return r;
         *ret = TAKE_PTR(l);
         return 0;
 }
@@ -995,42 +923,18 @@ int arm_decode_role_definition(const char *body, size_t len, struct role_definit
         return role_definition_from_json(root, ret);
 }
 
+static int role_definition_item(const struct json_object *o, void *slot, void *userdata) {
+        return role_definition_from_json(o, slot);
+}
+
 int arm_decode_role_definition_list(const char *body, size_t len, struct role_definition_list **ret) {
-        _cleanup_json_ struct json_object *root = NULL;
         _cleanup_(role_definition_list_freep) struct role_definition_list *l = NULL;
-        struct json_object *value;
-        size_t n;
         int r;
 
-        r = json_parse_object(body, len, &root);
+        r = json_decode_page(body, len, JSON_PAGE_LAYOUT(struct role_definition_list), "id",
+                             role_definition_item, NULL, (void **) &l);
         if (r < 0)
                 return r;
-        r = json_get_page_value(root, &value, &n);
-        if (r < 0)
-                return r;
-        l = new0(struct role_definition_list, 1);
-        if (!l)
-                return -ENOMEM;
-        r = json_get_next_link(root, &l->next_link);
-        if (r < 0)
-                return r;
-        l->items = new0(struct role_definition *, MAX(n, (size_t) 1));
-        if (!l->items)
-                return -ENOMEM;
-        for (size_t i = 0; i < n; i++) {
-                struct json_object *item = json_object_array_get_idx(value, i);
-
-                r = role_definition_from_json(item, &l->items[l->n_items]);
-                if (r < 0 && !json_item_error(r))
-                        return r;
-                if (r < 0) {
-                        r = json_note_invalid(item, "id", &l->n_invalid, &l->invalid_ids);
-                        if (r < 0)
-                                return r;
-                        continue;
-                }
-                l->n_items++;
-        }
         *ret = TAKE_PTR(l);
         return 0;
 }

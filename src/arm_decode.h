@@ -64,6 +64,10 @@ int arm_decode_managed_hsm_list(const char *body, size_t len, struct vault_list 
 int arm_decode_deleted_vault(const char *body, size_t len, struct deleted_vault **ret);
 /* Vaults_ListDeleted page. */
 int arm_decode_deleted_vault_list(const char *body, size_t len, struct deleted_vault_list **ret);
+/* ManagedHsms_ListDeleted page (DeletedManagedHsm): like a deleted vault, vault_id from
+ * properties.mhsmId. name is the last segment of mhsmId when that is an ARM id (the spec's
+ * examples carry a "name" unrelated to the HSM), else "name"; an item with neither is invalid. */
+int arm_decode_deleted_managed_hsm_list(const char *body, size_t len, struct deleted_vault_list **ret);
 
 /* GET Microsoft.ManagedIdentity/userAssignedIdentities/{name} (reference §4). Required: id,
  * properties, properties.principalId. */

@@ -11,6 +11,7 @@
 #include "audit.h"
 #include "fileio.h"
 #include "mem.h"
+#include "strtable.h"
 #include "timeutil.h"
 
 static const char *const result_table[_AUDIT_RESULT_MAX] = {
@@ -18,25 +19,7 @@ static const char *const result_table[_AUDIT_RESULT_MAX] = {
         [AUDIT_FAILED] = "failed",     [AUDIT_REFUSED] = "refused", [AUDIT_RESUMED] = "resumed",
 };
 
-const char *audit_result_to_string(enum audit_result r) {
-        return r >= 0 && r < _AUDIT_RESULT_MAX ? result_table[r] : NULL;
-}
-
-enum audit_result audit_result_from_string(const char *s) {
-        for (int i = 0; s && i < _AUDIT_RESULT_MAX; i++)
-                if (streq(s, result_table[i]))
-                        return i;
-        return _AUDIT_RESULT_INVALID;
-}
-
-static int put_field(struct buf *out, const char *name, const char *value) {
-        int r;
-
-        r = buf_printf(out, ",\"%s\":", name);
-        if (r < 0)
-                return r;
-        return value ? buf_put_json_string(out, value) : buf_puts(out, "null");
-}
+DEFINE_STRING_TABLE_LOOKUP(audit_result, enum audit_result, result_table)
 
 int audit_format(const struct audit_entry *e, struct buf *out) {
         char t[RFC3339_MAX];
@@ -47,31 +30,31 @@ int audit_format(const struct audit_entry *e, struct buf *out) {
                 return -EINVAL;
         r = buf_printf(out, "{\"time\":\"%s\"", rfc3339_format(t, sizeof t, e->time));
         if (r >= 0)
-                r = put_field(out, "cluster", e->cluster);
+                r = buf_put_json_member(out, "cluster", e->cluster);
         if (r >= 0)
-                r = put_field(out, "subscription", e->subscription);
+                r = buf_put_json_member(out, "subscription", e->subscription);
         if (r >= 0)
-                r = put_field(out, "action", e->action);
+                r = buf_put_json_member(out, "action", e->action);
         if (r >= 0)
-                r = put_field(out, "method", e->method);
+                r = buf_put_json_member(out, "method", e->method);
         if (r >= 0)
-                r = put_field(out, "mode", e->mode);
+                r = buf_put_json_member(out, "mode", e->mode);
         if (r >= 0)
-                r = put_field(out, "old_key_url", e->old_url);
+                r = buf_put_json_member(out, "old_key_url", e->old_url);
         if (r >= 0)
-                r = put_field(out, "new_key_url", e->new_url);
+                r = buf_put_json_member(out, "new_key_url", e->new_url);
         if (r >= 0)
-                r = put_field(out, "operation_id", e->operation_id);
+                r = buf_put_json_member(out, "operation_id", e->operation_id);
         if (r >= 0)
-                r = put_field(out, "result", audit_result_to_string(e->result));
+                r = buf_put_json_member(out, "result", audit_result_to_string(e->result));
         if (r >= 0)
-                r = put_field(out, "refusal", e->refusal);
+                r = buf_put_json_member(out, "refusal", e->refusal);
         if (r >= 0)
-                r = put_field(out, "error", e->error);
+                r = buf_put_json_member(out, "error", e->error);
         if (r >= 0)
-                r = put_field(out, "error_code", e->error_code);
+                r = buf_put_json_member(out, "error_code", e->error_code);
         if (r >= 0)
-                r = put_field(out, "request_id", e->request_id);
+                r = buf_put_json_member(out, "request_id", e->request_id);
         if (r >= 0)
                 r = buf_putc(out, '}');
         if (r >= 0 && out->len - start > AUDIT_LINE_MAX)

@@ -8,6 +8,7 @@
 #include <json-c/json.h>
 
 #include "auth_decode.h"
+#include "json_util.h"
 #include "mem.h"
 #include "timeutil.h"
 
@@ -57,35 +58,44 @@ static void wipe_json_string(struct json_object *o) {
                 explicit_wipe((char *)json_object_get_string(o), (size_t)json_object_get_string_len(o));
 }
 
+/* A token endpoint's answer as a json-c tree. The decoders below promise -EBADMSG for
+ * every malformed answer, too large or too deep included. */
+static int parse_answer(const char *body, size_t len, struct json_object **ret) {
+        int r;
+
+        r = json_parse_object(body, len, ret);
+        return r < 0 && r != -ENOMEM ? -EBADMSG : r;
+}
+
+/* token_type may be absent; present, it must be the string "Bearer" (any case). */
+static bool token_type_ok(const struct json_object *root) {
+        const char *s;
+        int r;
+
+        r = json_get_string(root, "token_type", &s);
+        return r == JSON_FIELD_ABSENT || (r == JSON_FIELD_PRESENT && strcasecmp(s, "Bearer") == 0);
+}
+
 int auth_decode_token(const char *body, size_t len, usec_t now_realtime, struct auth_token *ret) {
         struct json_object *root = NULL, *tok = NULL, *o;
-        struct json_tokener *t;
         int64_t on = -1, in = -1, v;
         usec_t expires_at, max_at;
         const char *s;
         char *copy;
         size_t n;
-        int r = -EBADMSG;
+        int r;
 
-        if (len > INT32_MAX)
-                return -EBADMSG;
-        t = json_tokener_new();
-        if (!t)
-                return -ENOMEM;
-        root = json_tokener_parse_ex(t, body, (int)len);
-        if (!root || json_tokener_get_error(t) != json_tokener_success ||
-            json_tokener_get_parse_end(t) != len || !json_object_is_type(root, json_type_object))
+        r = parse_answer(body, len, &root);
+        if (r < 0)
+                return r;
+        r = -EBADMSG;
+        if (!token_type_ok(root))
                 goto finish;
-
-        if (json_object_object_get_ex(root, "token_type", &o) &&
-            (!json_object_is_type(o, json_type_string) ||
-             strcasecmp(json_object_get_string(o), "Bearer") != 0))
+        /* Looked up as an object, so that its json-c copy is wiped whatever it holds. */
+        (void) json_object_object_get_ex(root, "access_token", &tok);
+        if (json_value_string(tok, &s) < 0)
                 goto finish;
-        if (!json_object_object_get_ex(root, "access_token", &tok) ||
-            !json_object_is_type(tok, json_type_string))
-                goto finish;
-        s = json_object_get_string(tok);
-        n = (size_t)json_object_get_string_len(tok);
+        n = strlen(s);
         if (!token_chars_ok(s, n))
                 goto finish;
 
@@ -113,7 +123,6 @@ int auth_decode_token(const char *body, size_t len, usec_t now_realtime, struct 
 finish:
         wipe_json_string(tok);
         json_object_put(root);
-        json_tokener_free(t);
         return r;
 }
 
@@ -193,13 +202,15 @@ static int tenant_from_authority(const char *url, char **ret) {
         return *ret ? 0 : -ENOMEM;
 }
 
-static void strip_audience(char *s) {
+/* The length of an audience without a trailing "/.default" and trailing '/'. */
+static size_t audience_len(const char *s) {
         size_t n = strlen(s);
 
         if (n >= 9 && strcasecmp(s + n - 9, "/.default") == 0)
-                s[n -= 9] = 0;
+                n -= 9;
         while (n > 0 && s[n - 1] == '/')
-                s[--n] = 0;
+                n--;
+        return n;
 }
 
 int auth_decode_challenge(const char *header, struct auth_challenge *ret) {
@@ -265,7 +276,7 @@ int auth_decode_challenge(const char *header, struct auth_challenge *ret) {
         if (!c.resource && scope)
                 c.resource = TAKE_PTR(scope);
         if (c.resource)
-                strip_audience(c.resource);
+                c.resource[audience_len(c.resource)] = 0;
         if (c.authorization) {
                 r = tenant_from_authority(c.authorization, &c.tenant);
                 if (r < 0)
@@ -290,16 +301,6 @@ void auth_challenge_done(struct auth_challenge *c) {
 }
 
 /* ---- audiences ------------------------------------------------------------------ */
-
-static size_t audience_len(const char *s) {
-        size_t n = strlen(s);
-
-        if (n >= 9 && strcasecmp(s + n - 9, "/.default") == 0)
-                n -= 9;
-        while (n > 0 && s[n - 1] == '/')
-                n--;
-        return n;
-}
 
 bool auth_audience_equal(const char *a, const char *b) {
         size_t na, nb;
@@ -327,43 +328,30 @@ bool auth_audience_covers_host(const char *audience, const char *host) {
 /* ---- token endpoint errors -------------------------------------------------------- */
 
 int auth_decode_error(const char *body, size_t len, char **ret_error, char **ret_description) {
-        struct json_object *root = NULL, *e, *d;
-        struct json_tokener *t;
-        char *error = NULL, *description = NULL;
-        int r = -EBADMSG;
+        _cleanup_json_ struct json_object *root = NULL;
+        _cleanup_free_ char *error = NULL, *description = NULL;
+        const char *e, *d;
+        int r;
 
-        if (len > INT32_MAX)
+        r = parse_answer(body, len, &root);
+        if (r < 0)
+                return r;
+        if (json_get_string(root, "error", &e) != JSON_FIELD_PRESENT)
                 return -EBADMSG;
-        t = json_tokener_new();
-        if (!t)
-                return -ENOMEM;
-        root = json_tokener_parse_ex(t, body, (int)len);
-        if (!root || json_tokener_get_error(t) != json_tokener_success ||
-            !json_object_is_type(root, json_type_object))
-                goto finish;
-        if (!json_object_object_get_ex(root, "error", &e) || !json_object_is_type(e, json_type_string))
-                goto finish;
-        r = -ENOMEM;
         if (ret_error) {
-                error = mem_strdup(json_object_get_string(e));
+                error = mem_strdup(e);
                 if (!error)
-                        goto finish;
+                        return -ENOMEM;
         }
-        if (ret_description && json_object_object_get_ex(root, "error_description", &d) &&
-            json_object_is_type(d, json_type_string)) {
-                description = mem_strdup(json_object_get_string(d));
+        /* An error_description of another type is passed over. */
+        if (ret_description && json_get_string(root, "error_description", &d) == JSON_FIELD_PRESENT) {
+                description = mem_strdup(d);
                 if (!description)
-                        goto finish;
+                        return -ENOMEM;
         }
         if (ret_error)
                 *ret_error = TAKE_PTR(error);
         if (ret_description)
                 *ret_description = TAKE_PTR(description);
-        r = 0;
-finish:
-        mem_free(error);
-        mem_free(description);
-        json_object_put(root);
-        json_tokener_free(t);
-        return r;
+        return 0;
 }

@@ -11,8 +11,10 @@
 #include "auth_decode.h"
 #include "azure.h"
 #include "hashmap.h"
+#include "json_util.h"
 #include "log.h"
 #include "mem.h"
+#include "strtable.h"
 #include "strv.h"
 #include "timeutil.h"
 
@@ -98,13 +100,8 @@ static const char *const kind_table[_AZURE_KIND_MAX] = {
         [AZURE_KIND_KEY_VAULT] = "key-vault",
 };
 
-const char *azure_audience_to_string(enum azure_audience a) {
-        return a >= 0 && a < _AZURE_AUDIENCE_MAX ? audience_table[a] : NULL;
-}
-
-const char *azure_kind_to_string(enum azure_kind k) {
-        return k >= 0 && k < _AZURE_KIND_MAX ? kind_table[k] : NULL;
-}
+DEFINE_STRING_TABLE_LOOKUP_TO_STRING(azure_audience, enum azure_audience, audience_table)
+DEFINE_STRING_TABLE_LOOKUP_TO_STRING(azure_kind, enum azure_kind, kind_table)
 
 static size_t kind_body_max(enum azure_kind k) {
         switch (k) {
@@ -161,60 +158,43 @@ int azure_status_to_errno(long status) {
 }
 
 int azure_error_decode(const char *body, size_t len, char **ret_code, char **ret_message) {
-        struct json_object *root = NULL, *e, *o;
-        struct json_tokener *t;
-        const char *code = NULL, *message = NULL;
-        char *c = NULL, *m = NULL;
-        int r = -EBADMSG;
+        _cleanup_json_ struct json_object *root = NULL;
+        _cleanup_free_ char *c = NULL, *m = NULL;
+        struct json_object *e;
+        const char *code = NULL, *message = NULL, *s;
+        int r;
 
-        if (len == 0 || len > INT32_MAX)
-                return -EBADMSG;
-        t = json_tokener_new();
-        if (!t)
-                return -ENOMEM;
-        root = json_tokener_parse_ex(t, body, (int)len);
-        if (!root || json_tokener_get_error(t) != json_tokener_success ||
-            !json_object_is_type(root, json_type_object) || !json_object_object_get_ex(root, "error", &e))
-                goto finish;
-
-        if (json_object_is_type(e, json_type_string)) {
+        r = json_parse_object(body, len, &root);
+        if (r < 0)
+                return r == -ENOMEM ? r : -EBADMSG;
+        if (json_get_string(root, "error", &s) == JSON_FIELD_PRESENT)
                 /* A token endpoint's envelope. */
-                json_object_put(root);
-                json_tokener_free(t);
                 return auth_decode_error(body, len, ret_code, ret_message);
-        }
-        if (!json_object_is_type(e, json_type_object))
-                goto finish;
+        if (json_get_object(root, "error", &e) != JSON_FIELD_PRESENT)
+                return -EBADMSG;
 
         /* Key Vault nests the reason: {"code":"Forbidden", "innererror":{"code":
-         * "ForbiddenByRbac"}} (README §2.3). The innermost code says most. Bounded depth. */
-        for (unsigned depth = 0; e && json_object_is_type(e, json_type_object) && depth < 16; depth++) {
-                if (json_object_object_get_ex(e, "code", &o) && json_object_is_type(o, json_type_string))
-                        code = json_object_get_string(o);
-                if (!message && json_object_object_get_ex(e, "message", &o) &&
-                    json_object_is_type(o, json_type_string))
-                        message = json_object_get_string(o);
-                if (!json_object_object_get_ex(e, "innererror", &e))
+         * "ForbiddenByRbac"}} (README §2.3). The innermost code says most. Bounded depth.
+         * Members of another type are passed over. */
+        for (unsigned depth = 0; depth < 16; depth++) {
+                if (json_get_string(e, "code", &s) == JSON_FIELD_PRESENT)
+                        code = s;
+                if (!message && json_get_string(e, "message", &s) == JSON_FIELD_PRESENT)
+                        message = s;
+                if (json_get_object(e, "innererror", &e) != JSON_FIELD_PRESENT)
                         break;
         }
         if (!code && !message)
-                goto finish;
-        r = -ENOMEM;
+                return -EBADMSG;
         if (ret_code && code && !(c = mem_strdup(code)))
-                goto finish;
+                return -ENOMEM;
         if (ret_message && message && !(m = mem_strdup(message)))
-                goto finish;
+                return -ENOMEM;
         if (ret_code)
                 *ret_code = TAKE_PTR(c);
         if (ret_message)
                 *ret_message = TAKE_PTR(m);
-        r = 0;
-finish:
-        mem_free(c);
-        mem_free(m);
-        json_object_put(root);
-        json_tokener_free(t);
-        return r;
+        return 0;
 }
 
 /* ---- helpers ---------------------------------------------------------------------- */

@@ -125,6 +125,15 @@ int buf_put_json_string(struct buf *b, const char *s) {
         return r;
 }
 
+int buf_put_json_member(struct buf *b, const char *key, const char *value) {
+        int r;
+
+        r = buf_printf(b, ",\"%s\":", key);
+        if (r < 0)
+                return r;
+        return value ? buf_put_json_string(b, value) : buf_puts(b, "null");
+}
+
 const char *buf_str(const struct buf *b) {
         return b->data ?: "";
 }

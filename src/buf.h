@@ -33,6 +33,9 @@ int buf_vprintf(struct buf *b, const char *format, va_list ap) _printf_(2, 0);
 
 /* Appends s as a JSON string literal, quotes included. */
 int buf_put_json_string(struct buf *b, const char *s);
+/* Appends ,"key": and value as a JSON string, or null when value is NULL: a further member of
+ * an object. key is written as it is (a name with nothing to escape). */
+int buf_put_json_member(struct buf *b, const char *key, const char *value);
 
 /* Always a valid C string, "" when empty. Borrowed. */
 const char *buf_str(const struct buf *b);

@@ -20,6 +20,7 @@
 #include "keyurl.h"
 #include "log.h"
 #include "mem.h"
+#include "strtable.h"
 #include "strv.h"
 #include "timeutil.h"
 
@@ -89,61 +90,10 @@ static const char *const update_method_table[_UPDATE_METHOD_MAX] = {
         [UPDATE_METHOD_PATCH] = "patch",
 };
 
-/* Private copies of policy.h's names, so that conf.c does not link against policy.c. The
- * strings must stay equal to stale_version_policy_to_string() and
- * update_target_to_string(); test-conf checks the spelling in cmkd.conf. */
-static const char *const stale_version_table[_STALE_VERSION_MAX] = {
-        [STALE_VERSION_UPDATE] = "update",
-        [STALE_VERSION_ALERT] = "alert",
-        [STALE_VERSION_IGNORE] = "ignore",
-};
-
-static const char *const update_target_table[_UPDATE_TARGET_MAX] = {
-        [UPDATE_TARGET_LATEST] = "latest",
-        [UPDATE_TARGET_VERSIONLESS] = "versionless",
-};
-
-static const char *const log_level_table[] = {
-        [LOG_EMERG] = "emerg",     [LOG_ALERT] = "alert",   [LOG_CRIT] = "crit", [LOG_ERR] = "err",
-        [LOG_WARNING] = "warning", [LOG_NOTICE] = "notice", [LOG_INFO] = "info", [LOG_DEBUG] = "debug",
-};
-
-static int table_lookup(const char *const *table, size_t n, const char *s) {
-        if (!s)
-                return -EINVAL;
-        for (size_t i = 0; i < n; i++)
-                if (table[i] && strcasecmp(table[i], s) == 0)
-                        return (int) i;
-        return -EINVAL;
-}
-
-static const char *table_name(const char *const *table, size_t n, int i) {
-        return i >= 0 && (size_t) i < n ? table[i] : NULL;
-}
-
-const char *auth_method_to_string(enum auth_method a) {
-        return table_name(auth_method_table, ELEMENTSOF(auth_method_table), (int) a);
-}
-
-enum auth_method auth_method_from_string(const char *s) {
-        return (enum auth_method) table_lookup(auth_method_table, ELEMENTSOF(auth_method_table), s);
-}
-
-const char *run_mode_to_string(enum run_mode m) {
-        return table_name(run_mode_table, ELEMENTSOF(run_mode_table), (int) m);
-}
-
-enum run_mode run_mode_from_string(const char *s) {
-        return (enum run_mode) table_lookup(run_mode_table, ELEMENTSOF(run_mode_table), s);
-}
-
-const char *update_method_to_string(enum update_method m) {
-        return table_name(update_method_table, ELEMENTSOF(update_method_table), (int) m);
-}
-
-enum update_method update_method_from_string(const char *s) {
-        return (enum update_method) table_lookup(update_method_table, ELEMENTSOF(update_method_table), s);
-}
+/* Config values are accepted in any case. */
+DEFINE_STRING_TABLE_LOOKUP_NO_CASE(auth_method, enum auth_method, auth_method_table)
+DEFINE_STRING_TABLE_LOOKUP_NO_CASE(run_mode, enum run_mode, run_mode_table)
+DEFINE_STRING_TABLE_LOOKUP_NO_CASE(update_method, enum update_method, update_method_table)
 
 /* ---- small validators ------------------------------------------------------------- */
 
@@ -430,23 +380,25 @@ static int parse_span(struct conf_parse_state *st, const struct conf_key *k, con
         return 0;
 }
 
-#define DEFINE_ENUM_PARSER(name, table, type)                                                               \
+/* Any case, as every enum value of the config: the names are those of to_string(), for i in
+ * [0, max). */
+#define DEFINE_ENUM_PARSER(name, type, max, to_string)                                                      \
         static int parse_##name(struct conf_parse_state *st, const struct conf_key *k, const char *v,       \
                                 void *f, const char **why) {                                                \
-                int i = table_lookup(table, ELEMENTSOF(table), v);                                          \
-                if (i < 0) {                                                                                \
-                        *why = "unknown value";                                                             \
-                        return -EINVAL;                                                                     \
-                }                                                                                           \
-                *FIELD(type, f) = (type) i;                                                                 \
-                return 0;                                                                                   \
+                for (int i = 0; i < (max); i++)                                                             \
+                        if (strcaseeq_ptr(to_string((type) i), v)) {                                        \
+                                *FIELD(type, f) = (type) i;                                                 \
+                                return 0;                                                                   \
+                        }                                                                                   \
+                *why = "unknown value";                                                                     \
+                return -EINVAL;                                                                             \
         }
 
-DEFINE_ENUM_PARSER(auth, auth_method_table, enum auth_method)
-DEFINE_ENUM_PARSER(mode, run_mode_table, enum run_mode)
-DEFINE_ENUM_PARSER(update_method, update_method_table, enum update_method)
-DEFINE_ENUM_PARSER(stale_version, stale_version_table, enum stale_version_policy)
-DEFINE_ENUM_PARSER(update_target, update_target_table, enum update_target)
+DEFINE_ENUM_PARSER(auth, enum auth_method, _AUTH_MAX, auth_method_to_string)
+DEFINE_ENUM_PARSER(mode, enum run_mode, _MODE_MAX, run_mode_to_string)
+DEFINE_ENUM_PARSER(update_method, enum update_method, _UPDATE_METHOD_MAX, update_method_to_string)
+DEFINE_ENUM_PARSER(stale_version, enum stale_version_policy, _STALE_VERSION_MAX, stale_version_policy_to_string)
+DEFINE_ENUM_PARSER(update_target, enum update_target, _UPDATE_TARGET_MAX, update_target_to_string)
 
 static int parse_log_level(struct conf_parse_state *st, const struct conf_key *k, const char *v, void *f,
                            const char **why) {
@@ -979,18 +931,17 @@ static char **format_list(const struct conf_key *k, const void *f) {
         return TAKE_PTR(out);
 }
 
-#define DEFINE_ENUM_FORMATTER(name, table, type)                                                            \
+#define DEFINE_ENUM_FORMATTER(name, type, to_string)                                                        \
         static char **format_##name(const struct conf_key *k, const void *f) {                              \
-                return strv_new1(mem_strdup(                                                                \
-                        strempty(table_name(table, ELEMENTSOF(table), (int) *(const type *) f))));          \
+                return strv_new1(mem_strdup(strempty(to_string(*(const type *) f))));                       \
         }
 
-DEFINE_ENUM_FORMATTER(auth, auth_method_table, enum auth_method)
-DEFINE_ENUM_FORMATTER(mode, run_mode_table, enum run_mode)
-DEFINE_ENUM_FORMATTER(update_method, update_method_table, enum update_method)
-DEFINE_ENUM_FORMATTER(stale_version, stale_version_table, enum stale_version_policy)
-DEFINE_ENUM_FORMATTER(update_target, update_target_table, enum update_target)
-DEFINE_ENUM_FORMATTER(log_level, log_level_table, int)
+DEFINE_ENUM_FORMATTER(auth, enum auth_method, auth_method_to_string)
+DEFINE_ENUM_FORMATTER(mode, enum run_mode, run_mode_to_string)
+DEFINE_ENUM_FORMATTER(update_method, enum update_method, update_method_to_string)
+DEFINE_ENUM_FORMATTER(stale_version, enum stale_version_policy, stale_version_policy_to_string)
+DEFINE_ENUM_FORMATTER(update_target, enum update_target, update_target_to_string)
+DEFINE_ENUM_FORMATTER(log_level, int, log_level_to_string)
 
 static char **format_schedule(const struct conf_key *k, const void *f) {
         char buf[64];
@@ -2033,6 +1984,7 @@ void conf_policy_for(const struct conf *c, const struct cluster *cl, struct poli
         }
         if (p.key_expiry_critical_usec > p.key_expiry_warning_usec)
                 p.key_expiry_critical_usec = p.key_expiry_warning_usec;
+        p.version_grace_usec = c->version_grace_usec;
         *ret = p;
 }
 

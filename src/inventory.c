@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /* Gathers the facts of one sweep: lists clusters, then reads each distinct key, pinned
  * version, deleted key, rotation policy, identity, vault listing, role scope and custom
- * role definition once, from the TTL cache where allowed. It decides nothing (policy.c does) and sends no
- * request itself (the fetcher does). */
+ * role definition once, from the TTL cache where allowed; for keys in a Managed HSM, the HSM
+ * listing and the HSM's local role assignments and definitions (section "Managed HSMs"). It
+ * decides nothing (policy.c does) and sends no request itself (the fetcher does). */
 
 #include <assert.h>
 #include <ctype.h>
@@ -27,6 +28,10 @@
 #define API_MSI "2023-01-31"
 #define API_AUTHORIZATION "2022-04-01"
 #define API_KEYVAULT "7.6"
+/* ManagedHsms_* share the Key Vault management api-versions; the HSM local RBAC endpoints
+ * (rbac.json) those of the data plane. */
+#define API_MANAGED_HSM_MGMT API_KEYVAULT_MGMT
+#define API_HSM_RBAC API_KEYVAULT
 
 /* A list longer than this many pages is treated as a loop in nextLink. */
 #define LIST_PAGES_MAX 100000U
@@ -55,6 +60,10 @@ struct key_entry {
         struct fact deleted;
         struct key_bundle *deleted_bundle;  /* owned */
         struct hashmap *versions;           /* pinned version (lowercase) → struct version_entry, owned */
+        /* The version current before the current one, read only after a recent rotation. */
+        struct fact previous;
+        struct key_version_item previous_item; /* strings owned; valid if previous_found */
+        bool previous_found;
 };
 
 struct rotation_entry {
@@ -78,12 +87,19 @@ struct roledef_entry {
         struct role_definition *def; /* owned; NULL unless present */
 };
 
-/* What the vault listings of the vault subscriptions showed. */
+/* The role definitions of one Managed HSM (built-in and custom), read when one of its local
+ * assignments names a role that is not built in. */
+struct hsm_defs_entry {
+        struct fact fact;
+        struct role_definition_list *list; /* owned; NULL unless present */
+};
+
+/* What the vault (or Managed HSM) listings of the vault subscriptions showed. */
 struct vault_dir {
         struct hashmap *vaults;  /* lowercase name → struct vault, owned */
         struct hashmap *deleted; /* lowercase name → struct deleted_vault, owned */
         usec_t fetched_realtime; /* 0 = never listed */
-        unsigned pending;        /* listing requests in flight */
+        unsigned listing;        /* listing chains (one per list URL) not finished yet */
         bool failed;             /* a listing failed: a vault not found is unknown, not absent */
         struct fact failure;     /* the first failure */
         bool refreshed_this_sweep;
@@ -96,11 +112,16 @@ enum req_type {
         REQ_DELETED_VAULTS,
         REQ_KEY,
         REQ_KEY_VERSION,
+        REQ_KEY_VERSIONS,
         REQ_DELETED_KEY,
         REQ_ROTATION,
         REQ_IDENTITY,
         REQ_ROLES,
         REQ_ROLE_DEFINITION,
+        REQ_HSMS,           /* ManagedHsms_ListBySubscription page */
+        REQ_DELETED_HSMS,   /* ManagedHsms_ListDeleted page */
+        REQ_HSM_ROLES,      /* an HSM's local role assignments (data plane); scope = HSM host */
+        REQ_HSM_ROLE_DEFS,  /* an HSM's role definitions (data plane); scope = HSM host */
 };
 
 struct req {
@@ -108,8 +129,11 @@ struct req {
         enum req_type type;
         char *scope;   /* owned: subscription or list scope, key id, identity id, vault id */
         char *version; /* owned: REQ_KEY_VERSION */
+        enum fetch_audience audience; /* of every page of a list */
+        enum fetch_kind kind;
         unsigned page;
-        struct role_assignment_list *roles_acc; /* owned: REQ_ROLES pages so far */
+        struct role_assignment_list *roles_acc; /* owned: REQ_ROLES, REQ_HSM_ROLES pages so far */
+        struct role_definition_list *defs_acc;  /* owned: REQ_HSM_ROLE_DEFS pages so far */
         struct req *prev, *next;                /* in inventory.in_flight */
 };
 
@@ -146,6 +170,8 @@ struct inventory {
         unsigned n_list_scopes, n_list_scopes_failed;
         unsigned n_unreadable;
         struct hashmap *keys;          /* key id → struct key_entry, owned */
+        const struct cluster **deferred; /* owned array of borrowed clusters waiting for the vault listing */
+        size_t n_deferred, n_deferred_allocated;
         unsigned requests, list_pages, key_reads, cached_reads;
 
         /* Cached across sweeps for conf->cache_ttl_usec. */
@@ -154,6 +180,10 @@ struct inventory {
         struct hashmap *identities;    /* identity id → struct identity_entry (case-insensitive) */
         struct hashmap *roles;         /* vault id → struct roles_entry (case-insensitive) */
         struct hashmap *role_defs;     /* role GUID → struct roledef_entry (case-insensitive) */
+        /* Managed HSMs, cached alike: listed only when a key of the sweep is in one. */
+        struct vault_dir hsm_dir;      /* lowercase HSM name → struct vault (store HSM) / deleted HSM */
+        struct hashmap *hsm_roles;     /* HSM host → struct roles_entry (its local role assignments) */
+        struct hashmap *hsm_defs;      /* HSM host → struct hsm_defs_entry */
 
         /* Every custom role definition present, for the obs of this sweep's evaluation:
          * owned array of pointers borrowed from role_defs. */
@@ -179,6 +209,8 @@ static void key_entry_free(void *p) {
         key_bundle_free(k->current_bundle);
         key_bundle_free(k->deleted_bundle);
         hashmap_free(k->versions);
+        mem_free(k->previous_item.kid);
+        mem_free(k->previous_item.version);
         mem_free(k);
 }
 
@@ -226,12 +258,22 @@ static void deleted_vault_free_void(void *p) {
         deleted_vault_free(p);
 }
 
+static void hsm_defs_entry_free(void *p) {
+        struct hsm_defs_entry *e = p;
+
+        if (!e)
+                return;
+        role_definition_list_free(e->list);
+        mem_free(e);
+}
+
 static void req_free(struct req *q) {
         if (!q)
                 return;
         mem_free(q->scope);
         mem_free(q->version);
         role_assignment_list_free(q->roles_acc);
+        role_definition_list_free(q->defs_acc);
         mem_free(q);
 }
 
@@ -282,6 +324,8 @@ static int fetch(struct inventory *inv, enum req_type type, enum fetch_audience 
                 return -ENOMEM;
         q->inv = inv;
         q->type = type;
+        q->audience = audience;
+        q->kind = kind;
         q->scope = mem_strdup(scope);
         if (version)
                 q->version = mem_strdup(version);
@@ -350,7 +394,7 @@ static void fetch_next_page(struct inventory *inv, struct req *q, const char *ne
                 log_warning("Listing %s returned more than %u pages, stopping.", q->scope, LIST_PAGES_MAX);
                 return;
         }
-        r = fetch(inv, q->type, FETCH_ARM, FETCH_LIST_PAGE, url, q->scope, NULL, &n);
+        r = fetch(inv, q->type, q->audience, q->kind, url, q->scope, NULL, &n);
         if (r < 0) {
                 log_oom();
                 return;
@@ -358,6 +402,7 @@ static void fetch_next_page(struct inventory *inv, struct req *q, const char *ne
         if (n) {
                 n->page = q->page + 1;
                 n->roles_acc = TAKE_PTR(q->roles_acc);
+                n->defs_acc = TAKE_PTR(q->defs_acc);
         }
 }
 
@@ -412,6 +457,16 @@ static bool keyurl_allowed(const struct inventory *inv, const struct keyurl *url
                                                                               : inv->conf->cloud.vault_suffixes);
 }
 
+/* True if the vault listing, complete and readable, shows the vault only among the
+ * soft-deleted ones: its keys cannot be read (in Azure its name no longer resolves) and
+ * need not be, vault-deleted says it all. */
+static bool vault_known_deleted(const struct inventory *inv, const struct keyurl *url) {
+        const struct vault_dir *d = &inv->dir;
+
+        return url->store == KEY_STORE_VAULT && d->listing == 0 && !d->failed && d->deleted &&
+               !hashmap_get(d->vaults, url->store_name) && hashmap_get(d->deleted, url->store_name);
+}
+
 static void request_key_facts(struct inventory *inv, const struct cluster *c) {
         struct key_entry *k;
         struct keyurl url;
@@ -424,11 +479,24 @@ static void request_key_facts(struct inventory *inv, const struct cluster *c) {
         if (!keyurl_allowed(inv, &url))
                 return;
 
+        /* Vault keys wait for the vault listing of this sweep, so that the keys of a deleted
+         * vault are not read (and retried) for nothing. */
+        if (url.store == KEY_STORE_VAULT && inv->dir.listing > 0) {
+                if (GREEDY_REALLOC(inv->deferred, inv->n_deferred_allocated, inv->n_deferred + 1) < 0) {
+                        log_oom();
+                        return;
+                }
+                inv->deferred[inv->n_deferred++] = c;
+                return;
+        }
+
         k = key_entry_get(inv, &url, &is_new);
         if (!k) {
                 log_oom();
                 return;
         }
+        if (is_new && vault_known_deleted(inv, &url))
+                return; /* the entry stays unread: the vault facts are what count */
         if (is_new) {
                 _cleanup_free_ char *u = url_printf("https://%s/keys/%s?api-version=" API_KEYVAULT, url.host,
                                                     url.name);
@@ -643,9 +711,21 @@ static void start_vault_listing(struct inventory *inv) {
                         log_oom();
                         continue;
                 }
+                d->listing += 2;
                 (void) fetch(inv, REQ_VAULTS, FETCH_ARM, FETCH_LIST_PAGE, url, scope, NULL, NULL);
                 (void) fetch(inv, REQ_DELETED_VAULTS, FETCH_ARM, FETCH_LIST_PAGE, durl, scope, NULL, NULL);
         }
+}
+
+/* One vault listing chain ended (last page, or a failure): when none is left, the clusters
+ * that waited for the directory read their keys. */
+static void vault_listing_done(struct inventory *inv) {
+        assert(inv->dir.listing > 0);
+        if (--inv->dir.listing > 0)
+                return;
+        for (size_t i = 0; i < inv->n_deferred; i++)
+                request_key_facts(inv, inv->deferred[i]);
+        inv->n_deferred = 0;
 }
 
 static void vault_listing_failed(struct inventory *inv, const struct fetch_result *r, int decode_error) {
@@ -666,11 +746,13 @@ static void on_vaults(struct inventory *inv, struct req *q, const struct fetch_r
 
         if (r->error < 0) {
                 vault_listing_failed(inv, r, 0);
+                vault_listing_done(inv);
                 return;
         }
         k = arm_decode_vault_list(r->body, r->body_len, &page);
         if (k < 0) {
                 vault_listing_failed(inv, r, k);
+                vault_listing_done(inv);
                 return;
         }
         /* A vault that did not decode could be the one a cluster uses: its vault facts
@@ -682,6 +764,8 @@ static void on_vaults(struct inventory *inv, struct req *q, const struct fetch_r
                         page->items[i] = NULL;
         if (page->next_link)
                 fetch_next_page(inv, q, page->next_link);
+        else
+                vault_listing_done(inv);
 }
 
 static void on_deleted_vaults(struct inventory *inv, struct req *q, const struct fetch_result *r) {
@@ -690,11 +774,13 @@ static void on_deleted_vaults(struct inventory *inv, struct req *q, const struct
 
         if (r->error < 0) {
                 vault_listing_failed(inv, r, 0);
+                vault_listing_done(inv);
                 return;
         }
         k = arm_decode_deleted_vault_list(r->body, r->body_len, &page);
         if (k < 0) {
                 vault_listing_failed(inv, r, k);
+                vault_listing_done(inv);
                 return;
         }
         for (size_t i = 0; i < page->n_items; i++)
@@ -702,12 +788,133 @@ static void on_deleted_vaults(struct inventory *inv, struct req *q, const struct
                         page->items[i] = NULL;
         if (page->next_link)
                 fetch_next_page(inv, q, page->next_link);
+        else
+                vault_listing_done(inv);
+}
+
+/* A vault and a Managed HSM may share a name (different DNS namespaces): each store type has
+ * its own directory. */
+static const struct vault_dir *store_dir(const struct inventory *inv, enum key_store store) {
+        return store == KEY_STORE_MANAGED_HSM ? &inv->hsm_dir : &inv->dir;
 }
 
 static const struct vault *vault_lookup(const struct inventory *inv, const struct keyurl *url) {
-        const struct vault *v = hashmap_get(inv->dir.vaults, url->store_name);
+        const struct vault *v = hashmap_get(store_dir(inv, url->store)->vaults, url->store_name);
 
         return v && v->store == url->store ? v : NULL;
+}
+
+static bool store_deleted(const struct inventory *inv, const struct keyurl *url) {
+        return hashmap_get(store_dir(inv, url->store)->deleted, url->store_name) != NULL;
+}
+
+/* ---- Managed HSMs: the ARM listing --------------------------------------------- */
+
+/* Listed like the vaults (per vault subscription, cached for CacheTTLSec=), but only in a sweep
+ * with a key in some HSM, so that a fleet without HSMs pays no request for them. */
+static bool hsm_keys_present(struct inventory *inv, bool only_missing) {
+        const char *id;
+        struct key_entry *k;
+
+        HASHMAP_FOREACH(id, k, inv->keys)
+                if (k->url.store == KEY_STORE_MANAGED_HSM &&
+                    (!only_missing || (!vault_lookup(inv, &k->url) && !store_deleted(inv, &k->url))))
+                        return true;
+        return false;
+}
+
+static void start_hsm_listing(struct inventory *inv) {
+        struct vault_dir *d = &inv->hsm_dir;
+
+        if (d->refreshed_this_sweep || !hsm_keys_present(inv, false))
+                return;
+        /* Fresh, and every HSM named is known: nothing to list. An HSM the cached listing
+         * lacks may be new: list again (once per sweep). */
+        if (d->fetched_realtime > 0 && d->fetched_realtime + inv->conf->cache_ttl_usec > inv->now &&
+            !d->failed && !hsm_keys_present(inv, true)) {
+                inv->cached_reads++;
+                return;
+        }
+        vault_dir_reset(d);
+        if (!d->vaults || !d->deleted) {
+                log_oom();
+                return;
+        }
+        d->fetched_realtime = inv->now;
+        d->refreshed_this_sweep = true;
+        STRV_FOREACH(sub, vault_subscriptions(inv)) {
+                _cleanup_free_ char *scope = url_printf("/subscriptions/%s", *sub);
+                _cleanup_free_ char *url = url_printf(
+                        "%s/subscriptions/%s/providers/Microsoft.KeyVault/managedHSMs?api-version="
+                        API_MANAGED_HSM_MGMT, inv->conf->cloud.arm_endpoint, *sub);
+                _cleanup_free_ char *durl = url_printf(
+                        "%s/subscriptions/%s/providers/Microsoft.KeyVault/deletedManagedHSMs?api-version="
+                        API_MANAGED_HSM_MGMT, inv->conf->cloud.arm_endpoint, *sub);
+
+                if (!scope) {
+                        log_oom();
+                        continue;
+                }
+                (void) fetch(inv, REQ_HSMS, FETCH_ARM, FETCH_LIST_PAGE, url, scope, NULL, NULL);
+                (void) fetch(inv, REQ_DELETED_HSMS, FETCH_ARM, FETCH_LIST_PAGE, durl, scope, NULL, NULL);
+        }
+}
+
+static void hsm_listing_failed(struct inventory *inv, const struct fetch_result *r, int decode_error) {
+        struct vault_dir *d = &inv->hsm_dir;
+
+        if (d->failed)
+                return;
+        d->failed = true;
+        if (decode_error < 0)
+                fact_set_undecodable(&d->failure, decode_error, r->http_status, inv->now);
+        else
+                fact_set(&d->failure, r, inv->now);
+}
+
+static void on_hsms(struct inventory *inv, struct req *q, const struct fetch_result *r) {
+        _cleanup_(vault_list_freep) struct vault_list *page = NULL;
+        int k;
+
+        if (r->error < 0) {
+                hsm_listing_failed(inv, r, 0);
+                return;
+        }
+        k = arm_decode_managed_hsm_list(r->body, r->body_len, &page);
+        if (k < 0) {
+                hsm_listing_failed(inv, r, k);
+                return;
+        }
+        /* An HSM that did not decode could be the one a cluster uses (see on_vaults). */
+        if (page->n_invalid > 0)
+                hsm_listing_failed(inv, r, -EBADMSG);
+        for (size_t i = 0; i < page->n_items; i++)
+                if (page->items[i]->name &&
+                    hashmap_put(inv->hsm_dir.vaults, page->items[i]->name, page->items[i]) >= 0)
+                        page->items[i] = NULL;
+        if (page->next_link)
+                fetch_next_page(inv, q, page->next_link);
+}
+
+static void on_deleted_hsms(struct inventory *inv, struct req *q, const struct fetch_result *r) {
+        _cleanup_(deleted_vault_list_freep) struct deleted_vault_list *page = NULL;
+        int k;
+
+        if (r->error < 0) {
+                hsm_listing_failed(inv, r, 0);
+                return;
+        }
+        k = arm_decode_deleted_managed_hsm_list(r->body, r->body_len, &page);
+        if (k < 0) {
+                hsm_listing_failed(inv, r, k);
+                return;
+        }
+        for (size_t i = 0; i < page->n_items; i++)
+                if (page->items[i]->name &&
+                    hashmap_put(inv->hsm_dir.deleted, page->items[i]->name, page->items[i]) >= 0)
+                        page->items[i] = NULL;
+        if (page->next_link)
+                fetch_next_page(inv, q, page->next_link);
 }
 
 /* ---- keys ----------------------------------------------------------------------- */
@@ -739,6 +946,15 @@ static void on_key(struct inventory *inv, struct req *q, const struct fetch_resu
         if (k->current.status.state != OBS_PRESENT)
                 return;
 
+        /* U5: just after a rotation the previous version may still be in use. */
+        if (inv->conf->version_grace_usec > 0 && k->current_bundle->created > 0 &&
+            inv->now - MIN(inv->now, k->current_bundle->created) < inv->conf->version_grace_usec) {
+                _cleanup_free_ char *u = url_printf("https://%s/keys/%s/versions?api-version=" API_KEYVAULT
+                                                    "&maxresults=25",
+                                                    k->url.host, k->url.name);
+                (void) fetch(inv, REQ_KEY_VERSIONS, key_audience(&k->url), FETCH_KEY, u, k->id, NULL, NULL);
+        }
+
         /* Read each pinned version that is not the current one. */
         HASHMAP_FOREACH(vname, ve, k->versions) {
                 _cleanup_free_ char *u = NULL;
@@ -766,6 +982,62 @@ static void on_key_version(struct inventory *inv, struct req *q, const struct fe
                 fact_set_undecodable(&v->fact, e, r->http_status, inv->now);
         else
                 fact_set(&v->fact, r, inv->now);
+}
+
+/* Keeps, over every page, the newest version created before the current one. */
+static void on_key_versions(struct inventory *inv, struct req *q, const struct fetch_result *r) {
+        _cleanup_(key_version_list_freep) struct key_version_list *page = NULL;
+        struct key_entry *k = hashmap_get(inv->keys, q->scope);
+        usec_t current_created;
+        int e;
+
+        if (!k || !k->current_bundle)
+                return;
+        if (r->error < 0) {
+                fact_set(&k->previous, r, inv->now);
+                return;
+        }
+        e = kv_decode_key_version_list(r->body, r->body_len, &page);
+        if (e < 0) {
+                fact_set_undecodable(&k->previous, e, r->http_status, inv->now);
+                return;
+        }
+        current_created = k->current_bundle->created;
+        for (size_t i = 0; i < page->n_items; i++) {
+                const struct key_version_item *it = &page->items[i];
+                char *kid, *version;
+
+                if (!it->version || strcasecmp(it->version, k->current_bundle->version) == 0 ||
+                    it->created == 0 || it->created > current_created ||
+                    (k->previous_found && it->created <= k->previous_item.created))
+                        continue;
+                kid = mem_strdup(it->kid);
+                version = mem_strdup(it->version);
+                if (!kid || !version) {
+                        mem_free(kid);
+                        mem_free(version);
+                        fact_set_undecodable(&k->previous, -ENOMEM, r->http_status, inv->now);
+                        return;
+                }
+                mem_free(k->previous_item.kid);
+                mem_free(k->previous_item.version);
+                k->previous_item = *it;
+                k->previous_item.kid = kid;
+                k->previous_item.version = version;
+                k->previous_found = true;
+        }
+        /* An undecodable version could be the previous one: not known then. */
+        if (page->n_invalid > 0) {
+                fact_set_undecodable(&k->previous, -EBADMSG, r->http_status, inv->now);
+                return;
+        }
+        if (page->next_link) {
+                fetch_next_page(inv, q, page->next_link);
+                return;
+        }
+        fact_set(&k->previous, r, inv->now);
+        if (!k->previous_found)
+                k->previous.status.state = OBS_ABSENT;
 }
 
 static void on_deleted_key(struct inventory *inv, struct req *q, const struct fetch_result *r) {
@@ -983,6 +1255,177 @@ static void request_roles(struct inventory *inv) {
         }
 }
 
+/* ---- Managed HSMs: local RBAC ------------------------------------------------------ */
+
+/* A Managed HSM authorizes its keys with its own local RBAC, read from its data plane with an
+ * HSM token: GET https://{hsm}/providers/Microsoft.Authorization/roleAssignments (scope "/",
+ * which lists the assignments at every scope of the HSM), once per HSM per CacheTTLSec=. When
+ * an assignment names a role that is not built in, the HSM's role definitions too. */
+
+static bool hsm_list_names_custom_role(const struct role_assignment_list *list) {
+        for (size_t i = 0; list && i < list->n_items; i++)
+                if (list->items[i].role_definition && !role_builtin_find(list->items[i].role_definition))
+                        return true;
+        return false;
+}
+
+static void request_hsm_role_defs(struct inventory *inv, const char *host,
+                                  const struct role_assignment_list *list) {
+        struct hsm_defs_entry *e;
+        _cleanup_free_ char *url = NULL;
+
+        if (!hsm_list_names_custom_role(list))
+                return;
+        e = hashmap_get(inv->hsm_defs, host);
+        if (e && (e->fact.fetched_realtime == inv->now || cache_fresh(inv, &e->fact))) {
+                if (e->fact.fetched_realtime != inv->now)
+                        inv->cached_reads++;
+                return;
+        }
+        if (!e) {
+                e = new0(struct hsm_defs_entry, 1);
+                if (!e || hashmap_put(inv->hsm_defs, host, e) < 0) {
+                        hsm_defs_entry_free(e);
+                        log_oom();
+                        return;
+                }
+        }
+        e->fact.requested = false; /* in flight; set again by fact_set() */
+        e->fact.fetched_realtime = inv->now;
+        url = url_printf("https://%s/providers/Microsoft.Authorization/roleDefinitions?api-version="
+                         API_HSM_RBAC, host);
+        (void) fetch(inv, REQ_HSM_ROLE_DEFS, FETCH_HSM, FETCH_KEY, url, host, NULL, NULL);
+}
+
+/* Phase 2: the local role assignments of every HSM some cluster's key is in, when the HSM
+ * itself was found (without it the access check is not made). */
+static void request_hsm_roles(struct inventory *inv) {
+        const char *id;
+        struct key_entry *k;
+
+        HASHMAP_FOREACH(id, k, inv->keys) {
+                const char *host = k->url.host;
+                struct roles_entry *e;
+                _cleanup_free_ char *url = NULL;
+
+                if (k->url.store != KEY_STORE_MANAGED_HSM || !vault_lookup(inv, &k->url))
+                        continue;
+                e = hashmap_get(inv->hsm_roles, host);
+                if (e && (e->fact.fetched_realtime == inv->now || cache_fresh(inv, &e->fact))) {
+                        if (e->fact.fetched_realtime != inv->now) {
+                                inv->cached_reads++;
+                                request_hsm_role_defs(inv, host, e->list);
+                        }
+                        continue;
+                }
+                if (!e) {
+                        e = new0(struct roles_entry, 1);
+                        if (!e || hashmap_put(inv->hsm_roles, host, e) < 0) {
+                                roles_entry_free(e);
+                                log_oom();
+                                continue;
+                        }
+                }
+                e->fact.requested = false;
+                e->fact.fetched_realtime = inv->now;
+                url = url_printf("https://%s/providers/Microsoft.Authorization/roleAssignments?api-version="
+                                 API_HSM_RBAC, host);
+                (void) fetch(inv, REQ_HSM_ROLES, FETCH_HSM, FETCH_KEY, url, host, NULL, NULL);
+        }
+}
+
+static void on_hsm_roles(struct inventory *inv, struct req *q, const struct fetch_result *r) {
+        struct roles_entry *e = hashmap_get(inv->hsm_roles, q->scope);
+        struct role_assignment_list *page = NULL;
+        _cleanup_free_ char *next = NULL;
+        int k;
+
+        if (!e)
+                return;
+        if (r->error < 0) {
+                fact_set(&e->fact, r, inv->now);
+                return;
+        }
+        k = kv_decode_hsm_role_assignment_list(r->body, r->body_len, &page);
+        if (k < 0) {
+                fact_set_undecodable(&e->fact, k, r->http_status, inv->now);
+                return;
+        }
+        /* An assignment that did not decode might be the grant: unknown, not revoked. */
+        if (page->n_invalid > 0) {
+                role_assignment_list_free(page);
+                fact_set_undecodable(&e->fact, -EBADMSG, r->http_status, inv->now);
+                return;
+        }
+        next = TAKE_PTR(page->next_link);
+        k = roles_append(&q->roles_acc, page);
+        if (k < 0) {
+                fact_set_undecodable(&e->fact, k, r->http_status, inv->now);
+                return;
+        }
+        if (next) {
+                fetch_next_page(inv, q, next);
+                return;
+        }
+        role_assignment_list_free(e->list);
+        e->list = TAKE_PTR(q->roles_acc);
+        fact_set(&e->fact, r, inv->now);
+        request_hsm_role_defs(inv, q->scope, e->list);
+}
+
+static int defs_append(struct role_definition_list **acc, struct role_definition_list *page) {
+        struct role_definition_list *a = *acc;
+        struct role_definition **items;
+
+        if (!a) {
+                *acc = page;
+                return 0;
+        }
+        items = mem_realloc(a->items, sizeof(*items) * MAX(a->n_items + page->n_items, (size_t) 1));
+        if (!items) {
+                role_definition_list_free(page);
+                return -ENOMEM;
+        }
+        memcpy(items + a->n_items, page->items, sizeof(*items) * page->n_items);
+        a->items = items;
+        a->n_items += page->n_items;
+        page->n_items = 0; /* the definitions moved */
+        role_definition_list_free(page);
+        return 0;
+}
+
+static void on_hsm_role_defs(struct inventory *inv, struct req *q, const struct fetch_result *r) {
+        struct hsm_defs_entry *e = hashmap_get(inv->hsm_defs, q->scope);
+        struct role_definition_list *page = NULL;
+        _cleanup_free_ char *next = NULL;
+        int k;
+
+        if (!e)
+                return;
+        if (r->error < 0) {
+                fact_set(&e->fact, r, inv->now);
+                return;
+        }
+        k = kv_decode_hsm_role_definition_list(r->body, r->body_len, &page);
+        if (k < 0) {
+                fact_set_undecodable(&e->fact, k, r->http_status, inv->now);
+                return;
+        }
+        next = TAKE_PTR(page->next_link);
+        k = defs_append(&q->defs_acc, page);
+        if (k < 0) {
+                fact_set_undecodable(&e->fact, k, r->http_status, inv->now);
+                return;
+        }
+        if (next) {
+                fetch_next_page(inv, q, next);
+                return;
+        }
+        role_definition_list_free(e->list);
+        e->list = TAKE_PTR(q->defs_acc);
+        fact_set(&e->fact, r, inv->now);
+}
+
 /* A vault the listing from an earlier sweep did not have may be new: list again once. */
 static bool vault_dir_misses(struct inventory *inv) {
         const char *id;
@@ -991,7 +1434,8 @@ static bool vault_dir_misses(struct inventory *inv) {
         if (inv->dir.refreshed_this_sweep)
                 return false;
         HASHMAP_FOREACH(id, k, inv->keys)
-                if (!vault_lookup(inv, &k->url) && !hashmap_get(inv->dir.deleted, k->url.store_name))
+                if (k->url.store == KEY_STORE_VAULT && !vault_lookup(inv, &k->url) &&
+                    !store_deleted(inv, &k->url))
                         return true;
         return false;
 }
@@ -1028,6 +1472,9 @@ static void on_fetch_done(const struct fetch_result *r, void *userdata) {
         case REQ_KEY_VERSION:
                 on_key_version(inv, q, r);
                 break;
+        case REQ_KEY_VERSIONS:
+                on_key_versions(inv, q, r);
+                break;
         case REQ_DELETED_KEY:
                 on_deleted_key(inv, q, r);
                 break;
@@ -1043,6 +1490,18 @@ static void on_fetch_done(const struct fetch_result *r, void *userdata) {
         case REQ_ROLE_DEFINITION:
                 on_role_definition(inv, q, r);
                 break;
+        case REQ_HSMS:
+                on_hsms(inv, q, r);
+                break;
+        case REQ_DELETED_HSMS:
+                on_deleted_hsms(inv, q, r);
+                break;
+        case REQ_HSM_ROLES:
+                on_hsm_roles(inv, q, r);
+                break;
+        case REQ_HSM_ROLE_DEFS:
+                on_hsm_role_defs(inv, q, r);
+                break;
         }
         req_free(q);
 
@@ -1053,6 +1512,10 @@ static void on_fetch_done(const struct fetch_result *r, void *userdata) {
 }
 
 static void sweep_reset(struct inventory *inv) {
+        mem_free(inv->deferred);
+        inv->deferred = NULL;
+        inv->n_deferred = inv->n_deferred_allocated = 0;
+        inv->dir.listing = 0;
         for (size_t i = 0; i < inv->n_clusters; i++)
                 cluster_free(inv->clusters[i]);
         mem_free(inv->clusters);
@@ -1071,6 +1534,7 @@ static void sweep_reset(struct inventory *inv) {
         inv->n_list_scopes = inv->n_list_scopes_failed = inv->n_unreadable = 0;
         inv->requests = inv->list_pages = inv->key_reads = inv->cached_reads = 0;
         inv->dir.refreshed_this_sweep = false;
+        inv->hsm_dir.refreshed_this_sweep = false;
         mem_free(inv->custom_roles);
         inv->custom_roles = NULL;
         inv->n_custom_roles = 0;
@@ -1079,6 +1543,14 @@ static void sweep_reset(struct inventory *inv) {
 static void phase_advance(struct inventory *inv) {
         switch (inv->phase) {
         case PHASE_LIST:
+                /* A vault listing chain that broke off (page cap, no memory) must not keep
+                 * clusters waiting: read their keys now. */
+                if (inv->n_deferred > 0) {
+                        inv->dir.listing = 1;
+                        vault_listing_done(inv);
+                        if (inv->pending > 0)
+                                return;
+                }
                 /* Subscriptions were discovered: now list their clusters and vaults. */
                 if (strv_length(inv->conf->subscriptions) == 0 && inv->n_list_scopes == 0 &&
                     !inv->subscriptions_failed && strv_length(inv->subscriptions) > 0) {
@@ -1090,13 +1562,15 @@ static void phase_advance(struct inventory *inv) {
                 if (vault_dir_misses(inv)) {
                         inv->dir.fetched_realtime = 0;
                         start_vault_listing(inv);
-                        if (inv->pending > 0)
-                                return;
                 }
+                start_hsm_listing(inv);
+                if (inv->pending > 0)
+                        return;
                 _fallthrough_;
         case PHASE_VAULTS:
                 inv->phase = PHASE_ROLES;
                 request_roles(inv);
+                request_hsm_roles(inv);
                 if (inv->pending > 0)
                         return;
                 _fallthrough_;
@@ -1122,7 +1596,10 @@ int inventory_new(const struct conf *conf, const struct fetcher *fetcher, struct
         inv->identities = hashmap_new(true, identity_entry_free);
         inv->roles = hashmap_new(true, roles_entry_free);
         inv->role_defs = hashmap_new(true, roledef_entry_free);
-        if (!inv->rotations || !inv->identities || !inv->roles || !inv->role_defs)
+        inv->hsm_roles = hashmap_new(true, roles_entry_free);
+        inv->hsm_defs = hashmap_new(true, hsm_defs_entry_free);
+        if (!inv->rotations || !inv->identities || !inv->roles || !inv->role_defs || !inv->hsm_roles ||
+            !inv->hsm_defs)
                 return -ENOMEM;
         *ret = TAKE_PTR(inv);
         return 0;
@@ -1144,6 +1621,10 @@ struct inventory *inventory_free(struct inventory *inv) {
         hashmap_free(inv->role_defs);
         hashmap_free(inv->dir.vaults);
         hashmap_free(inv->dir.deleted);
+        hashmap_free(inv->hsm_dir.vaults);
+        hashmap_free(inv->hsm_dir.deleted);
+        hashmap_free(inv->hsm_roles);
+        hashmap_free(inv->hsm_defs);
         mem_free(inv);
         return NULL;
 }
@@ -1160,6 +1641,11 @@ void inventory_set_conf(struct inventory *inv, const struct conf *conf) {
         inv->roles = hashmap_new(true, roles_entry_free);
         inv->role_defs = hashmap_new(true, roledef_entry_free);
         inv->dir.fetched_realtime = 0;
+        hashmap_free(inv->hsm_roles);
+        hashmap_free(inv->hsm_defs);
+        inv->hsm_roles = hashmap_new(true, roles_entry_free);
+        inv->hsm_defs = hashmap_new(true, hsm_defs_entry_free);
+        inv->hsm_dir.fetched_realtime = 0;
 }
 
 bool inventory_busy(const struct inventory *inv) {
@@ -1169,7 +1655,8 @@ bool inventory_busy(const struct inventory *inv) {
 int inventory_sweep_start(struct inventory *inv, usec_t now_realtime, inventory_done_fn done, void *userdata) {
         if (inv->pending > 0)
                 return -EBUSY;
-        if (!inv->rotations || !inv->identities || !inv->roles || !inv->role_defs)
+        if (!inv->rotations || !inv->identities || !inv->roles || !inv->role_defs || !inv->hsm_roles ||
+            !inv->hsm_defs)
                 return -ENOMEM;
         sweep_reset(inv);
         inv->now = now_realtime;
@@ -1239,6 +1726,10 @@ static void fill_obs(struct inventory *inv, const struct cluster *c, struct clus
                 obs_from_fact(&o->deleted_key_status, &k->deleted);
                 o->deleted_key = k->deleted_bundle;
         }
+        if (k->previous.requested) {
+                obs_from_fact(&o->previous_status, &k->previous);
+                o->previous = k->previous_found && k->previous.status.state == OBS_PRESENT ? &k->previous_item : NULL;
+        }
         if (keyurl_is_versioned(&url)) {
                 char v[KEYURL_VERSION_MAX];
                 struct version_entry *ve;
@@ -1263,19 +1754,29 @@ static void fill_obs(struct inventory *inv, const struct cluster *c, struct clus
         o->vault = vault_lookup(inv, &url);
         if (o->vault)
                 o->vault_status.state = OBS_PRESENT;
-        else if (hashmap_get(inv->dir.deleted, url.store_name)) {
+        else if (store_deleted(inv, &url)) {
                 o->vault_status.state = OBS_ABSENT;
                 o->vault_deleted = true;
-        } else if (inv->dir.failed)
-                obs_from_fact(&o->vault_status, &inv->dir.failure);
+        } else if (store_dir(inv, url.store)->failed)
+                obs_from_fact(&o->vault_status, &store_dir(inv, url.store)->failure);
         else
                 o->vault_status = (struct obs_status) {
                         .state = OBS_UNKNOWN,
                         .error = -ENXIO,
-                        .error_code = "VaultNotVisible",
+                        .error_code = url.store == KEY_STORE_MANAGED_HSM ? "HsmNotVisible"
+                                                                         : "VaultNotVisible",
                 };
 
-        if (o->vault && o->vault->rbac_authorization && o->vault->id) {
+        if (o->vault && o->vault->store == KEY_STORE_MANAGED_HSM) {
+                struct roles_entry *re = hashmap_get(inv->hsm_roles, url.host);
+
+                if (re && re->fact.requested) {
+                        obs_from_fact(&o->roles_status, &re->fact);
+                        o->roles = re->list;
+                }
+                o->custom_roles = inv->custom_roles;
+                o->n_custom_roles = inv->n_custom_roles;
+        } else if (o->vault && o->vault->rbac_authorization && o->vault->id) {
                 struct roles_entry *re = hashmap_get(inv->roles, o->vault->id);
 
                 if (re && re->fact.requested) {
@@ -1296,9 +1797,18 @@ static int collect_custom_roles(struct inventory *inv) {
         mem_free(inv->custom_roles);
         inv->custom_roles = NULL;
         inv->n_custom_roles = 0;
+        const char *host;
+        struct hsm_defs_entry *h;
+
         HASHMAP_FOREACH(guid, e, inv->role_defs)
                 if (e->fact.status.state == OBS_PRESENT && e->def)
                         n++;
+        /* An HSM's list holds its built-in roles too: only the others are custom. */
+        HASHMAP_FOREACH(host, h, inv->hsm_defs)
+                for (size_t i = 0; h->fact.status.state == OBS_PRESENT && h->list && i < h->list->n_items;
+                     i++)
+                        if (h->list->items[i] && !role_builtin_find(h->list->items[i]->id))
+                                n++;
         if (n == 0)
                 return 0;
         inv->custom_roles = new0(const struct role_definition *, n);
@@ -1307,6 +1817,12 @@ static int collect_custom_roles(struct inventory *inv) {
         HASHMAP_FOREACH(guid, e, inv->role_defs)
                 if (e->fact.status.state == OBS_PRESENT && e->def && inv->n_custom_roles < n)
                         inv->custom_roles[inv->n_custom_roles++] = e->def;
+        HASHMAP_FOREACH(host, h, inv->hsm_defs)
+                for (size_t i = 0; h->fact.status.state == OBS_PRESENT && h->list && i < h->list->n_items;
+                     i++)
+                        if (h->list->items[i] && !role_builtin_find(h->list->items[i]->id) &&
+                            inv->n_custom_roles < n)
+                                inv->custom_roles[inv->n_custom_roles++] = h->list->items[i];
         return 0;
 }
 

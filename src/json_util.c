@@ -368,3 +368,49 @@ int json_note_invalid(const struct json_object *item, const char *id_key, size_t
                 return 0;
         return strv_extend(invalid_ids, id);
 }
+
+int json_decode_page(const char *body, size_t len, struct json_page_layout layout, const char *id_key,
+                     json_item_fn decode, void *userdata, void **ret_list) {
+        _cleanup_json_ struct json_object *root = NULL;
+        struct json_object *value;
+        char *l, *items;
+        size_t n, *n_items, *n_invalid;
+        int r;
+
+        r = json_parse_object(body, len, &root);
+        if (r < 0)
+                return r;
+        r = json_get_page_value(root, &value, &n);
+        if (r < 0)
+                return r;
+        l = mem_calloc(1, layout.size);
+        if (!l)
+                return -ENOMEM;
+        *ret_list = l;
+        n_items = (size_t *) (l + layout.n_items);
+        n_invalid = (size_t *) (l + layout.n_invalid);
+
+        r = json_get_next_link(root, (char **) (l + layout.next_link));
+        if (r < 0)
+                return r;
+        items = mem_calloc(MAX(n, (size_t) 1), layout.item_size);
+        if (!items)
+                return -ENOMEM;
+        /* Stored like GREEDY_REALLOC() stores its array: through a void pointer. */
+        *(void **) (l + layout.items) = items;
+        for (size_t i = 0; i < n; i++) {
+                struct json_object *item = json_object_array_get_idx(value, i);
+
+                r = decode(item, items + *n_items * layout.item_size, userdata);
+                if (r < 0 && !json_item_error(r))
+                        return r;
+                if (r < 0) {
+                        r = json_note_invalid(item, id_key, n_invalid, (char ***) (l + layout.invalid_ids));
+                        if (r < 0)
+                                return r;
+                        continue;
+                }
+                (*n_items)++;
+        }
+        return 0;
+}

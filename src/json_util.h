@@ -92,6 +92,44 @@ int json_get_page_value(const struct json_object *o, struct json_object **ret, s
 int json_note_invalid(const struct json_object *item, const char *id_key, size_t *n_invalid,
                       char ***invalid_ids);
 
+/* Decodes one item of a list page into slot, the next unused element of the page's items
+ * array (zeroed). Returns 0; -EBADMSG or -E2BIG when the item is invalid, with slot left
+ * zeroed (anything decoded into it freed), so that the item is counted and skipped; or another
+ * negative errno, which fails the whole page. */
+typedef int (*json_item_fn)(const struct json_object *item, void *slot, void *userdata);
+
+/* Where a list struct of model.h (struct cluster_list and its kind) keeps the members that
+ * every list page has: its size, and the offsets of items, n_items, next_link, n_invalid
+ * and invalid_ids. JSON_PAGE_LAYOUT(struct x_list) fills it in. */
+struct json_page_layout {
+        size_t size;
+        size_t item_size; /* of one element of items */
+        size_t items, n_items, next_link, n_invalid, invalid_ids;
+};
+
+#define JSON_PAGE_LAYOUT(type)                                                                          \
+        ((const struct json_page_layout) {                                                              \
+                .size = sizeof(type),                                                                   \
+                .item_size = sizeof(((type *) NULL)->items[0]),                                         \
+                .items = offsetof(type, items),                                                         \
+                .n_items = offsetof(type, n_items),                                                     \
+                .next_link = offsetof(type, next_link),                                                 \
+                .n_invalid = offsetof(type, n_invalid),                                                 \
+                .invalid_ids = offsetof(type, invalid_ids),                                             \
+        })
+
+/* Decodes one list page: parses body[0..len), takes its required "value" array
+ * (json_get_page_value()) and its nextLink (json_get_next_link()), and decodes each element
+ * with decode(item, slot, userdata) into a new items array (at least one element long, so
+ * never NULL). Items that fail with json_item_error() are counted and skipped, and noted
+ * with json_note_invalid() under their member id_key. The new list (layout.size bytes,
+ * zeroed first) is stored in *ret_list as soon as it is allocated, also when a later step
+ * fails: the caller owns it from then on and frees it with the list's _free() function, which
+ * finds in it whatever was decoded so far. Returns 0, -EBADMSG, -E2BIG, -ENOMEM, or what
+ * decode returned. */
+int json_decode_page(const char *body, size_t len, struct json_page_layout layout, const char *id_key,
+                     json_item_fn decode, void *userdata, void **ret_list);
+
 /* True for errors that make one list item invalid rather than the whole page. */
 static inline bool json_item_error(int r) {
         return r == -EBADMSG || r == -E2BIG;

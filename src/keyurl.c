@@ -5,6 +5,7 @@
 #include <stdio.h>
 
 #include "keyurl.h"
+#include "strtable.h"
 #include "strv.h"
 
 static const struct {
@@ -20,16 +21,12 @@ static const struct {
         { "managedhsm.usgovcloudapi.net", KEY_STORE_MANAGED_HSM },
 };
 
-const char *key_store_to_string(enum key_store s) {
-        switch (s) {
-        case KEY_STORE_VAULT:
-                return "vault";
-        case KEY_STORE_MANAGED_HSM:
-                return "managed-hsm";
-        default:
-                return NULL;
-        }
-}
+static const char *const key_store_table[_KEY_STORE_MAX] = {
+        [KEY_STORE_VAULT] = "vault",
+        [KEY_STORE_MANAGED_HSM] = "managed-hsm",
+};
+
+DEFINE_STRING_TABLE_LOOKUP_TO_STRING(key_store, enum key_store, key_store_table)
 
 /* Vault names: 3-24 of [a-z0-9-], starting with a letter, no "--", not ending in '-'.
  * Managed HSM names follow the same rule. */

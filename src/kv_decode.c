@@ -230,12 +230,6 @@ int kv_decode_deleted_key_bundle(const char *body, size_t len, struct key_bundle
         return key_bundle_decode(body, len, true, ret);
 }
 
-static void key_version_item_done(struct key_version_item *it) {
-        mem_free(it->kid);
-        mem_free(it->version);
-        *it = (struct key_version_item) {};
-}
-
 static int key_version_item_from_json(const struct json_object *o, struct key_version_item *it) {
         int r;
 
@@ -251,44 +245,24 @@ static int key_version_item_from_json(const struct json_object *o, struct key_ve
         return attributes_from_json(o, &it->enabled, &it->nbf, &it->exp, &it->created, &it->updated, NULL);
 }
 
-int kv_decode_key_version_list(const char *body, size_t len, struct key_version_list **ret) {
-        _cleanup_json_ struct json_object *root = NULL;
-        _cleanup_(key_version_list_freep) struct key_version_list *l = NULL;
-        struct json_object *value;
-        size_t n;
+/* An invalid item leaves its slot zeroed, for the next one. */
+static int key_version_item(const struct json_object *o, void *slot, void *userdata) {
         int r;
 
-        r = json_parse_object(body, len, &root);
+        r = key_version_item_from_json(o, slot);
         if (r < 0)
-                return r;
-        r = json_get_page_value(root, &value, &n);
-        if (r < 0)
-                return r;
-        l = new0(struct key_version_list, 1);
-        if (!l)
-                return -ENOMEM;
-        r = json_get_next_link(root, &l->next_link);
-        if (r < 0)
-                return r;
-        l->items = new0(struct key_version_item, MAX(n, (size_t) 1));
-        if (!l->items)
-                return -ENOMEM;
-        for (size_t i = 0; i < n; i++) {
-                struct json_object *item = json_object_array_get_idx(value, i);
-                struct key_version_item *it = &l->items[l->n_items];
+                key_version_item_done(slot);
+        return r;
+}
 
-                r = key_version_item_from_json(item, it);
-                if (r < 0) {
-                        key_version_item_done(it);
-                        if (!json_item_error(r))
-                                return r;
-                        r = json_note_invalid(item, "kid", &l->n_invalid, &l->invalid_ids);
-                        if (r < 0)
-                                return r;
-                        continue;
-                }
-                l->n_items++;
-        }
+int kv_decode_key_version_list(const char *body, size_t len, struct key_version_list **ret) {
+        _cleanup_(key_version_list_freep) struct key_version_list *l = NULL;
+        int r;
+
+        r = json_decode_page(body, len, JSON_PAGE_LAYOUT(struct key_version_list), "kid", key_version_item,
+                             NULL, (void **) &l);
+        if (r < 0)
+                return r;
         *ret = TAKE_PTR(l);
         return 0;
 }

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "strtable.h"
 
 static int max_level = LOG_INFO;
 static bool prefix_priority;
@@ -21,20 +22,18 @@ int log_get_max_level(void) {
         return max_level;
 }
 
-int log_level_from_string(const char *s) {
-        static const struct {
-                const char *name;
-                int level;
-        } table[] = {
-                { "emerg", LOG_EMERG }, { "alert", LOG_ALERT },     { "crit", LOG_CRIT },
-                { "err", LOG_ERR },     { "error", LOG_ERR },       { "warning", LOG_WARNING },
-                { "notice", LOG_NOTICE }, { "info", LOG_INFO },     { "debug", LOG_DEBUG },
-        };
+static const char *const log_level_table[] = {
+        [LOG_EMERG] = "emerg",     [LOG_ALERT] = "alert",   [LOG_CRIT] = "crit", [LOG_ERR] = "err",
+        [LOG_WARNING] = "warning", [LOG_NOTICE] = "notice", [LOG_INFO] = "info", [LOG_DEBUG] = "debug",
+};
 
-        for (size_t i = 0; i < ELEMENTSOF(table); i++)
-                if (strcasecmp(s, table[i].name) == 0)
-                        return table[i].level;
-        return -EINVAL;
+DEFINE_STRING_TABLE_LOOKUP_TO_STRING(log_level, int, log_level_table)
+
+int log_level_from_string(const char *s) {
+        /* "error" is what people write for "err". */
+        if (s && strcasecmp(s, "error") == 0)
+                return LOG_ERR;
+        return string_table_from_string(log_level_table, ELEMENTSOF(log_level_table), s, true);
 }
 
 void log_setup(void) {

@@ -11,8 +11,11 @@
 
 void log_set_max_level(int level);
 int log_get_max_level(void);
-/* Parses "debug", "info", "notice", "warning", "err"/"error", "crit". Returns level or -EINVAL. */
+/* Parses "debug", "info", "notice", "warning", "err"/"error", "crit", "alert", "emerg", in any
+ * case. Returns level or -EINVAL. */
 int log_level_from_string(const char *s);
+/* "emerg" .. "debug" for LOG_EMERG .. LOG_DEBUG; NULL for any other number. */
+const char *log_level_to_string(int level);
 /* Prefix lines with "<N>" when stderr is connected to the journal (JOURNAL_STREAM). */
 void log_setup(void);
 

@@ -6,6 +6,22 @@
 #include "model.h"
 #include "strv.h"
 
+/* The destructor x_list_free() of a list page of model.h: item_free(&l->items[i]) frees what
+ * an item holds (x_freep() for a list of pointers, x_done() for a list of structs), then the
+ * page goes. */
+#define DEFINE_LIST_FREE(list, item_free)                                                               \
+        struct list *list##_free(struct list *l) {                                                      \
+                if (!l)                                                                                 \
+                        return NULL;                                                                    \
+                for (size_t i = 0; i < l->n_items; i++)                                                 \
+                        item_free(&l->items[i]);                                                        \
+                mem_free(l->items);                                                                     \
+                mem_free(l->next_link);                                                                 \
+                strv_free(l->invalid_ids);                                                              \
+                mem_free(l);                                                                            \
+                return NULL;                                                                            \
+        }
+
 struct cluster *cluster_free(struct cluster *c) {
         if (!c)
                 return NULL;
@@ -38,17 +54,7 @@ struct cluster *cluster_free(struct cluster *c) {
         return NULL;
 }
 
-struct cluster_list *cluster_list_free(struct cluster_list *l) {
-        if (!l)
-                return NULL;
-        for (size_t i = 0; i < l->n_items; i++)
-                cluster_free(l->items[i]);
-        mem_free(l->items);
-        mem_free(l->next_link);
-        strv_free(l->invalid_ids);
-        mem_free(l);
-        return NULL;
-}
+DEFINE_LIST_FREE(cluster_list, cluster_freep)
 
 const struct assigned_identity *cluster_find_assigned(const struct cluster *c, const char *id) {
         for (size_t i = 0; i < c->n_assigned; i++)
@@ -76,19 +82,13 @@ struct key_bundle *key_bundle_free(struct key_bundle *k) {
         return NULL;
 }
 
-struct key_version_list *key_version_list_free(struct key_version_list *l) {
-        if (!l)
-                return NULL;
-        for (size_t i = 0; i < l->n_items; i++) {
-                mem_free(l->items[i].kid);
-                mem_free(l->items[i].version);
-        }
-        mem_free(l->items);
-        mem_free(l->next_link);
-        strv_free(l->invalid_ids);
-        mem_free(l);
-        return NULL;
+void key_version_item_done(struct key_version_item *it) {
+        mem_free(it->kid);
+        mem_free(it->version);
+        *it = (struct key_version_item) {};
 }
+
+DEFINE_LIST_FREE(key_version_list, key_version_item_done)
 
 struct rotation_policy *rotation_policy_free(struct rotation_policy *p) {
         mem_free(p);
@@ -114,17 +114,7 @@ struct vault *vault_free(struct vault *v) {
         return NULL;
 }
 
-struct vault_list *vault_list_free(struct vault_list *l) {
-        if (!l)
-                return NULL;
-        for (size_t i = 0; i < l->n_items; i++)
-                vault_free(l->items[i]);
-        mem_free(l->items);
-        mem_free(l->next_link);
-        strv_free(l->invalid_ids);
-        mem_free(l);
-        return NULL;
-}
+DEFINE_LIST_FREE(vault_list, vault_freep)
 
 struct deleted_vault *deleted_vault_free(struct deleted_vault *v) {
         if (!v)
@@ -137,17 +127,7 @@ struct deleted_vault *deleted_vault_free(struct deleted_vault *v) {
         return NULL;
 }
 
-struct deleted_vault_list *deleted_vault_list_free(struct deleted_vault_list *l) {
-        if (!l)
-                return NULL;
-        for (size_t i = 0; i < l->n_items; i++)
-                deleted_vault_free(l->items[i]);
-        mem_free(l->items);
-        mem_free(l->next_link);
-        strv_free(l->invalid_ids);
-        mem_free(l);
-        return NULL;
-}
+DEFINE_LIST_FREE(deleted_vault_list, deleted_vault_freep)
 
 struct subscription_list *subscription_list_free(struct subscription_list *l) {
         if (!l)
@@ -172,21 +152,15 @@ struct identity *identity_free(struct identity *i) {
         return NULL;
 }
 
-struct role_assignment_list *role_assignment_list_free(struct role_assignment_list *l) {
-        if (!l)
-                return NULL;
-        for (size_t i = 0; i < l->n_items; i++) {
-                mem_free(l->items[i].id);
-                mem_free(l->items[i].scope);
-                mem_free(l->items[i].principal_id);
-                mem_free(l->items[i].role_definition);
-        }
-        mem_free(l->items);
-        mem_free(l->next_link);
-        strv_free(l->invalid_ids);
-        mem_free(l);
-        return NULL;
+void role_assignment_done(struct role_assignment *ra) {
+        mem_free(ra->id);
+        mem_free(ra->scope);
+        mem_free(ra->principal_id);
+        mem_free(ra->role_definition);
+        *ra = (struct role_assignment) {};
 }
+
+DEFINE_LIST_FREE(role_assignment_list, role_assignment_done)
 
 struct role_definition *role_definition_free(struct role_definition *d) {
         if (!d)
@@ -199,14 +173,4 @@ struct role_definition *role_definition_free(struct role_definition *d) {
         return NULL;
 }
 
-struct role_definition_list *role_definition_list_free(struct role_definition_list *l) {
-        if (!l)
-                return NULL;
-        for (size_t i = 0; i < l->n_items; i++)
-                role_definition_free(l->items[i]);
-        mem_free(l->items);
-        mem_free(l->next_link);
-        strv_free(l->invalid_ids);
-        mem_free(l);
-        return NULL;
-}
+DEFINE_LIST_FREE(role_definition_list, role_definition_freep)

@@ -114,6 +114,9 @@ struct key_version_item {
         usec_t nbf, exp, created, updated;
 };
 
+/* Frees what it holds and zeroes it; the item itself is an array element. */
+void key_version_item_done(struct key_version_item *it);
+
 struct key_version_list {
         struct key_version_item *items;
         size_t n_items;
@@ -190,14 +193,15 @@ struct vault_list {
 struct vault_list *vault_list_free(struct vault_list *l);
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct vault_list *, vault_list_free);
 
-/* A vault in the deletedVaults list (soft-deleted, recoverable). */
+/* A vault in the deletedVaults list, or a Managed HSM in deletedManagedHSMs (soft-deleted,
+ * recoverable). */
 struct deleted_vault {
         char *name;
-        char *vault_id;
+        char *vault_id;        /* properties.vaultId, or mhsmId for an HSM */
         char *location;
         usec_t deletion_date;        /* 0 if absent */
         usec_t scheduled_purge_date; /* 0 if absent */
-        char *id;              /* .../locations/{loc}/deletedVaults/{name}; NULL if absent */
+        char *id;              /* .../locations/{loc}/deletedVaults|deletedManagedHSMs/{name}; or NULL */
         bool purge_protection; /* properties.purgeProtectionEnabled */
 };
 
@@ -252,6 +256,9 @@ struct role_assignment {
         char *role_definition; /* the GUID at the end of roleDefinitionId, lowercase */
         bool has_condition;
 };
+
+/* Frees what it holds and zeroes it; the item itself is an array element. */
+void role_assignment_done(struct role_assignment *ra);
 
 struct role_assignment_list {
         struct role_assignment *items;
@@ -326,6 +333,12 @@ struct cluster_obs {
          * current one. */
         struct obs_status pinned_status;
         const struct key_bundle *pinned;
+        /* The version that was current before the current one (newest older version in GET
+         * /keys/{name}/versions), read only when the current version is younger than
+         * [Policy] VersionDisableGraceSec=: the service may still wrap with it until it has
+         * re-wrapped with the new one. ABSENT: the key has no older version. */
+        struct obs_status previous_status;
+        const struct key_version_item *previous;
         /* GET /keys/{name}/rotationpolicy. ABSENT = no policy set. */
         struct obs_status rotation_status;
         const struct rotation_policy *rotation;

@@ -10,6 +10,7 @@
 #include "json_util.h"
 #include "mem.h"
 #include "oprecord.h"
+#include "strtable.h"
 #include "timeutil.h"
 
 struct op_record *op_record_free(struct op_record *r) {
@@ -28,30 +29,12 @@ struct op_record *op_record_free(struct op_record *r) {
         return NULL;
 }
 
-const char *op_phase_to_string(enum op_phase p) {
-        static const char *const table[_OP_PHASE_MAX] = {
-                [OP_PHASE_SENDING] = "sending",
-                [OP_PHASE_ACCEPTED] = "accepted",
-        };
+static const char *const op_phase_table[_OP_PHASE_MAX] = {
+        [OP_PHASE_SENDING] = "sending",
+        [OP_PHASE_ACCEPTED] = "accepted",
+};
 
-        return p >= 0 && p < _OP_PHASE_MAX ? table[p] : NULL;
-}
-
-enum op_phase op_phase_from_string(const char *s) {
-        for (int i = 0; s && i < _OP_PHASE_MAX; i++)
-                if (streq(s, op_phase_to_string(i)))
-                        return i;
-        return _OP_PHASE_INVALID;
-}
-
-static int put_member(struct buf *b, const char *key, const char *value) {
-        int r;
-
-        r = buf_printf(b, ",\"%s\":", key);
-        if (r < 0)
-                return r;
-        return value ? buf_put_json_string(b, value) : buf_puts(b, "null");
-}
+DEFINE_STRING_TABLE_LOOKUP(op_phase, enum op_phase, op_phase_table)
 
 int op_record_format(const struct op_record *rec, struct buf *out) {
         char ts[RFC3339_MAX];
@@ -59,29 +42,29 @@ int op_record_format(const struct op_record *rec, struct buf *out) {
 
         r = buf_printf(out, "{\"version\":%d", OPRECORD_VERSION);
         if (r >= 0)
-                r = put_member(out, "cluster", rec->cluster_id);
+                r = buf_put_json_member(out, "cluster", rec->cluster_id);
         if (r >= 0)
-                r = put_member(out, "subscription", rec->subscription);
+                r = buf_put_json_member(out, "subscription", rec->subscription);
         if (r >= 0)
-                r = put_member(out, "method", update_method_to_string(rec->method));
+                r = buf_put_json_member(out, "method", update_method_to_string(rec->method));
         if (r >= 0)
-                r = put_member(out, "resource_url", rec->resource_url);
+                r = buf_put_json_member(out, "resource_url", rec->resource_url);
         if (r >= 0)
-                r = put_member(out, "identity", rec->identity_id);
+                r = buf_put_json_member(out, "identity", rec->identity_id);
         if (r >= 0)
-                r = put_member(out, "old_key_url", rec->old_key_url);
+                r = buf_put_json_member(out, "old_key_url", rec->old_key_url);
         if (r >= 0)
-                r = put_member(out, "new_key_url", rec->new_key_url);
+                r = buf_put_json_member(out, "new_key_url", rec->new_key_url);
         if (r >= 0)
-                r = put_member(out, "phase", op_phase_to_string(rec->phase));
+                r = buf_put_json_member(out, "phase", op_phase_to_string(rec->phase));
         if (r >= 0)
-                r = put_member(out, "async_operation", rec->async_operation);
+                r = buf_put_json_member(out, "async_operation", rec->async_operation);
         if (r >= 0)
-                r = put_member(out, "location", rec->location);
+                r = buf_put_json_member(out, "location", rec->location);
         if (r >= 0)
-                r = put_member(out, "request_id", rec->request_id);
+                r = buf_put_json_member(out, "request_id", rec->request_id);
         if (r >= 0)
-                r = put_member(out, "started", rfc3339_format(ts, sizeof ts, rec->started));
+                r = buf_put_json_member(out, "started", rfc3339_format(ts, sizeof ts, rec->started));
         if (r >= 0)
                 r = buf_printf(out, ",\"resumes\":%u}\n", rec->resumes);
         return r;

@@ -11,6 +11,7 @@
 #include "armid.h"
 #include "policy.h"
 #include "roles.h"
+#include "strtable.h"
 #include "timeutil.h"
 
 /* ---- strings ----------------------------------------------------------------------- */
@@ -93,6 +94,7 @@ static const char *const fact_table[_FACT_MAX] = {
         [FACT_VAULT] = "vault",
         [FACT_ROLE_ASSIGNMENTS] = "role-assignments",
         [FACT_ROLE_DEFINITIONS] = "role-definitions",
+        [FACT_PREVIOUS_VERSION] = "previous-version",
 };
 
 static const char *const refusal_table[_REFUSAL_MAX] = {
@@ -170,35 +172,16 @@ static const char *const action_table[_ACTION_MAX] = {
         [ACTION_UPDATE] = "update",
 };
 
-static const char *table_lookup(const char *const *table, size_t n, int i) {
-        return i >= 0 && (size_t)i < n ? table[i] : NULL;
-}
-
-static int table_find(const char *const *table, size_t n, const char *s) {
-        for (size_t i = 0; s && i < n; i++)
-                if (table[i] && streq(table[i], s))
-                        return (int)i;
-        return -EINVAL;
-}
-
-#define DEFINE_STRING_TABLE(name, type, table)                                                              \
-        const char *name##_to_string(type x) {                                                              \
-                return table_lookup(table, ELEMENTSOF(table), (int)x);                                      \
-        }                                                                                                   \
-        type name##_from_string(const char *s) {                                                            \
-                return (type)table_find(table, ELEMENTSOF(table), s);                                       \
-        }
-
-DEFINE_STRING_TABLE(severity, enum severity, severity_table)
-DEFINE_STRING_TABLE(finding, enum finding_code, finding_table)
-DEFINE_STRING_TABLE(fact_kind, enum fact_kind, fact_table)
-DEFINE_STRING_TABLE(refusal, enum refusal, refusal_table)
-DEFINE_STRING_TABLE(stale_version_policy, enum stale_version_policy, stale_version_table)
-DEFINE_STRING_TABLE(update_target, enum update_target, update_target_table)
-DEFINE_STRING_TABLE(action_kind, enum action_kind, action_table)
+DEFINE_STRING_TABLE_LOOKUP(severity, enum severity, severity_table)
+DEFINE_STRING_TABLE_LOOKUP(finding, enum finding_code, finding_table)
+DEFINE_STRING_TABLE_LOOKUP(fact_kind, enum fact_kind, fact_table)
+DEFINE_STRING_TABLE_LOOKUP(refusal, enum refusal, refusal_table)
+DEFINE_STRING_TABLE_LOOKUP(stale_version_policy, enum stale_version_policy, stale_version_table)
+DEFINE_STRING_TABLE_LOOKUP(update_target, enum update_target, update_target_table)
+DEFINE_STRING_TABLE_LOOKUP(action_kind, enum action_kind, action_table)
 
 const char *refusal_describe(enum refusal r) {
-        return table_lookup(refusal_sentence_table, ELEMENTSOF(refusal_sentence_table), (int)r)
+        return string_table_to_string(refusal_sentence_table, ELEMENTSOF(refusal_sentence_table), (int)r)
                        ?: "the update was refused for a reason this version of cmkd does not know";
 }
 
@@ -269,6 +252,9 @@ static bool location_equal(const char *a, const char *b) {
         }
 }
 
+/* K1, K2: RSA or RSA-HSM of 2048, 3072 or 4096 bits, in a vault or a Managed HSM alike. A Managed
+ * HSM holds only HSM-protected keys (RSA-HSM, EC-HSM, oct-HSM); should one report plain "RSA", the
+ * key is still RSA and still inside the HSM, and the product accepts RSA: no finding. */
 static bool key_type_supported(const struct key_bundle *k) {
         if (!k->kty || (strcasecmp(k->kty, "RSA") != 0 && strcasecmp(k->kty, "RSA-HSM") != 0))
                 return false;
@@ -444,6 +430,33 @@ static void check_version(struct eval *e, const struct key_bundle *k) {
                 add(e, FINDING_KEY_OPS_MISSING, SEVERITY_CRITICAL)->version = k->version;
 }
 
+/* U5 (cmk-rules.md, after the PostgreSQL doc): a cluster that follows the current version
+ * re-wraps with it some time after a rotation; until then it still needs the previous one.
+ * Disabling that previous version within VersionDisableGraceSec= of the rotation can cut
+ * the cluster off, so it counts as disabling the version in use. */
+static void check_previous(struct eval *e, const struct key_bundle *key) {
+        const struct cluster_obs *obs = e->obs;
+        struct finding *f;
+
+        if (e->pc->version_grace_usec == 0 || key->created == 0 || e->has[FINDING_KEY_DISABLED] ||
+            usec_sub(e->now, key->created) >= e->pc->version_grace_usec)
+                return;
+        switch (obs->previous_status.state) {
+        case OBS_PRESENT:
+                if (!obs->previous || obs->previous->enabled)
+                        return;
+                f = add(e, FINDING_KEY_DISABLED, SEVERITY_CRITICAL);
+                f->previous = obs->previous->version;
+                f->version = key->version;
+                f->when = key->created;
+                return;
+        case OBS_ABSENT:
+                return; /* no older version */
+        default:
+                e->unknown |= 1u << FACT_PREVIOUS_VERSION;
+        }
+}
+
 static void check_key(struct eval *e) {
         const struct cluster_obs *obs = e->obs;
         const struct keyurl *url = &e->v->keyurl;
@@ -519,6 +532,8 @@ static void check_key(struct eval *e) {
 
         if (in_use)
                 check_version(e, in_use);
+        if (in_use == key)
+                check_previous(e, key);
 }
 
 static bool access_policy_grants(const struct access_policy *p, const struct identity *id) {
@@ -593,6 +608,7 @@ static const enum fact_kind unknown_order[] = {
         FACT_PINNED_VERSION,
         FACT_ROLE_ASSIGNMENTS,
         FACT_ROLE_DEFINITIONS,
+        FACT_PREVIOUS_VERSION,
         FACT_ROTATION_POLICY,
 };
 
@@ -612,6 +628,8 @@ static const struct obs_status *fact_status(const struct cluster_obs *obs, enum 
                 return &obs->vault_status;
         case FACT_ROLE_ASSIGNMENTS:
                 return &obs->roles_status;
+        case FACT_PREVIOUS_VERSION:
+                return &obs->previous_status;
         default:
                 return NULL;
         }
@@ -828,7 +846,7 @@ static const char *fmt_span(usec_t t, char buf[static TIMESPAN_MAX]) {
         return timespan_format(buf, TIMESPAN_MAX, t, USEC_PER_MINUTE);
 }
 
-static const char *fact_human(enum fact_kind k) {
+static const char *fact_human(enum fact_kind k, bool hsm) {
         switch (k) {
         case FACT_KEY:
                 return "the key";
@@ -841,11 +859,13 @@ static const char *fact_human(enum fact_kind k) {
         case FACT_IDENTITY:
                 return "the encryption identity";
         case FACT_VAULT:
-                return "the key vault";
+                return hsm ? "the Managed HSM" : "the key vault";
         case FACT_ROLE_ASSIGNMENTS:
                 return "the identity's role assignments";
         case FACT_ROLE_DEFINITIONS:
                 return "a custom role definition";
+        case FACT_PREVIOUS_VERSION:
+                return "the key's versions (for the version current before the last rotation)";
         default:
                 return "a fact";
         }
@@ -901,17 +921,16 @@ static void describe_unknown(struct out *o, const struct finding *f, const struc
 
         if (f->fact == FACT_VAULT && f->status && f->status->state == OBS_ABSENT)
                 outf(o,
-                     "key vault '%s' of cluster %s was found neither among the vaults cmkd can see nor "
-                     "among "
-                     "deleted vaults",
-                     n->store, n->cluster);
+                     "%s '%s' of cluster %s was found neither among the %s cmkd can see nor among deleted %s",
+                     n->hsm ? "Managed HSM" : "key vault", n->store, n->cluster,
+                     n->hsm ? "Managed HSMs" : "vaults", n->hsm ? "HSMs" : "vaults");
         else if (f->fact == FACT_ROLE_DEFINITIONS) {
                 const char *guid = obs ? unresolved_role(obs, n) : NULL;
 
                 outf(o, "cmkd has no definition of role %s assigned to identity %s of cluster %s",
                      guid ?: "n/a", n->identity, n->cluster);
         } else {
-                outf(o, "could not read %s of cluster %s", fact_human(f->fact), n->cluster);
+                outf(o, "could not read %s of cluster %s", fact_human(f->fact, n->hsm), n->cluster);
                 out_status(o, f->status);
         }
         for (size_t i = 0; i < ELEMENTSOF(unknown_order); i++) {
@@ -919,14 +938,21 @@ static void describe_unknown(struct out *o, const struct finding *f, const struc
 
                 if (k == f->fact || !(f->facts & (1u << k)))
                         continue;
-                outf(o, "%s %s", first ? "; also unknown:" : ",", fact_human(k));
+                outf(o, "%s %s", first ? "; also unknown:" : ",", fact_human(k, n->hsm));
                 if (obs)
                         out_status(o, fact_status(obs, k));
                 first = false;
         }
-        outf(o, "; the checks that depend on it were not made (neither passed nor failed): check cmkd's own "
-                "read access (Reader on the vault and the identity, Key Vault Reader or Crypto Service "
-                "Encryption User on the key) and [Azure] VaultSubscriptions=, then wait for the next sweep");
+        if (n->hsm)
+                outf(o, "; the checks that depend on it were not made (neither passed nor failed): check "
+                        "cmkd's own read access (Reader on the Managed HSM and the identity, the HSM's local "
+                        "role Managed HSM Crypto Auditor at / for the key and the local role assignments) and "
+                        "[Azure] VaultSubscriptions=, then wait for the next sweep");
+        else
+                outf(o, "; the checks that depend on it were not made (neither passed nor failed): check "
+                        "cmkd's own read access (Reader on the vault and the identity, Key Vault Reader or "
+                        "Crypto Service Encryption User on the key) and [Azure] VaultSubscriptions=, then wait "
+                        "for the next sweep");
 }
 
 static void describe_access(struct out *o, const struct cluster_obs *obs, const struct names *n) {
@@ -1011,6 +1037,16 @@ static void describe(struct out *o, const struct finding *f, const struct cluste
                      n.cluster, version, n.key, url);
                 break;
         case FINDING_KEY_DISABLED:
+                if (f->previous) {
+                        outf(o,
+                             "version %s of key %s in %s was current until the rotation to %s %s ago, and "
+                             "cluster %s may still use it until the service re-wraps with the new version, "
+                             "but it is disabled: re-enable it (az keyvault key set-attributes %s %s --name "
+                             "%s --version %s --enabled true) and disable it only after VersionDisableGraceSec=",
+                             f->previous, n.key, n.store, version, fmt_span(usec_sub(now, f->when), span),
+                             n.cluster, n.store_flag, n.store, n.key, f->previous);
+                        break;
+                }
                 outf(o,
                      "version %s of key %s in %s, which cluster %s uses, is disabled: az keyvault key "
                      "set-attributes %s %s --name %s --version %s --enabled true",
@@ -1092,8 +1128,8 @@ static void describe(struct out *o, const struct finding *f, const struct cluste
                 outf(o,
                      "; CMK needs RSA or RSA-HSM of 2048, 3072 or 4096 bits: create one (az keyvault key "
                      "create "
-                     "%s %s --name <new key> --kty RSA --size 4096) and point the cluster at it",
-                     n.store_flag, n.store);
+                     "%s %s --name <new key> --kty %s --size 4096) and point the cluster at it",
+                     n.store_flag, n.store, n.hsm ? "RSA-HSM" : "RSA");
                 break;
         }
         case FINDING_KEY_OPS_MISSING:
@@ -1147,11 +1183,18 @@ static void describe(struct out *o, const struct finding *f, const struct cluste
                      n.hsm ? "--hsm-name" : "--name", n.store);
                 break;
         case FINDING_VAULT_SOFT_DELETE_OFF:
-                outf(o,
-                     "%s %s of cluster %s has soft delete off, so a deleted key cannot be recovered: az "
-                     "keyvault "
-                     "update --name %s --enable-soft-delete true",
-                     n.hsm ? "Managed HSM" : "vault", n.store, n.cluster, n.store);
+                if (n.hsm)
+                        /* Soft delete of a Managed HSM is on from its creation and immutable (spec). */
+                        outf(o,
+                             "Managed HSM %s of cluster %s reports soft delete off, so a deleted key cannot be "
+                             "recovered; it cannot be switched on afterwards (az keyvault show --hsm-name %s): "
+                             "move the key to an HSM with soft delete and repoint the cluster",
+                             n.store, n.cluster, n.store);
+                else
+                        outf(o,
+                             "vault %s of cluster %s has soft delete off, so a deleted key cannot be recovered: "
+                             "az keyvault update --name %s --enable-soft-delete true",
+                             n.store, n.cluster, n.store);
                 break;
         case FINDING_VAULT_PURGE_PROTECTION_OFF:
                 if (n.hsm)
@@ -1175,7 +1218,7 @@ static void describe(struct out *o, const struct finding *f, const struct cluste
                      n.vault && n.vault->public_network_disabled && n.vault->default_action_deny ? ", " : "",
                      n.vault && n.vault->default_action_deny ? "networkAcls.defaultAction Deny" : "");
                 if (n.hsm)
-                        outf(o, " (networkAcls.bypass AzureServices)");
+                        outf(o, ": az keyvault update-hsm --hsm-name %s --bypass AzureServices", n.store);
                 else
                         outf(o, ": az keyvault update --name %s --bypass AzureServices", n.store);
                 break;

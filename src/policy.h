@@ -37,6 +37,14 @@
  * vault from one in a subscription it does not search). When the vault is deleted the key facts
  * are not needed; when the key URL is missing or invalid, no key, vault or role fact is.
  *
+ * Managed HSM (key URL under a ManagedHsmSuffix=): the same rules, with the HSM's ARM resource
+ * (Microsoft.KeyVault/managedHSMs) as the "vault" (soft delete, purge protection, network, region,
+ * tenant) and its local RBAC as the only access path: a local role assignment of the identity at
+ * "/", "/keys" or "/keys/{name}" whose role grants .../managedHsm/keys/read/action, wrap/action and
+ * unwrap/action (Managed HSM Crypto Service Encryption User, Crypto User, or a custom local role);
+ * Azure RBAC, access policies and a role at another key's scope never count. Keys: RSA-HSM (or, should
+ * an HSM report it, RSA) of 2048/3072/4096 bits; EC-HSM and oct-HSM are key-type-unsupported.
+ *
  * clusterStatus [C5, C7, U4]: "Ready" is healthy. The other REST enum values (Provisioning,
  * Updating, Starting, Stopping, Stopped, Dropping) are transitional: no finding, but no update
  * either. Anything else, including "Inaccessible", "Failed" (documented but not in the enum) and
@@ -101,6 +109,7 @@ enum fact_kind {
         FACT_VAULT,
         FACT_ROLE_ASSIGNMENTS,
         FACT_ROLE_DEFINITIONS, /* an applicable assignment names a role cmkd has no definition of */
+        FACT_PREVIOUS_VERSION, /* the version current before a recent rotation */
         _FACT_MAX,
         _FACT_INVALID = -EINVAL,
 };
@@ -108,6 +117,10 @@ enum fact_kind {
 struct finding {
         enum finding_code code;
         enum severity severity;
+        /* key-disabled of the version current before a recent rotation (U5): that version,
+         * borrowed from obs->previous; .version is then the current one and .when its creation
+         * (the rotation). NULL otherwise. */
+        const char *previous;
         /* Details for the message; meaning depends on the code. */
         enum fact_kind fact; /* check-unknown: the most fundamental fact that could not be read */
         unsigned facts;      /* check-unknown: every unknown fact, bits 1u << FACT_* */
@@ -146,6 +159,9 @@ struct policy_conf {
         usec_t max_key_age_usec;         /* key-too-old when now - created > this; 0 = off */
         bool require_rotation_policy;    /* key-no-rotation-policy is a warning, not info */
         usec_t clock_skew_usec;          /* tolerance for nbf/exp comparisons (see above) */
+        /* U5: for this long after a rotation, the previous version may still be in use until
+         * the service re-wraps: disabling it is key-disabled too. 0 = off. */
+        usec_t version_grace_usec;
 };
 
 enum action_kind {

@@ -332,27 +332,33 @@ static void op_finish(struct op *op, enum action_outcome outcome, int error, con
                 a->attempt_started = rec->started;
         }
 
+        /* State first (audit, holds, record), the log line last: whoever reads the log may
+         * act on it at once (a test, an operator) and must find the state settled. */
         if (outcome == OUTCOME_SUCCEEDED) {
-                log_notice("Cluster %s now uses %s (operation %s).", rec->cluster_id, rec->new_key_url,
-                           strna(op_record_operation_id(rec, opid, sizeof opid)));
                 audit(rm, rec, op->mode, AUDIT_SUCCEEDED, NULL, NULL, NULL, NULL);
                 hold_free(hashmap_remove(rm->holds, rec->cluster_id));
                 holds_save(rm);
-        } else if (op->unsent) {
+        } else if (op->unsent)
                 /* Nothing failed at Azure: no hold, the next sweep decides afresh. */
-                log_warning("The update of cluster %s to %s did not reach Azure before cmkd stopped; the next "
-                            "sweep decides again.", rec->cluster_id, rec->new_key_url);
                 audit(rm, rec, op->mode, AUDIT_FAILED, NULL, message, code, NULL);
-        } else {
-                log_error("Updating cluster %s to %s failed: %s%s%s; holding it back before another attempt.",
-                          rec->cluster_id, rec->new_key_url, strempty(code), code ? ": " : "",
-                          message ?: strerror(ERRNO_VALUE(error ?: EIO)));
+        else {
                 audit(rm, rec, op->mode, AUDIT_FAILED, NULL, message ?: strerror(ERRNO_VALUE(error ?: EIO)),
                       code, NULL);
                 if (a)
                         hold_add(rm, rec->cluster_id, a, now);
         }
         record_remove(rm, op);
+
+        if (outcome == OUTCOME_SUCCEEDED)
+                log_notice("Cluster %s now uses %s (operation %s).", rec->cluster_id, rec->new_key_url,
+                           strna(op_record_operation_id(rec, opid, sizeof opid)));
+        else if (op->unsent)
+                log_warning("The update of cluster %s to %s did not reach Azure before cmkd stopped; the next "
+                            "sweep decides again.", rec->cluster_id, rec->new_key_url);
+        else
+                log_error("Updating cluster %s to %s failed: %s%s%s; holding it back before another attempt.",
+                          rec->cluster_id, rec->new_key_url, strempty(code), code ? ": " : "",
+                          message ?: strerror(ERRNO_VALUE(error ?: EIO)));
 
         if (a) {
                 action_result_free(hashmap_remove(rm->finished, cluster_id));

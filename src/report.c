@@ -15,6 +15,7 @@
 #include "fileio.h"
 #include "mem.h"
 #include "report.h"
+#include "strtable.h"
 #include "strv.h"
 #include "timeutil.h"
 
@@ -256,6 +257,7 @@ static void json_cluster(struct w *w, const struct model *m, const struct row *r
         else {
                 w_puts(w, "{");
                 j_kv(w, true, "vault", cr->verdict.keyurl.host);
+                j_kv(w, false, "store", key_store_to_string(cr->verdict.keyurl.store));
                 j_kv(w, false, "name", cr->verdict.keyurl.name);
                 j_kv(w, false, "version_in_use", row->version);
                 w_printf(w, ",\"versionless\":%s", row->versionless ? "true" : "false");
@@ -374,6 +376,7 @@ static void json_report(struct w *w, const struct model *m) {
                 w_puts(w, i ? ",\n{" : "\n{");
                 j_kv(w, true, "key", u->key);
                 j_kv(w, false, "vault", cr->verdict.keyurl.host);
+                j_kv(w, false, "store", key_store_to_string(cr->verdict.keyurl.store));
                 j_kv(w, false, "name", cr->verdict.keyurl.name);
                 j_kv(w, false, "version", u->version);
                 w_printf(w, ",\"current\":%s", tristate(cr->obs.key, version_is_current(cr, u->version)));
@@ -408,7 +411,7 @@ static void json_report(struct w *w, const struct model *m) {
 
 static const char csv_columns[] =
         "cluster_id,cluster_name,subscription,resource_group,location,cluster_status,provisioning_state,status,"
-        "findings,key_url,key_vault,key_name,key_version_in_use,versionless,key_current_version,key_enabled,"
+        "findings,key_url,key_vault,key_store,key_name,key_version_in_use,versionless,key_current_version,key_enabled,"
         "key_created,key_expires,key_age_days,days_to_expiry,action,refusal,new_key_url,operation_id,error_code";
 
 /* One text cell. Quoted when it holds a comma, quote or line break; a leading = + - @ or
@@ -459,6 +462,7 @@ static void csv_report(struct w *w, const struct model *m) {
                 buf_done(&findings);
                 csv_text(w, cl->key_url, false);
                 csv_text(w, k ? cr->verdict.keyurl.host : NULL, false);
+                csv_text(w, k ? key_store_to_string(cr->verdict.keyurl.store) : NULL, false);
                 csv_text(w, k ? cr->verdict.keyurl.name : NULL, false);
                 csv_text(w, row->version, false);
                 csv_text(w, !k ? NULL : row->versionless ? "true" : "false", false);
@@ -597,6 +601,24 @@ static void h_badge(struct w *w, const char *cls, const char *label) {
         h_text(w, cls);
         w_puts(w, "\">");
         h_text(w, label);
+        w_puts(w, "</span>");
+}
+
+/* A further line of a cell, in small print. */
+static void h_small_line(struct w *w, const char *s) {
+        w_puts(w, "<br><span class=\"small\">");
+        h_text(w, s);
+        w_puts(w, "</span>");
+}
+
+/* Azure's error code and message under an action, when there is either. */
+static void h_error_line(struct w *w, const char *code, const char *message) {
+        if (!code && !message)
+                return;
+        w_puts(w, "<br><span class=\"small\">");
+        h_text(w, code);
+        w_puts(w, " ");
+        h_text(w, message);
         w_puts(w, "</span>");
 }
 
@@ -750,7 +772,10 @@ static void h_key_cell(struct w *w, const struct row *row) {
         h_text(w, cr->verdict.keyurl.store_name);
         w_puts(w, "/");
         h_text(w, cr->verdict.keyurl.name);
-        w_puts(w, "</span><br><span class=\"small\">");
+        w_puts(w, "</span>");
+        if (cr->verdict.keyurl.store == KEY_STORE_MANAGED_HSM)
+                w_puts(w, " <span class=\"small\">(Managed HSM)</span>");
+        w_puts(w, "<br><span class=\"small\">");
         if (row->versionless) {
                 w_puts(w, "versionless");
                 if (row->version) {
@@ -791,9 +816,8 @@ static void h_cluster_row(struct w *w, const struct model *m, const struct row *
         h_text(w, cl->subscription);
         w_puts(w, "</span></span></td><td>");
         h_text(w, cl->cluster_status ?: "?");
-        w_puts(w, "<br><span class=\"small\">");
-        h_text(w, cl->provisioning_state);
-        w_puts(w, "</span></td><td>");
+        h_small_line(w, cl->provisioning_state);
+        w_puts(w, "</td><td>");
         h_key_cell(w, row);
         w_puts(w, "</td><td class=\"num\">");
         if (row->has_age)
@@ -821,23 +845,14 @@ static void h_cluster_row(struct w *w, const struct model *m, const struct row *
         w_puts(w, "</ul></td><td>");
         if (a->outcome != OUTCOME_NONE) {
                 h_badge(w, action_outcome_to_string(a->outcome), action_outcome_to_string(a->outcome));
-                if (a->outcome == OUTCOME_REFUSED) {
-                        w_puts(w, "<br><span class=\"small\">");
-                        h_text(w, refusal_describe(a->refusal));
-                        w_puts(w, "</span>");
-                }
+                if (a->outcome == OUTCOME_REFUSED)
+                        h_small_line(w, refusal_describe(a->refusal));
                 if (a->new_url) {
                         w_puts(w, "<br><span class=\"small\">to</span> <span class=\"mono\">");
                         h_text(w, a->new_url);
                         w_puts(w, "</span>");
                 }
-                if (a->error_code || a->error_message) {
-                        w_puts(w, "<br><span class=\"small\">");
-                        h_text(w, a->error_code);
-                        w_puts(w, " ");
-                        h_text(w, a->error_message);
-                        w_puts(w, "</span>");
-                }
+                h_error_line(w, a->error_code, a->error_message);
         }
         w_puts(w, "</td></tr>\n");
 }
@@ -925,11 +940,8 @@ static void h_actions(struct w *w, const struct model *m) {
                 h_text(w, slash ? slash + 1 : e->cluster);
                 w_puts(w, "</td><td>");
                 h_badge(w, audit_result_to_string(e->result), audit_result_to_string(e->result));
-                if (e->refusal) {
-                        w_puts(w, "<br><span class=\"small\">");
-                        h_text(w, e->refusal);
-                        w_puts(w, "</span>");
-                }
+                if (e->refusal)
+                        h_small_line(w, e->refusal);
                 w_puts(w, "</td><td>");
                 h_text(w, e->method);
                 w_puts(w, " <span class=\"small\">");
@@ -941,13 +953,7 @@ static void h_actions(struct w *w, const struct model *m) {
                 w_puts(w, "</td><td><span class=\"mono\">");
                 h_text(w, e->operation_id);
                 w_puts(w, "</span>");
-                if (e->error || e->error_code) {
-                        w_puts(w, "<br><span class=\"small\">");
-                        h_text(w, e->error_code);
-                        w_puts(w, " ");
-                        h_text(w, e->error);
-                        w_puts(w, "</span>");
-                }
+                h_error_line(w, e->error_code, e->error);
                 w_puts(w, "</td></tr>\n");
         }
         w_puts(w, "</tbody></table></section>\n");
@@ -1059,11 +1065,13 @@ static int html_report(struct w *w, const struct model *m) {
 
 /* ---- entry points ---------------------------------------------------------------- */
 
-const char *report_format_to_string(enum report_format f) {
-        static const char *const table[_REPORT_FORMAT_MAX] = { "json", "csv", "html" };
+static const char *const report_format_table[_REPORT_FORMAT_MAX] = {
+        [REPORT_JSON] = "json",
+        [REPORT_CSV] = "csv",
+        [REPORT_HTML] = "html",
+};
 
-        return f >= 0 && f < _REPORT_FORMAT_MAX ? table[f] : NULL;
-}
+DEFINE_STRING_TABLE_LOOKUP_TO_STRING(report_format, enum report_format, report_format_table)
 
 int report_format(enum report_format f, const struct report_input *in, struct buf *out) {
         struct w w = { .b = out };

@@ -2,6 +2,7 @@
 /* Helpers over a sweep's outcome. Pure. */
 
 #include "mem.h"
+#include "strtable.h"
 #include "strv.h"
 #include "sweep.h"
 
@@ -72,15 +73,13 @@ const struct key_bundle *cluster_result_key_in_use(const struct cluster_result *
         return current && current->version && streq(current->version, k->version) ? current : NULL;
 }
 
-const char *action_outcome_to_string(enum action_outcome o) {
-        static const char *const table[_OUTCOME_MAX] = {
-                [OUTCOME_NONE] = "none",
-                [OUTCOME_PROPOSED] = "proposed",
-                [OUTCOME_REFUSED] = "refused",
-                [OUTCOME_IN_PROGRESS] = "in-progress",
-                [OUTCOME_SUCCEEDED] = "succeeded",
-                [OUTCOME_FAILED] = "failed",
-        };
+static const char *const action_outcome_table[_OUTCOME_MAX] = {
+        [OUTCOME_NONE] = "none",
+        [OUTCOME_PROPOSED] = "proposed",
+        [OUTCOME_REFUSED] = "refused",
+        [OUTCOME_IN_PROGRESS] = "in-progress",
+        [OUTCOME_SUCCEEDED] = "succeeded",
+        [OUTCOME_FAILED] = "failed",
+};
 
-        return o >= 0 && o < _OUTCOME_MAX ? table[o] : NULL;
-}
+DEFINE_STRING_TABLE_LOOKUP_TO_STRING(action_outcome, enum action_outcome, action_outcome_table)

@@ -32,8 +32,8 @@ static int add_usec(usec_t *acc, usec_t v) {
         return 0;
 }
 
-/* Multiplies a parsed decimal (integer part, fraction digits) by unit. */
-static int scale(uint64_t integer, const char *frac, size_t n_frac, usec_t unit, usec_t *ret) {
+/* Multiplies a parsed decimal (integer part, fraction digits) by unit and adds it to *acc. */
+static int add_scaled(usec_t *acc, uint64_t integer, const char *frac, size_t n_frac, usec_t unit) {
         usec_t v, f = 0, div = 1;
 
         if (unit != 0 && integer > (USEC_INFINITY - 1) / unit)
@@ -45,7 +45,25 @@ static int scale(uint64_t integer, const char *frac, size_t n_frac, usec_t unit,
         }
         if (n_frac > 0)
                 v += f * unit / div;
-        *ret = v;
+        return add_usec(acc, v);
+}
+
+/* Reads the decimal digits at *p (there may be none) into *ret and moves *p past them;
+ * *ret_digits (if not NULL) is their count. -ERANGE as soon as the next digit could take the
+ * number past max. */
+static int read_decimal(const char **p, uint64_t max, uint64_t *ret, size_t *ret_digits) {
+        const char *q = *p;
+        uint64_t n = 0;
+
+        for (; isdigit((unsigned char) *q); q++) {
+                if (n > (max - 9) / 10)
+                        return -ERANGE;
+                n = n * 10 + (uint64_t) (*q - '0');
+        }
+        if (ret_digits)
+                *ret_digits = (size_t) (q - *p);
+        *p = q;
+        *ret = n;
         return 0;
 }
 
@@ -101,7 +119,7 @@ int timespan_parse(const char *s, usec_t default_unit, usec_t *ret) {
                 uint64_t integer = 0;
                 const char *frac = NULL;
                 size_t n_frac = 0, n_int = 0;
-                usec_t unit = 0, v;
+                usec_t unit = 0;
 
                 while (isspace((unsigned char) *p))
                         p++;
@@ -109,13 +127,9 @@ int timespan_parse(const char *s, usec_t default_unit, usec_t *ret) {
                         break;
                 if (*p == '-' || *p == '+')
                         return -EINVAL;
-                while (isdigit((unsigned char) *p)) {
-                        if (integer > (UINT64_MAX - 9) / 10)
-                                return -ERANGE;
-                        integer = integer * 10 + (uint64_t) (*p - '0');
-                        p++;
-                        n_int++;
-                }
+                r = read_decimal(&p, UINT64_MAX, &integer, &n_int);
+                if (r < 0)
+                        return r;
                 if (*p == '.') {
                         p++;
                         frac = p;
@@ -146,10 +160,7 @@ int timespan_parse(const char *s, usec_t default_unit, usec_t *ret) {
                                 return -EINVAL;
                         unit = default_unit;
                 }
-                r = scale(integer, frac, n_frac, unit, &v);
-                if (r < 0)
-                        return r;
-                r = add_usec(&total, v);
+                r = add_scaled(&total, integer, frac, n_frac, unit);
                 if (r < 0)
                         return r;
                 any = true;
@@ -216,9 +227,9 @@ int iso8601_duration_parse(const char *s, usec_t *ret) {
                 return -EINVAL;
         p++;
         while (*p) {
-                uint64_t n = 0;
-                size_t digits = 0;
-                usec_t unit, v;
+                uint64_t n;
+                size_t digits;
+                usec_t unit;
 
                 if (*p == 'T' || *p == 't') {
                         if (in_time)
@@ -227,13 +238,9 @@ int iso8601_duration_parse(const char *s, usec_t *ret) {
                         p++;
                         continue;
                 }
-                while (isdigit((unsigned char) *p)) {
-                        if (n > (UINT64_MAX - 9) / 10)
-                                return -ERANGE;
-                        n = n * 10 + (uint64_t) (*p - '0');
-                        p++;
-                        digits++;
-                }
+                r = read_decimal(&p, UINT64_MAX, &n, &digits);
+                if (r < 0)
+                        return r;
                 if (digits == 0)
                         return -EINVAL;
                 switch (*p) {
@@ -261,10 +268,7 @@ int iso8601_duration_parse(const char *s, usec_t *ret) {
                 if (unit == 0)
                         return -EINVAL;
                 p++;
-                r = scale(n, NULL, 0, unit, &v);
-                if (r < 0)
-                        return r;
-                r = add_usec(&total, v);
+                r = add_scaled(&total, n, NULL, 0, unit);
                 if (r < 0)
                         return r;
                 any = true;
@@ -395,15 +399,14 @@ int retry_after_parse(const char *s, usec_t now_realtime, usec_t *ret) {
         int consumed = 0;
         int64_t t;
         usec_t at;
+        int r;
 
         while (*p == ' ' || *p == '\t')
                 p++;
         if (isdigit((unsigned char) *p)) {
-                for (; isdigit((unsigned char) *p); p++) {
-                        if (n > (UINT64_MAX / USEC_PER_SEC - 9) / 10)
-                                return -ERANGE;
-                        n = n * 10 + (uint64_t) (*p - '0');
-                }
+                r = read_decimal(&p, UINT64_MAX / USEC_PER_SEC, &n, NULL);
+                if (r < 0)
+                        return r;
                 while (*p == ' ' || *p == '\t')
                         p++;
                 if (*p)

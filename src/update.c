@@ -3,6 +3,7 @@
  * arguments. */
 
 #include "calendar.h"
+#include "strtable.h"
 #include "update.h"
 
 static int put_encryption(struct buf *b, const struct cluster *c, const char *new_key_url) {
@@ -110,14 +111,12 @@ enum update_check update_verify(const struct cluster *after, const char *new_key
         return UPDATE_CHECK_OK;
 }
 
-const char *update_check_to_string(enum update_check c) {
-        static const char *const table[_UPDATE_CHECK_MAX] = {
-                [UPDATE_CHECK_OK] = "ok",
-                [UPDATE_CHECK_PENDING] = "pending",
-                [UPDATE_CHECK_WRONG_KEY] = "wrong-key",
-                [UPDATE_CHECK_NOT_READY] = "not-ready",
-                [UPDATE_CHECK_IDENTITY_LOST] = "identity-lost",
-        };
+static const char *const update_check_table[_UPDATE_CHECK_MAX] = {
+        [UPDATE_CHECK_OK] = "ok",
+        [UPDATE_CHECK_PENDING] = "pending",
+        [UPDATE_CHECK_WRONG_KEY] = "wrong-key",
+        [UPDATE_CHECK_NOT_READY] = "not-ready",
+        [UPDATE_CHECK_IDENTITY_LOST] = "identity-lost",
+};
 
-        return c >= 0 && c < _UPDATE_CHECK_MAX ? table[c] : NULL;
-}
+DEFINE_STRING_TABLE_LOOKUP_TO_STRING(update_check, enum update_check, update_check_table)

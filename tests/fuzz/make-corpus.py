@@ -31,7 +31,10 @@ TARGETS = {
          "spec/keyvault-mgmt/2026-02-01/listVaultBySubscription.json",
          "spec/keyvault-mgmt/2026-04-01/listVault.json",
          "spec/keyvault-mgmt/2022-07-01/ManagedHsm_Get.json",
-         "spec/keyvault-mgmt/2026-02-01/listDeletedVaults.json"],
+         "spec/keyvault-mgmt/2026-02-01/listDeletedVaults.json",
+         "spec/keyvault-mgmt/2026-04-01/ManagedHsm_Get.json",
+         "spec/keyvault-mgmt/2026-02-01/ManagedHsm_ListBySubscription.json",
+         "spec/keyvault-mgmt/2026-04-01/DeletedManagedHsm_List.json"],
         ["local/vault-rbac-private.json", "local/vault-policies.json", "local/managed-hsm-full.json"],
     ),
     "arm-misc": (

@@ -75,7 +75,10 @@ def cmkd_path():
 def clean_env(extra=None):
     """The test's environment without what systemd sets for a service, LC_ALL=C.UTF-8
     unless set, and extra (a dict) over it."""
-    env = {k: v for k, v in os.environ.items() if k not in SERVICE_ENV}
+    # Proxies of the machine running the tests must not carry loopback requests (test_proxy
+    # sets its own through extra).
+    env = {k: v for k, v in os.environ.items()
+           if k not in SERVICE_ENV and k.lower() not in ("http_proxy", "https_proxy", "all_proxy", "no_proxy")}
     env.setdefault("LC_ALL", "C.UTF-8")
     env.update(extra or {})
     return env
@@ -386,17 +389,17 @@ class Fixture:
 
     # --- running cmkd
 
-    def once(self, *args, sections=None, json_output=True, timeout=ONCE_TIMEOUT, clear_log=True):
+    def once(self, *args, sections=None, json_output=True, timeout=ONCE_TIMEOUT, clear_log=True, env=None):
         """Writes the config (write_config(sections)) and runs `cmkd --once [--json] ARGS -c
         CONFIG` to its end; returns a Run. The twin's log is cleared first (clear_log), so
-        Run.log holds this run's requests only."""
+        Run.log holds this run's requests only. env: extra environment variables."""
         self.write_config(sections)
         argv = [self.cmkd, "--once"] + (["--json"] if json_output else []) + list(args) + ["-c", self.config_path]
         if clear_log:
             self.twin.clear_log()
         t0 = time.monotonic()
         try:
-            p = subprocess.run(argv, cwd=self.dir, env=clean_env(), stdin=subprocess.DEVNULL, capture_output=True,
+            p = subprocess.run(argv, cwd=self.dir, env=clean_env(env), stdin=subprocess.DEVNULL, capture_output=True,
                                timeout=timeout)
         except subprocess.TimeoutExpired as e:
             raise CmkdError("%s did not finish within %.0f s; stderr (tail):\n%s"

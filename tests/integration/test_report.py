@@ -35,7 +35,7 @@ CHROMIUM = shutil.which("chromium")
 HOSTILE = '<script>alert("x")</script><img src=x onerror=alert(1)>'
 NOW = "2026-11-23T06:00:00Z"
 CSV_COLUMNS = ("cluster_id,cluster_name,subscription,resource_group,location,cluster_status,provisioning_state,"
-               "status,findings,key_url,key_vault,key_name,key_version_in_use,versionless,key_current_version,"
+               "status,findings,key_url,key_vault,key_store,key_name,key_version_in_use,versionless,key_current_version,"
                "key_enabled,key_created,key_expires,key_age_days,days_to_expiry,action,refusal,new_key_url,"
                "operation_id,error_code").split(",")
 

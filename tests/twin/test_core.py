@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import time
 import unittest
 
 import twin_testutil as tu
@@ -249,7 +250,12 @@ class Log(unittest.TestCase):
             tw.get(tu.cluster_url("c-pinned"), token=tokens[0], headers={"User-Agent": "unit-test/1.0",
                                                                         "x-ms-client-request-id": "abc"})
             tw.put(tu.cluster_url("c-pinned"), token=tokens[0], json_body={"location": "westus2"})
-            entries = tw.log()
+            # The twin logs a request just after answering it: wait (bounded) for the PUT's entry.
+            for _ in range(200):
+                entries = tw.log()
+                if any(e["method"] == "PUT" for e in entries):
+                    break
+                time.sleep(0.01)
             text = json.dumps(entries)
             for t in tokens:
                 self.assertNotIn(t, text)

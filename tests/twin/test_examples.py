@@ -16,6 +16,7 @@ REFERENCE = os.environ.get("CMKD_AZURE_REFERENCE", "/work/shared/reference/azure
 SUB = "ffffffff-ffff-ffff-ffff-ffffffffffff"
 RG = "TestResourceGroup"
 VAULT = "https://myvault.vault.azure.net"
+HSM = "https://hsm1.managedhsm.azure.net"
 MAP_KEYS = {"tags", "userAssignedIdentities"}
 LRO_URL = re.compile(r"^https://management\.azure\.com/subscriptions/[^/]+/providers/Microsoft\.DocumentDB/"
                      r"locations/[^/]+/mongoCluster(OperationResults|AzureAsyncOperation)/[^/?]+\?api-version=.+$")
@@ -75,6 +76,7 @@ class ExampleWalk(unittest.TestCase):
         cls.tw = tu.start("examples.json")
         cls.arm_tok = cls.tw.token("https://management.azure.com/")
         cls.kv_tok = cls.tw.token("https://vault.azure.net")
+        cls.hsm_tok = cls.tw.token("https://managedhsm.azure.net")
         cls.created = 0
 
     @classmethod
@@ -188,6 +190,26 @@ class ExampleWalk(unittest.TestCase):
         if name == "listDeletedVaults":
             return self.compare(name, "200", ok, self.arm(
                 "GET", "/subscriptions/%s/providers/Microsoft.KeyVault/deletedVaults" % SUB, api, extra="&$top=1"))
+        if name == "ManagedHsm_Get":
+            return self.compare(name, "200", ok, self.arm(
+                "GET", "/subscriptions/%s/resourceGroups/hsm-group/providers/Microsoft.KeyVault/managedHSMs/hsm1"
+                % SUB, api))
+        if name in ("ManagedHsm_ListBySubscription", "ManagedHsm_ListByResourceGroup"):
+            path = "/subscriptions/%s%s/providers/Microsoft.KeyVault/managedHSMs" % (
+                SUB, "/resourceGroups/hsm-group" if name.endswith("ResourceGroup") else "")
+            return self.compare(name, "200", ok, self.arm("GET", path, api))
+        if name == "DeletedManagedHsm_List":
+            return self.compare(name, "200", ok, self.arm(
+                "GET", "/subscriptions/%s/providers/Microsoft.KeyVault/deletedManagedHSMs" % SUB, api))
+        if name == "DeletedManagedHsm_Get":
+            return self.compare(name, "200", ok, self.arm(
+                "GET", "/subscriptions/%s/providers/Microsoft.KeyVault/locations/westus/deletedManagedHSMs/"
+                       "hsm-gone-1" % SUB, api))
+        if name in ("ListRoleAssignments-example", "ListRoleDefinitions-example"):
+            what = "roleAssignments" if "Assignments" in name else "roleDefinitions"
+            r = self.tw.get("%s/%s/providers/Microsoft.Authorization/%s?api-version=%s" % (
+                HSM, p["scope"], what, api), token=self.hsm_tok)
+            return self.compare(name, "200", ok, r)
         if name == "IdentityGet":
             return self.compare(name, "200", ok, self.arm(
                 "GET", "/subscriptions/%s/resourceGroups/%s/providers/Microsoft.ManagedIdentity/"

@@ -228,7 +228,8 @@ class Kv(unittest.TestCase):
                                     "cloud": "AzureChinaCloud"})
         sc["vaults"] += [{"name": "kv-cn", "subscription": "cn", "resource_group": "rg", "keys": [{"name": "k"}]},
                          {"name": "hsm1", "subscription": "prod", "resource_group": "rg-keys", "hsm": True,
-                          "keys": [{"name": "hk"}]}]
+                          "keys": [{"name": "hk"}],
+                          "role_assignments": [{"principal": "cmkd", "role": "Managed HSM Crypto Auditor"}]}]
         sc["role_assignments"] += [{"principal": "cmkd", "role": "Key Vault Reader", "subscription": "cn"}]
         with tu.start(sc) as tw:
             cn = tw.token("https://vault.azure.cn")

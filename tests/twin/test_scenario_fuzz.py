@@ -25,7 +25,7 @@ FIELDS = {
     ("vaults", 0): ["name", "subscription", "resource_group", "location", "tenant", "sku", "cloud", "hsm",
                     "soft_delete", "retention_days", "purge_protection", "rbac", "public_network_access",
                     "network_acls", "trusted_loopback", "access_policies", "deleted", "deleted_at", "created",
-                    "tags", "keys"],
+                    "tags", "keys", "type", "role_assignments", "role_definitions"],
     ("vaults", 0, "keys", 0): ["name", "kty", "size", "crv", "key_ops", "tags", "managed", "exportable", "deleted",
                                "deleted_at", "rotation_policy", "versions"],
     ("vaults", 0, "keys", 0, "versions", 0): ["version", "enabled", "created", "updated", "nbf", "exp", "tags",
@@ -43,8 +43,22 @@ FIELDS = {
                     "inaccessible_delay_s", "recovery_delay_s", "latency_ms", "disabled_key_get",
                     "put_validation_status", "client_ip", "auto_rotate", "log_max", "seed", "throttle",
                     "api_versions"],
-    (): ["tenants", "principals", "cmkd_principal", "subscriptions", "identities", "vaults", "role_definitions",
-         "role_assignments", "groups", "arm_deny", "clusters", "faults"],
+    (): ["tenants", "principals", "cmkd_principal", "subscriptions", "identities", "vaults", "hsms",
+         "role_definitions", "role_assignments", "groups", "arm_deny", "clusters", "faults"],
+}
+
+# The same for the Managed HSM world (scenarios/hsm.json).
+FIELDS_HSM = {
+    ("hsms", 0): ["name", "subscription", "resource_group", "location", "tenant", "sku", "cloud", "hsm", "type",
+                  "soft_delete", "retention_days", "purge_protection", "rbac", "public_network_access",
+                  "network_acls", "access_policies", "deleted", "deleted_at", "keys", "role_assignments",
+                  "role_definitions"],
+    ("hsms", 0, "keys", 0): ["name", "kty", "size", "crv", "key_ops", "deleted", "versions"],
+    ("hsms", 0, "role_assignments", 0): ["role", "principal", "identity", "principal_id", "principal_type", "scope",
+                                         "id", "created"],
+    ("hsms", 0, "role_definitions", 0): ["name", "id", "description", "actions", "not_actions", "data_actions",
+                                         "not_data_actions"],
+    ("clusters", 0, "cmk"): ["identity", "vault", "hsm", "key", "version"],
 }
 
 
@@ -88,10 +102,26 @@ class ScenarioFuzz(unittest.TestCase):
                 o[p[-1]] = v
                 self.load(sc, "%s = %r" % ("/".join(map(str, p)), v))
 
-    def test_optional_fields_with_bad_values(self):
-        with open(os.path.join(tu.SCENARIOS, "basic.json")) as f:
+    def test_wrong_types_everywhere_hsm(self):
+        with open(os.path.join(tu.SCENARIOS, "hsm.json")) as f:
             base = json.load(f)
-        for where, fields in FIELDS.items():
+        for p in list(paths_of(base))[1:]:
+            for v in BAD:
+                sc = copy.deepcopy(base)
+                o = sc
+                for k in p[:-1]:
+                    o = o[k]
+                o[p[-1]] = v
+                self.load(sc, "%s = %r" % ("/".join(map(str, p)), v))
+
+    def test_optional_fields_with_bad_values(self):
+        self._optional_fields("basic.json", FIELDS)
+        self._optional_fields("hsm.json", FIELDS_HSM)
+
+    def _optional_fields(self, name, table):
+        with open(os.path.join(tu.SCENARIOS, name)) as f:
+            base = json.load(f)
+        for where, fields in table.items():
             for fld in fields:
                 for v in BAD:
                     sc = copy.deepcopy(base)
@@ -117,7 +147,16 @@ class ScenarioFuzz(unittest.TestCase):
                 {"seconds": "x"}, {"faults": [5]}, {"fault": 5}, {"reads": [1]}, {"settings": 5},
                 {"principal": 5}, {"vault": "kv-ap", "principal": "cmkd", "keys": [5]},
                 {"vault": "kv-rbac", "ip_rules": 5}, {"vault": "kv-rbac", "tags": 5, "rbac": "x"},
-                {"principal": "cmkd", "scope": 5}, {"name": 5}]
+                {"principal": "cmkd", "scope": 5}, {"name": 5},
+                {"hsm": 5}, {"hsm": "kv-rbac", "principal": "cmkd", "role": "Managed HSM Crypto Auditor"},
+                {"hsm": "hsm-t", "principal": "cmkd", "role": 5}, {"hsm": "hsm-t", "principal": "cmkd", "scope": 5},
+                {"hsm": "hsm-t", "principal": "cmkd", "role": "Managed HSM Crypto Auditor", "scope": "/x"},
+                {"hsm": "hsm-t", "id": 5}, {"hsm": "hsm-t", "name": "r", "data_actions": 5},
+                {"hsm": "hsm-t", "key": "hk", "kty": "RSA"}, {"hsm": "hsm-t", "rbac": False}]
+        sc = json.loads(text)
+        sc["hsms"] = [{"name": "hsm-t", "subscription": "prod", "resource_group": "rg-keys", "keys": [{"name": "hk"}],
+                       "role_assignments": [{"principal": "cmkd", "role": "Managed HSM Crypto Auditor"}]}]
+        text = json.dumps(sc)
         for op in CONTROL_OPS:
             for a in args:
                 w = World(json.loads(text))
@@ -135,7 +174,9 @@ class ScenarioFuzz(unittest.TestCase):
                     for cl in w.clusters.values():
                         w.cluster_json(cl, "2026-06-01", t)
                     for v in w.vaults.values():
-                        w.vault_json(v, "2026-04-01")
+                        w.hsm_json(v, "2026-04-01") if v.hsm else w.vault_json(v, "2026-04-01")
+                        for ra in v.local_ras.values():
+                            w.hsm_ra_json(ra)
                         for k in v.keys.values():
                             for kv in k.versions:
                                 w.key_bundle(v, k, kv, "7.6")
@@ -232,6 +273,46 @@ class ScenarioFuzz(unittest.TestCase):
         t = w.now()
         for cl in w.clusters.values():
             json.dumps(w.cluster_json(cl, "2025-09-01", t))
+
+    def test_hsm_requests_with_bad_input(self):
+        """Odd Managed HSM data-plane and ARM paths: 4xx, never 500."""
+        import email.message
+        import time
+        import urllib.parse
+        import twin as twin_mod
+        from tw_http import Request, parse_query
+        w = twin_mod.load_scenario(os.path.join(tu.SCENARIOS, "hsm.json"))
+        app = twin_mod.App(w)
+        cmkd = w.principals_by_name["cmkd"]
+        arm = w.issue_token(cmkd, "https://management.azure.com/", "arm", "AzurePublicCloud", w.now())[0]
+        hsm = w.issue_token(cmkd, "https://managedhsm.azure.net", "hsm", "AzurePublicCloud", w.now())[0]
+        for url, tok in [("https://hsm-prod.managedhsm.azure.net" + p, hsm) for p in (
+                "/providers", "/providers/Microsoft.Authorization", "/providers/x/roleAssignments",
+                "/providers/Microsoft.Authorization/roleAssignments/", "/keys/a/b/providers/Microsoft.Authorization/"
+                "roleAssignments", "/keys/%00/providers/Microsoft.Authorization/roleDefinitions",
+                "/providers/Microsoft.Authorization/roleAssignments/x/y",
+                "/providers/Microsoft.Authorization/roleAssignments?$filter=principalId%20eq",
+                "/providers/Microsoft.Authorization/roleDefinitions?$filter=x",
+                "/deletedkeys/oldkey", "/keys/cmk1/providers")] + [
+                ("https://management.azure.com/subscriptions/%s%s" % (tu.SUB, p), arm) for p in (
+                    "/providers/Microsoft.KeyVault/managedHSMs/x", "/providers/Microsoft.KeyVault/locations/x/"
+                    "deletedManagedHSMs", "/resourceGroups/nope/providers/Microsoft.KeyVault/managedHSMs",
+                    "/resourceGroups/rg-keys/providers/Microsoft.KeyVault/managedHSMs/hsm-prod/keys")]:
+            for m in ("GET", "PUT", "DELETE"):
+                u = urllib.parse.urlsplit(url + ("&" if "?" in url else "?") + "api-version=" +
+                                          ("7.6" if "managedhsm" in url else "2026-04-01"))
+                r = Request()
+                r.t_start, r.method, r.raw_path = time.time(), m, u.path
+                r.path = urllib.parse.unquote(u.path)
+                r.query_string, r.query = u.query, parse_query(u.query)
+                r.qlower = {k.lower(): v for k, v in r.query.items()}
+                hd = email.message.Message()
+                hd["Authorization"] = "Bearer " + tok
+                r.headers, r.peer, r.listener, r.host, r.body = hd, "127.0.0.1", "https", u.hostname, b"{}"
+                resp = app.handle(r)
+                app.after(r, resp)
+                self.assertLess(resp.status, 500, "%s %s -> %d %r" % (m, url, resp.status, resp.body[:200]))
+                self.assertGreaterEqual(resp.status, 200)
 
 
 if __name__ == "__main__":

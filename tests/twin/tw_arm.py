@@ -1,7 +1,7 @@
 # Azure Resource Manager as the twin serves it: authentication, api-version checks,
 # subscription lookup, token-bucket throttling with the remaining-quota headers, scope
 # denials, and the operations cmkd uses (subscriptions, mongoClusters with their LROs,
-# userAssignedIdentities, Key Vault vaults, role assignments and definitions).
+# userAssignedIdentities, Key Vault vaults and Managed HSMs, role assignments and definitions).
 # Answers and errors follow the published ARM shapes ({"error":{"code","message"}}).
 
 import uuid
@@ -195,6 +195,12 @@ class Arm:
                 return "deleted_vaults_list", "vaults", sub
             if len(p) == 5 and p[:2] == ["microsoft.keyvault", "locations"] and p[3] == "deletedvaults":
                 return "deleted_vault_get", "vaults", sub
+            if p == ["microsoft.keyvault", "managedhsms"]:
+                return "hsms_list", "managedHSMs", sub
+            if p == ["microsoft.keyvault", "deletedmanagedhsms"]:
+                return "deleted_hsms_list", "managedHSMs", sub
+            if len(p) == 5 and p[:2] == ["microsoft.keyvault", "locations"] and p[3] == "deletedmanagedhsms":
+                return "deleted_hsm_get", "managedHSMs", sub
             if p == ["microsoft.managedidentity", "userassignedidentities"]:
                 return "identities_list", "userAssignedIdentities", sub
             return None
@@ -213,6 +219,10 @@ class Arm:
                 return "vaults_list_rg", "vaults", sub
             if len(p) == 3 and p[:2] == ["microsoft.keyvault", "vaults"]:
                 return "vault_get", "vaults", sub
+            if p == ["microsoft.keyvault", "managedhsms"]:
+                return "hsms_list_rg", "managedHSMs", sub
+            if len(p) == 3 and p[:2] == ["microsoft.keyvault", "managedhsms"]:
+                return "hsm_get", "managedHSMs", sub
             if len(p) == 3 and p[:2] == ["microsoft.managedidentity", "userassignedidentities"]:
                 return "identity_get", "userAssignedIdentities", sub
             if p == ["microsoft.managedidentity", "userassignedidentities"]:
@@ -695,15 +705,67 @@ class Arm:
         return e or self._vaults(req, low[1], rg.name)
 
     def r_deleted_vaults_list(self, req, t, segs, low):
-        items = [v for v in self.w.vaults.values() if v.sub == low[1] and v.deleted_at is not None]
+        items = [v for v in self.w.vaults.values() if v.sub == low[1] and v.deleted_at is not None and not v.hsm]
         return self._page(req, items, self.w.settings["arm_page_size"], self.w.deleted_vault_json)
 
     def r_deleted_vault_get(self, req, t, segs, low):
         for v in self.w.vaults.values():
-            if v.sub == low[1] and v.deleted_at is not None and v.name.lower() == low[-1] and \
+            if v.sub == low[1] and v.deleted_at is not None and not v.hsm and v.name.lower() == low[-1] and \
                     v.location.lower() == low[5]:
                 return _ok(self.w.deleted_vault_json(v))
         return err(404, "ResourceNotFound", "The Resource 'Microsoft.KeyVault/deletedVaults/%s' was not found."
+                   % segs[-1])
+
+    # --- Managed HSMs (ManagedHsms_*, keyvault resource-manager openapi.json) --------------
+
+    def r_hsm_get(self, req, t, segs, low):
+        if req.method != "GET":
+            return err(405, "MethodNotAllowed", "The twin serves GET only on managed HSMs.")
+        rg, e = self._rg(req, segs)
+        if e:
+            return e
+        hid = arm_id(rg.sub, rg.name, "Microsoft.KeyVault", "managedHSMs", segs[7])
+        d = self._deny(req, hid, "read", "Microsoft.KeyVault/managedHSMs/read")
+        if d:
+            return d
+        v = self.w.vaults_by_id.get(id_key(hid))
+        if v is None or v.deleted_at is not None or not v.hsm:
+            # The spec also lists a 204 for ManagedHsms_Get; ARM answers a missing resource with
+            # 404 ResourceNotFound (twin choice).
+            return self._not_found("Microsoft.KeyVault/managedHSMs", segs[7], rg.name)
+        return _ok(self.w.hsm_json(v, req.api_version))
+
+    def _hsms(self, req, sub, rg_name):
+        d = self._deny(req, "/subscriptions/%s%s" % (sub, "/resourceGroups/" + rg_name if rg_name else ""), "read",
+                       "Microsoft.KeyVault/managedHSMs/read")
+        if d:
+            return d
+        oid = req.token_rec.oid
+        items = [v for v in self.w.vaults.values() if v.sub == sub and v.deleted_at is None and v.hsm and
+                 (rg_name is None or v.rg.lower() == rg_name.lower()) and not self.w.arm_denied(oid, v.id, "read")]
+        av = req.api_version
+        return self._page(req, items, self.w.settings["arm_page_size"], lambda v: self.w.hsm_json(v, av))
+
+    def r_hsms_list(self, req, t, segs, low):
+        return self._hsms(req, low[1], None)
+
+    def r_hsms_list_rg(self, req, t, segs, low):
+        rg, e = self._rg(req, segs)
+        return e or self._hsms(req, low[1], rg.name)
+
+    def r_deleted_hsms_list(self, req, t, segs, low):
+        d = self._deny(req, "/subscriptions/" + low[1], "read", "Microsoft.KeyVault/deletedManagedHSMs/read")
+        if d:
+            return d
+        items = [v for v in self.w.vaults.values() if v.sub == low[1] and v.hsm and v.deleted_at is not None]
+        return self._page(req, items, self.w.settings["arm_page_size"], self.w.deleted_hsm_json)
+
+    def r_deleted_hsm_get(self, req, t, segs, low):
+        for v in self.w.vaults.values():
+            if v.sub == low[1] and v.hsm and v.deleted_at is not None and v.name.lower() == low[-1] and \
+                    v.location.lower() == low[5]:
+                return _ok(self.w.deleted_hsm_json(v))
+        return err(404, "ResourceNotFound", "The Resource 'Microsoft.KeyVault/deletedManagedHSMs/%s' was not found."
                    % segs[-1])
 
     # --- authorization -------------------------------------------------------------------

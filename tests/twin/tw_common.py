@@ -84,6 +84,8 @@ API_VERSIONS = {
     "mongoClusters": ["2024-07-01", "2025-09-01", "2026-06-01"],
     "vaults": ["2019-09-01", "2021-10-01", "2022-07-01", "2023-02-01", "2023-07-01", "2024-11-01",
                "2025-05-01", "2026-02-01", "2026-04-01"],
+    "managedHSMs": ["2021-10-01", "2022-07-01", "2023-02-01", "2023-07-01", "2024-11-01", "2025-05-01",
+                    "2026-02-01", "2026-04-01"],
     "userAssignedIdentities": ["2018-11-30", "2023-01-31", "2024-11-30", "2026-04-30", "2026-05-31"],
     "roleAssignments": ["2015-07-01", "2018-01-01-preview", "2020-04-01-preview", "2022-04-01"],
     "roleDefinitions": ["2015-07-01", "2018-01-01-preview", "2022-04-01"],
@@ -186,6 +188,114 @@ DATA_KEY_READ = "Microsoft.KeyVault/vaults/keys/read"
 DATA_KEY_WRAP = "Microsoft.KeyVault/vaults/keys/wrap/action"
 DATA_KEY_UNWRAP = "Microsoft.KeyVault/vaults/keys/unwrap/action"
 DATA_ROTATION_READ = "Microsoft.KeyVault/vaults/keyrotationpolicies/read"
+
+# --- Managed HSM local RBAC -----------------------------------------------------------
+
+# Data actions of the HSM data plane (keyvault data-plane rbac.json, DataAction enum).
+HSM = "Microsoft.KeyVault/managedHsm/"
+HSM_KEY_READ = HSM + "keys/read/action"
+HSM_KEY_WRAP = HSM + "keys/wrap/action"
+HSM_KEY_UNWRAP = HSM + "keys/unwrap/action"
+HSM_DELETED_KEY_READ = HSM + "keys/deletedKeys/read/action"
+HSM_RA_READ = HSM + "roleAssignments/read/action"
+HSM_RD_READ = HSM + "roleDefinitions/read/action"
+
+# Local built-in roles (MicrosoftDocs/azure-security-docs, articles/key-vault/managed-hsm/
+# built-in-roles.md, "Permitted operations"; the prefix is written out here). GUID -> role.
+HSM_BUILTIN_ROLES = {
+    "a290e904-7015-4bba-90c8-60543313cdb4": {
+        "name": "Managed HSM Administrator",
+        "description": "Grants permissions to perform all operations related to the security domain, full backup "
+                       "and restore, and role management. Not permitted to perform any key management operations.",
+        "data_actions": [HSM + a for a in (
+            "securitydomain/download/action", "securitydomain/upload/action", "securitydomain/upload/read",
+            "securitydomain/transferkey/read", "roleAssignments/read/action", "roleAssignments/write/action",
+            "roleAssignments/delete/action", "roleDefinitions/read/action", "roleDefinitions/write/action",
+            "roleDefinitions/delete/action", "backup/start/action", "backup/status/action", "restore/start/action",
+            "restore/status/action")],
+    },
+    "515eb02d-2335-4d2d-92f2-b1cbdf9c3778": {
+        "name": "Managed HSM Crypto Officer",
+        "description": "Grants permissions to perform all role management, purge or recover deleted keys, and "
+                       "export keys. Not permitted to perform any other key management operations.",
+        "data_actions": [HSM + a for a in (
+            "keys/deletedKeys/read/action", "keys/deletedKeys/recover/action", "keys/deletedKeys/delete",
+            "roleAssignments/read/action", "roleAssignments/write/action", "roleAssignments/delete/action",
+            "roleDefinitions/read/action", "roleDefinitions/write/action", "roleDefinitions/delete/action")],
+    },
+    "21dbd100-6940-42c2-9190-5d6cb909625b": {
+        "name": "Managed HSM Crypto User",
+        "description": "Grants permissions to perform all key management operations except purge or recover "
+                       "deleted keys and export keys.",
+        "data_actions": [HSM + a for a in (
+            "keys/read/action", "keys/write/action", "keys/rotate/action", "keys/create", "keys/delete",
+            "keys/backup/action", "keys/restore/action", "keys/release/action", "keys/import/action",
+            "keys/encrypt/action", "keys/decrypt/action", "keys/wrap/action", "keys/unwrap/action",
+            "keys/sign/action", "keys/verify/action", "roleAssignments/read/action", "roleDefinitions/read/action")],
+    },
+    "4bd23610-cdcf-4971-bdee-bdc562cc28e4": {
+        "name": "Managed HSM Policy Administrator",
+        "description": "Grants permissions to create and delete role assignments.",
+        "data_actions": [HSM + a for a in (
+            "roleAssignments/read/action", "roleAssignments/write/action", "roleAssignments/delete/action",
+            "roleDefinitions/read/action", "roleDefinitions/write/action", "roleDefinitions/delete/action")],
+    },
+    "2c18b078-7c48-4d3a-af88-5a3a1b3f82b3": {
+        "name": "Managed HSM Crypto Auditor",
+        "description": "Grants read permissions to read (but not use) key attributes.",
+        "data_actions": [HSM + a for a in (
+            "keys/read/action", "keys/deletedKeys/delete", "roleAssignments/read/action",
+            "roleDefinitions/read/action")],
+    },
+    "33413926-3206-4cdd-b39a-83574fe37a17": {
+        "name": "Managed HSM Crypto Service Encryption User",
+        "description": "Grants permissions to use a key for service encryption.",
+        "data_actions": [HSM + a for a in ("keys/read/action", "keys/wrap/action", "keys/unwrap/action")],
+    },
+    "21dbd100-6940-42c2-9190-5d6cb909625c": {
+        "name": "Managed HSM Crypto Service Release User",
+        "description": "Grants permissions to release a key to a trusted execution environment.",
+        "data_actions": [HSM + "keys/release/action"],
+    },
+    "7b127d3c-77bd-4e3e-bbe0-dbb8971fa7f8": {
+        "name": "Managed HSM Backup",
+        "description": "Grants permissions to perform single-key or whole-HSM backup.",
+        "data_actions": [HSM + a for a in ("keys/backup/action", "backup/start/action", "backup/status/action")],
+    },
+    "6efe6056-5259-49d2-8b3d-d3d73544b20b": {
+        "name": "Managed HSM Restore",
+        "description": "Grants permissions to perform single-key or whole-HSM restore.",
+        "data_actions": [HSM + a for a in ("keys/restore/action", "restore/start/action", "restore/status/action")],
+    },
+}
+
+HSM_ROLE_NAME_TO_ID = {v["name"].lower(): k for k, v in HSM_BUILTIN_ROLES.items()}
+HSM_KEY_TYPES = ("RSA-HSM", "EC-HSM", "oct-HSM")
+
+
+def hsm_scope_norm(s):
+    """A Managed HSM local RBAC scope ('/', '/keys', '/keys/{name}', 'keys') in canonical
+    form (leading '/', no trailing '/', key names lowercase), or None if it is not one."""
+    if not isinstance(s, str):
+        return None
+    parts = [p for p in s.strip().split("/") if p]
+    if not parts:
+        return "/"
+    if parts[0].lower() != "keys" or len(parts) > 2:
+        return None
+    if len(parts) == 1:
+        return "/keys"
+    if not parts[1] or not all(c.isalnum() or c == "-" for c in parts[1]):
+        return None
+    return "/keys/" + parts[1].lower()
+
+
+def hsm_scope_covers(ancestor, scope):
+    """True if HSM scope 'ancestor' is 'scope' or above it ('/' > '/keys' > '/keys/{name}')."""
+    a, s = hsm_scope_norm(ancestor), hsm_scope_norm(scope)
+    if a is None or s is None:
+        return False
+    return a == "/" or a == s or s.startswith(a + "/")
 
 
 def action_matches(pattern, action):

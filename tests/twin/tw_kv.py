@@ -1,12 +1,14 @@
-# The Key Vault keys data plane as the twin serves it: challenge authentication (401 with
-# WWW-Authenticate), api-version checks, the vault firewall, RBAC or access-policy
-# authorization, and key reads (key, versions, keys, rotation policy, deleted keys) plus
-# wrapKey/unwrapKey. Errors use the KeyVaultError shape with innererror codes.
+# The Key Vault keys data plane as the twin serves it, for vaults and Managed HSMs:
+# challenge authentication (401 with WWW-Authenticate), api-version checks, the firewall,
+# RBAC, access-policy or (HSM) local RBAC authorization, and key reads (key, versions, keys,
+# rotation policy, deleted keys) plus wrapKey/unwrapKey; an HSM also serves its local role
+# assignments and definitions. Errors use the KeyVaultError shape with innererror codes.
 
 import uuid
 
 from tw_common import API_VERSIONS, CLOUDS, DATA_KEY_READ, DATA_KEY_UNWRAP, DATA_KEY_WRAP, DATA_ROTATION_READ, \
-    b64url, b64url_decode, det_bytes
+    HSM_DELETED_KEY_READ, HSM_RA_READ, HSM_RD_READ, b64url, b64url_decode, det_bytes, hsm_scope_covers, \
+    hsm_scope_norm
 from tw_http import Response, json_response
 
 SERVICE_VERSION = "1.9.2250.1"
@@ -98,8 +100,19 @@ class Kv:
         segs = segs[1:]
         return self.route(req, t, v, p, segs)
 
-    def forbidden(self, req, v, p, perm, action, key_name=None):
+    def forbidden(self, req, v, p, perm, action, key_name=None, scope=None):
         caller = "appid=%s;oid=%s;iss=https://sts.windows.net/%s/" % (p.client_id, p.object_id, p.tenant_id)
+        if v.hsm:
+            # Same shape as a vault's ForbiddenByRbac, with the HSM's data action and local scope
+            # (twin choice: the HSM's exact text is not published).
+            from tw_world import HSM_ACTION
+            res = scope or ("/keys/" + key_name.lower() if key_name else "/keys")
+            return self.err(req, v, 403, "Forbidden", "Caller is not authorized to perform action on resource.\r\n"
+                            "If role assignments, deny assignments or role definitions were changed recently, please "
+                            "observe propagation time.\r\nCaller: %s\r\nAction: '%s'\r\nResource: '%s'\r\n"
+                            "Assignment: (not found)\r\nDecisionReason: null \r\nManagedHsm: %s;location=%s\r\n"
+                            % (caller, HSM_ACTION.get(action, action), res, v.name, v.location),
+                            inner="ForbiddenByRbac")
         if v.rbac:
             res = "/subscriptions/%s/resourcegroups/%s/providers/microsoft.keyvault/vaults/%s%s" % (
                 v.sub, v.rg.lower(), v.name.lower(), "/keys/" + key_name.lower() if key_name else "")
@@ -159,6 +172,9 @@ class Kv:
     def route(self, req, t, v, p, segs):
         w = self.w
         m = req.method
+        low = [x.lower() for x in segs]
+        if v.hsm and "providers" in low:
+            return self._rbac(req, t, v, p, segs, low)
         n = len(segs)
         if n >= 1 and segs[0] == "keys":
             if n == 1 or (n == 2 and segs[1] == ""):
@@ -216,7 +232,7 @@ class Kv:
             if m != "GET":
                 return self._bad_method(req, v)
             if n == 1 or (n == 2 and segs[1] == ""):
-                e = self._auth(req, v, p, DATA_KEY_READ, ("list",))
+                e = self._auth(req, v, p, HSM_DELETED_KEY_READ if v.hsm else DATA_KEY_READ, ("list",))
                 if e:
                     return e
                 start, size, e = self._page_args(req, v)
@@ -225,7 +241,7 @@ class Kv:
                 items = list(v.deleted_keys.values())
                 return self._paged(req, v, items, lambda k: self._deleted_item(v, k), start, size, "/deletedkeys")
             name = segs[1]
-            e = self._auth(req, v, p, DATA_KEY_READ, ("get", "list"), name)
+            e = self._auth(req, v, p, HSM_DELETED_KEY_READ if v.hsm else DATA_KEY_READ, ("get", "list"), name)
             if e:
                 return e
             k = v.deleted_keys.get(name.lower())
@@ -235,6 +251,77 @@ class Kv:
                                  self.headers(req, v))
         return self.err(req, v, 400, "BadParameter", "Method %s does not allow operation '%s'" % (
             m, "/".join(segs)))
+
+    # --- Managed HSM local RBAC (data-plane rbac.json) ------------------------------------
+
+    def _rbac(self, req, t, v, p, segs, low):
+        """{scope}/providers/Microsoft.Authorization/roleAssignments[/{name}] and
+        .../roleDefinitions[/{name}], scope '/' (also written '' or '//'), 'keys' or 'keys/{name}'."""
+        w = self.w
+        i = low.index("providers")
+        rest = [x for x in low[i + 1:]]
+        scope = hsm_scope_norm("/".join(x for x in segs[:i] if x))
+        if scope is None or len(rest) < 2 or rest[0] != "microsoft.authorization" or \
+                rest[1] not in ("roleassignments", "roledefinitions") or len(rest) > 3 or \
+                any(x == "" for x in segs[i:]):
+            return self.err(req, v, 400, "BadParameter", "The request URI is not a valid Managed HSM role "
+                            "assignment or role definition path.")
+        if req.method != "GET":
+            return self._bad_method(req, v)
+        ras = rest[1] == "roleassignments"
+        action = HSM_RA_READ if ras else HSM_RD_READ
+        if not w.hsm_granted(v, p.object_id, action, scope):
+            return self.forbidden(req, v, p, None, action, scope=scope)
+        if len(rest) == 3:
+            name = segs[i + 3].lower()
+            if ras:
+                ra = v.local_ras.get(name)
+                if ra is None or ra.scope != scope:
+                    return self.err(req, v, 404, "RoleAssignmentNotFound", "Requested role assignment not found "
+                                    "(Activity ID: %s)." % name)
+                return json_response(200, w.hsm_ra_json(ra), self.headers(req, v))
+            rd = w.hsm_role_def(v, name)
+            if rd is None:
+                return self.err(req, v, 404, "RoleDefinitionNotFound", "Requested role definition not found.")
+            return json_response(200, w.hsm_rd_json(rd), self.headers(req, v))
+        flt = (req.query.get("$filter") or req.qlower.get("$filter") or "").strip()
+        start, size, e = self._page_args(req, v)
+        if e:
+            return e
+        path = "%s/providers/Microsoft.Authorization/%s" % ("" if scope == "/" else scope,
+                                                             "roleAssignments" if ras else "roleDefinitions")
+        if not ras:
+            items = list(v.local_roles.values())
+            from tw_world import HSM_BUILTIN_DEFS
+            items += list(HSM_BUILTIN_DEFS.values())
+            if flt:
+                fl = flt.lower()
+                if fl.startswith("rolename eq "):
+                    want = flt[len("roleName eq "):].strip().strip("'").lower()
+                    items = [rd for rd in items if rd.name.lower() == want]
+                else:
+                    return self.err(req, v, 400, "BadParameter", "The filter '%s' is not supported." % flt)
+            return self._paged(req, v, items, w.hsm_rd_json, start, size, path)
+        at_scope, pid = False, None
+        if flt:
+            for term in flt.split(" and "):
+                tl = term.strip()
+                if tl.lower() == "atscope()":
+                    at_scope = True
+                elif tl.lower().startswith("principalid eq "):
+                    pid = tl[len("principalId eq "):].strip().strip("'").lower()
+                else:
+                    return self.err(req, v, 400, "BadParameter", "The filter '%s' is not supported. Use "
+                                    "'atScope()' or 'principalId eq {id}'." % flt)
+        items = []
+        for ra in v.local_ras.values():
+            above, below = hsm_scope_covers(ra.scope, scope), hsm_scope_covers(scope, ra.scope)
+            if (at_scope and not above) or not (above or below):
+                continue
+            if pid and ra.principal_id != pid:
+                continue
+            items.append(ra)
+        return self._paged(req, v, items, w.hsm_ra_json, start, size, path)
 
     def _deleted_item(self, v, k):
         d = self.w.key_item(v, k, k.latest(), False)

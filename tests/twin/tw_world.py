@@ -16,8 +16,10 @@ import time
 import uuid
 
 from tw_common import (API_VERSIONS, BUILTIN_ROLES, CLOUDS, DATA_KEY_READ, DATA_KEY_UNWRAP, DATA_KEY_WRAP,
-                       ROLE_NAME_TO_ID, TimeParseError, action_matches, arm_id, b64url, det_bytes, det_hex32,
-                       det_uuid, id_key, is_uuid, iso_utc, parse_iso_duration, parse_time, scope_is_at_or_above)
+                       DATA_ROTATION_READ, HSM_BUILTIN_ROLES, HSM_KEY_READ, HSM_KEY_TYPES, HSM_KEY_UNWRAP,
+                       HSM_KEY_WRAP, HSM_ROLE_NAME_TO_ID, ROLE_NAME_TO_ID, TimeParseError, action_matches, arm_id,
+                       b64url, det_bytes, det_hex32, det_uuid, hsm_scope_covers, hsm_scope_norm, id_key, is_uuid,
+                       iso_utc, parse_iso_duration, parse_time, scope_is_at_or_above)
 
 
 class ScenarioError(Exception):
@@ -62,6 +64,11 @@ CLUSTER_OP_STATUS = {"create": ("InProgress", "Provisioning"), "update": ("Updat
                      "delete": ("Dropping", "Dropping")}
 
 KV_AP_ALL = {"all"}
+
+# A Managed HSM authorizes with its local RBAC, whose data actions are spelt differently:
+# the vault data action a caller asks for -> the HSM one.
+HSM_ACTION = {DATA_KEY_READ: HSM_KEY_READ, DATA_KEY_WRAP: HSM_KEY_WRAP, DATA_KEY_UNWRAP: HSM_KEY_UNWRAP,
+              DATA_ROTATION_READ: HSM_KEY_READ}
 
 
 def _deep_merge(base, over):
@@ -138,11 +145,14 @@ class Key:
 class Vault:
     __slots__ = ("sub", "rg", "name", "location", "tenant_id", "sku", "soft_delete", "retention_days",
                  "purge_protection", "rbac", "public_network_access", "network_acls", "access_policies", "hsm",
-                 "cloud", "keys", "deleted_keys", "deleted_at", "created", "tags", "trusted_loopback")
+                 "cloud", "keys", "deleted_keys", "deleted_at", "created", "tags", "trusted_loopback", "local_ras",
+                 "local_roles")
+    # local_ras / local_roles: a Managed HSM's local RBAC (role assignment id -> RoleAssignment
+    # with an HSM scope; role GUID -> RoleDefinition of its custom roles). Empty for vaults.
 
     @property
     def id(self):
-        return arm_id(self.sub, self.rg, "Microsoft.KeyVault", "vaults", self.name)
+        return arm_id(self.sub, self.rg, "Microsoft.KeyVault", "managedHSMs" if self.hsm else "vaults", self.name)
 
     @property
     def host(self):
@@ -173,6 +183,20 @@ class RoleDefinition:
 
 class RoleAssignment:
     __slots__ = ("id", "scope", "role_id", "principal_id", "principal_type", "created", "description")
+
+
+def _hsm_builtin_defs():
+    out = {}
+    for rid, b in HSM_BUILTIN_ROLES.items():
+        rd = RoleDefinition()
+        rd.id, rd.name, rd.description = rid, b["name"], b["description"]
+        rd.actions, rd.not_actions, rd.data_actions, rd.not_data_actions = [], [], list(b["data_actions"]), []
+        rd.assignable_scopes, rd.builtin = ["/"], True
+        out[rid] = rd
+    return out
+
+
+HSM_BUILTIN_DEFS = _hsm_builtin_defs()
 
 
 class Cluster:
@@ -333,7 +357,7 @@ class World:
         if not isinstance(sc, dict):
             self._err("top level", "the scenario must be a JSON object")
         known = {"settings", "tenants", "principals", "cmkd_principal", "subscriptions", "identities", "vaults",
-                 "role_definitions", "role_assignments", "groups", "arm_deny", "clusters", "faults", "description",
+                 "hsms", "role_definitions", "role_assignments", "groups", "arm_deny", "clusters", "faults", "description",
                  "name", "comment"}
         for k in sc:
             if k not in known:
@@ -473,6 +497,8 @@ class World:
         self.vaults_by_id = {}  # id_key -> Vault
         for i, d in enumerate(self._get(sc, "vaults", list, "vaults", [])):
             self._add_vault(d, "vaults[%d]" % i, now)
+        for i, d in enumerate(self._get(sc, "hsms", list, "hsms", [])):
+            self._add_vault(d, "hsms[%d]" % i, now, hsm=True)
 
         # role assignments
         self.role_assignments = collections.OrderedDict()
@@ -597,19 +623,20 @@ class World:
             self._err(where, "identity name '%s' is ambiguous; use its ARM id" % ref)
         return self.identities[cands[0]]
 
-    def _vault_ref(self, ref, where):
+    def _vault_ref(self, ref, where, hsm=None):
+        """A vault or Managed HSM by name or ARM id. hsm=True: HSMs only; a plain name that
+        both a vault and an HSM carry (their DNS names differ) means the vault."""
         if not isinstance(ref, str):
             self._err(where, "must be a vault name or ARM id")
         if ref.startswith("/"):
             v = self.vaults_by_id.get(id_key(ref))
+            if v is not None and hsm and not v.hsm:
+                v = None
         else:
-            v = None
-            for vv in self.vaults.values():
-                if vv.name.lower() == ref.lower():
-                    v = vv
-                    break
+            found = [vv for vv in self.vaults.values() if vv.name.lower() == ref.lower() and (not hsm or vv.hsm)]
+            v = ([vv for vv in found if not vv.hsm] or found or [None])[0]
         if v is None:
-            self._err(where, "no vault '%s'" % ref)
+            self._err(where, "no %s '%s'" % ("Managed HSM" if hsm else "vault", ref))
         return v
 
     def _cluster_ref(self, ref, where, sub_hint=None):
@@ -701,24 +728,38 @@ class World:
         self.principals_by_name[p.name] = p
         return p
 
-    def _add_vault(self, d, where, now):
+    def _add_vault(self, d, where, now, hsm=None):
+        """A vault, or a Managed HSM (hsm=True from the 'hsms' list, or 'hsm': true / 'type':
+        'managed-hsm' in a 'vaults' entry)."""
         if not isinstance(d, dict):
             self._err(where, "must be an object")
         v = Vault()
         v.name = self._get(d, "name", str, where, required=True)
         if not (3 <= len(v.name) <= 24) or not all(c.isalnum() or c == "-" for c in v.name):
             self._err(where + ".name", "'%s' is not a vault name (3-24 letters, digits, '-')" % v.name)
+        vtype = self._get(d, "type", str, where)
+        if vtype is not None and vtype not in ("vault", "managed-hsm"):
+            self._err(where + ".type", "must be 'vault' or 'managed-hsm'")
+        flag = self._get(d, "hsm", bool, where)
+        if hsm is None:
+            hsm = bool(flag) or vtype == "managed-hsm"
+        elif flag is False or vtype == "vault":
+            self._err(where, "an entry of 'hsms' is a Managed HSM ('hsm' and 'type' cannot say otherwise)")
+        v.hsm = hsm
         v.sub = self._sub_ref(d.get("subscription"), where + ".subscription")
         v.rg = self._rg(v.sub, d.get("resource_group"), where + ".resource_group")
         v.location = self._get(d, "location", str, where, "westus2")
         v.tenant_id = self._tenant_ref(d.get("tenant") or self.subs[v.sub].tenant_id, where + ".tenant")
-        v.sku = self._get(d, "sku", str, where, "standard")
+        v.sku = self._get(d, "sku", str, where, "Standard_B1" if v.hsm else "standard")
         v.soft_delete = bool(self._get(d, "soft_delete", bool, where, True))
         v.retention_days = self._get(d, "retention_days", int, where, 90)
         if not 7 <= v.retention_days <= 90:
             self._err(where + ".retention_days", "must be 7..90")
-        v.purge_protection = self._get(d, "purge_protection", bool, where, None)
+        # A vault that never set it has no enablePurgeProtection; an HSM's defaults to true (spec).
+        v.purge_protection = self._get(d, "purge_protection", bool, where, True if v.hsm else None)
         v.rbac = bool(self._get(d, "rbac", bool, where, True))
+        if v.hsm and not v.rbac:
+            self._err(where + ".rbac", "a Managed HSM authorizes with its local RBAC only")
         v.public_network_access = self._get(d, "public_network_access", str, where, "Enabled")
         acls = self._get(d, "network_acls", dict, where, {})
         for k in ("ipRules", "virtualNetworkRules"):
@@ -729,7 +770,6 @@ class World:
                           "ipRules": [r if isinstance(r, dict) else {"value": r} for r in acls.get("ipRules", [])],
                           "virtualNetworkRules": acls.get("virtualNetworkRules", [])}
         self._check_acls(v.network_acls, where + ".network_acls")
-        v.hsm = bool(self._get(d, "hsm", bool, where, False))
         v.cloud = self._get(d, "cloud", str, where, self.subs[v.sub].cloud)
         if v.cloud not in CLOUDS:
             self._err(where + ".cloud", "'%s' is not one of %s" % (v.cloud, ", ".join(CLOUDS)))
@@ -741,17 +781,100 @@ class World:
         if deleted and v.deleted_at is None:
             v.deleted_at = int(now) - 3600
         v.access_policies = []
+        if v.hsm and d.get("access_policies"):
+            self._err(where + ".access_policies", "a Managed HSM has no access policies (local RBAC only)")
         for j, ap in enumerate(self._get(d, "access_policies", list, where, [])):
             v.access_policies.append(self._parse_access_policy(ap, "%s.access_policies[%d]" % (where, j), v))
         v.keys = collections.OrderedDict()
         v.deleted_keys = collections.OrderedDict()
+        v.local_ras = collections.OrderedDict()
+        v.local_roles = collections.OrderedDict()
+        if not v.hsm and (d.get("role_assignments") or d.get("role_definitions")):
+            self._err(where, "only a Managed HSM has local role assignments and definitions; give vault roles in "
+                             "the top-level 'role_assignments'")
         if v.host in self.vaults:
             self._err(where + ".name", "duplicate vault '%s'" % v.name)
         self.vaults[v.host] = v
         self.vaults_by_id[id_key(v.id)] = v
         for j, kd in enumerate(self._get(d, "keys", list, where, [])):
             self._add_key(v, kd, "%s.keys[%d]" % (where, j), now)
+        for j, rd in enumerate(self._get(d, "role_definitions", list, where, [])):
+            self._add_hsm_role_def(v, rd, "%s.role_definitions[%d]" % (where, j))
+        for j, ra in enumerate(self._get(d, "role_assignments", list, where, [])):
+            self._add_hsm_ra(v, ra, "%s.role_assignments[%d]" % (where, j), now)
         return v
+
+    # --- Managed HSM local RBAC ------------------------------------------------------
+
+    def hsm_role_def(self, v, rid):
+        return HSM_BUILTIN_DEFS.get(rid) or v.local_roles.get(rid)
+
+    def _add_hsm_role_def(self, v, d, where):
+        if not isinstance(d, dict):
+            self._err(where, "must be an object")
+        rd = RoleDefinition()
+        rd.name = self._get(d, "name", str, where, required=True)
+        rd.id = (self._get(d, "id", str, where) or det_uuid("hsm-role", v.name, rd.name)).lower()
+        if not is_uuid(rd.id):
+            self._err(where + ".id", "'%s' is not a GUID" % rd.id)
+        if rd.id in HSM_BUILTIN_DEFS or rd.id in v.local_roles or rd.name.lower() in HSM_ROLE_NAME_TO_ID:
+            self._err(where, "duplicate role definition '%s'" % rd.name)
+        rd.description = self._get(d, "description", str, where, "")
+        for k in ("actions", "not_actions", "data_actions", "not_data_actions"):
+            val = self._get(d, k, list, where, [])
+            if not all(isinstance(x, str) for x in val):
+                self._err(where + "." + k, "must be a list of strings")
+            setattr(rd, k, list(val))
+        rd.assignable_scopes, rd.builtin = ["/"], False
+        v.local_roles[rd.id] = rd
+        return rd
+
+    def _hsm_role_ref(self, v, role, where):
+        if not isinstance(role, str):
+            self._err(where, "a role is a built-in Managed HSM role name, a GUID or a local role_definitions name")
+        rid = role.lower().rsplit("/", 1)[-1]
+        if self.hsm_role_def(v, rid):
+            return rid
+        rid = HSM_ROLE_NAME_TO_ID.get(role.lower())
+        if rid:
+            return rid
+        for rd in v.local_roles.values():
+            if rd.name.lower() == role.lower():
+                return rd.id
+        self._err(where, "unknown Managed HSM role '%s' (a built-in Managed HSM role name, a GUID or a local "
+                         "role_definitions name of HSM '%s')" % (role, v.name))
+
+    def _add_hsm_ra(self, v, d, where, now):
+        if not isinstance(d, dict):
+            self._err(where, "must be an object")
+        ra = RoleAssignment()
+        ra.role_id = self._hsm_role_ref(v, d.get("role"), where + ".role")
+        ra.principal_id = self._principal_id_ref(d, where)
+        ra.principal_type = self._get(d, "principal_type", str, where, "ServicePrincipal")
+        sc = d.get("scope", "/")
+        ra.scope = hsm_scope_norm(sc)
+        if ra.scope is None:
+            self._err(where + ".scope", "'%s' is not a Managed HSM scope ('/', '/keys' or '/keys/{name}')" % (sc,))
+        ra.id = (self._get(d, "id", str, where) or det_uuid("hsm-ra", v.name, ra.scope, ra.role_id,
+                                                            ra.principal_id)).lower()
+        if ra.id in v.local_ras:
+            self._err(where, "duplicate role assignment %s" % ra.id)
+        ra.created = self._time_or(d, "created", "now-30d", where, now)
+        ra.description = None
+        v.local_ras[ra.id] = ra
+        return ra
+
+    def hsm_granted(self, v, oid, data_action, scope):
+        """True if a local role assignment of the principal (or a group of it) at 'scope' or above
+        grants data_action (an HSM data action)."""
+        ids = self.effective_ids(oid)
+        for ra in v.local_ras.values():
+            if ra.principal_id not in ids or not hsm_scope_covers(ra.scope, scope):
+                continue
+            rd = self.hsm_role_def(v, ra.role_id)
+            if rd and rd.grants_data(data_action):
+                return True
+        return False
 
     def _check_acls(self, acls, where):
         if acls["bypass"] not in ("AzureServices", "None"):
@@ -791,6 +914,9 @@ class World:
         k.kty = self._get(kd, "kty", str, where, "RSA-HSM" if v.hsm else "RSA")
         if k.kty not in ("RSA", "RSA-HSM", "EC", "EC-HSM", "oct", "oct-HSM"):
             self._err(where + ".kty", "'%s' is not a key type" % k.kty)
+        if v.hsm and k.kty not in HSM_KEY_TYPES:
+            self._err(where + ".kty", "a Managed HSM holds only HSM-protected keys (%s), not '%s'"
+                      % (", ".join(HSM_KEY_TYPES), k.kty))
         k.size = self._get(kd, "size", int, where, 2048)
         k.crv = self._get(kd, "crv", str, where, "P-256")
         k.key_ops = self._get(kd, "key_ops", list, where,
@@ -1012,7 +1138,10 @@ class World:
             if not isinstance(u, str):
                 self._err(where + ".key_url", "must be a string")
             return u
-        v = self._vault_ref(cmk.get("vault"), where + ".vault")
+        if cmk.get("vault") is None and cmk.get("hsm") is not None:
+            v = self._vault_ref(cmk.get("hsm"), where + ".hsm", hsm=True)
+        else:
+            v = self._vault_ref(cmk.get("vault"), where + ".vault")
         kn = cmk.get("key")
         if not isinstance(kn, str):
             self._err(where + ".key", "'key' (a key name) is required with 'vault'")
@@ -1124,6 +1253,9 @@ class World:
     def kv_granted(self, v, oid, tid, data_action, ap_perms, key_name=None):
         """True if the principal may perform data_action (RBAC vault) or holds one of
         ap_perms (access-policy vault) on the vault (and key)."""
+        if v.hsm:
+            return self.hsm_granted(v, oid, HSM_ACTION.get(data_action, data_action),
+                                    "/keys/" + key_name if key_name else "/keys")
         ids = self.effective_ids(oid)
         if v.rbac:
             scope = v.id + ("/keys/" + key_name if key_name else "")
@@ -1568,6 +1700,57 @@ class World:
                                "scheduledPurgeDate": iso_utc(purge, frac=False),
                                "purgeProtectionEnabled": bool(v.purge_protection)}}
 
+    def hsm_json(self, v, api_version):
+        """ManagedHsm (keyvault resource-manager 2026-04-01 openapi.json): sku at the top level,
+        hsmUri, no access policies, enablePurgeProtection always sent (its default is true)."""
+        props = {"tenantId": v.tenant_id, "initialAdminObjectIds": [self.principals[0].object_id],
+                 "hsmUri": "https://%s/" % v.host, "enableSoftDelete": v.soft_delete,
+                 "softDeleteRetentionInDays": v.retention_days, "enablePurgeProtection": bool(v.purge_protection),
+                 "statusMessage": "The Managed HSM is provisioned and ready to use.",
+                 "provisioningState": "Succeeded", "networkAcls": copy.deepcopy(v.network_acls),
+                 "publicNetworkAccess": v.public_network_access, "privateEndpointConnections": [],
+                 "regions": [], "securityDomainProperties": {"activationStatus": "Active",
+                                                             "activationStatusMessage": "Your HSM has been "
+                                                             "activated and can be used for cryptographic "
+                                                             "operations."}}
+        return {"id": v.id, "name": v.name, "type": "Microsoft.KeyVault/managedHSMs", "location": v.location,
+                "sku": {"family": "B", "name": v.sku}, "tags": dict(v.tags),
+                "systemData": {"createdBy": "admin@contoso.example", "createdByType": "User",
+                               "createdAt": iso_utc(v.created), "lastModifiedBy": "admin@contoso.example",
+                               "lastModifiedByType": "User", "lastModifiedAt": iso_utc(v.created)},
+                "properties": props}
+
+    def deleted_hsm_json(self, v):
+        purge = v.deleted_at + v.retention_days * 86400
+        return {"id": "/subscriptions/%s/providers/Microsoft.KeyVault/locations/%s/deletedManagedHSMs/%s"
+                      % (v.sub, v.location, v.name),
+                "name": v.name, "type": "Microsoft.KeyVault/deletedManagedHSMs",
+                "properties": {"mhsmId": v.id, "location": v.location, "tags": dict(v.tags),
+                               "deletionDate": iso_utc(v.deleted_at, frac=False),
+                               "scheduledPurgeDate": iso_utc(purge, frac=False),
+                               "purgeProtectionEnabled": bool(v.purge_protection)}}
+
+    @staticmethod
+    def hsm_ra_json(ra):
+        """RoleAssignment of the HSM data plane (keyvault data-plane rbac.json)."""
+        base = "" if ra.scope == "/" else ra.scope
+        return {"id": "%s/providers/Microsoft.Authorization/roleAssignments/%s" % (base, ra.id), "name": ra.id,
+                "type": "Microsoft.Authorization/roleAssignments",
+                "properties": {"scope": ra.scope, "principalId": ra.principal_id,
+                               "roleDefinitionId": "Microsoft.KeyVault/providers/Microsoft.Authorization/"
+                                                   "roleDefinitions/%s" % ra.role_id}}
+
+    @staticmethod
+    def hsm_rd_json(rd):
+        return {"id": "Microsoft.KeyVault/providers/Microsoft.Authorization/roleDefinitions/%s" % rd.id,
+                "name": rd.id, "type": "Microsoft.Authorization/roleDefinitions",
+                "properties": {"roleName": rd.name, "description": rd.description,
+                               "type": "AKVBuiltInRole" if rd.builtin else "CustomRole",
+                               "assignableScopes": list(rd.assignable_scopes),
+                               "permissions": [{"actions": list(rd.actions), "notActions": list(rd.not_actions),
+                                                "dataActions": list(rd.data_actions),
+                                                "notDataActions": list(rd.not_data_actions)}]}}
+
     def identity_json(self, ident, api_version):
         props = {"tenantId": ident.tenant_id, "principalId": ident.principal_id, "clientId": ident.client_id}
         if api_version >= "2026-05-31":
@@ -1691,7 +1874,14 @@ class World:
                                                "exp": kv.exp, "created": kv.created, "updated": kv.updated,
                                                "kid": "https://%s/keys/%s/%s" % (v.host, k.name, kv.version)}
                                               for kv in k.versions]})
-            vaults.append({"id": v.id, "name": v.name, "host": v.host, "uri": v.uri, "tenant": v.tenant_id,
+            vaults.append({"id": v.id, "name": v.name, "hsm": v.hsm, "host": v.host, "uri": v.uri,
+                           "tenant": v.tenant_id,
+                           "local_role_assignments": [{"id": ra.id, "scope": ra.scope, "role": ra.role_id,
+                                                       "role_name": self.hsm_role_def(v, ra.role_id).name,
+                                                       "principal_id": ra.principal_id}
+                                                      for ra in v.local_ras.values()],
+                           "local_role_definitions": [{"id": rd.id, "name": rd.name, "data_actions": rd.data_actions}
+                                                      for rd in v.local_roles.values()],
                            "location": v.location, "rbac": v.rbac, "soft_delete": v.soft_delete,
                            "purge_protection": v.purge_protection, "retention_days": v.retention_days,
                            "public_network_access": v.public_network_access,
@@ -1745,9 +1935,17 @@ class World:
         return res or {}
 
     def _c_vault(self, b):
+        if "vault" not in b and "hsm" in b:
+            return self._vault_ref(b["hsm"], "hsm", hsm=True)
         if "vault" not in b:
-            raise ControlError("'vault' is required")
+            raise ControlError("'vault' (or 'hsm') is required")
         return self._vault_ref(b["vault"], "vault")
+
+    def _c_hsm(self, b):
+        v = self._c_vault(b)
+        if not v.hsm:
+            raise ControlError("'%s' is a key vault, not a Managed HSM" % v.name)
+        return v
 
     def _c_key(self, b, deleted_ok=False):
         v = self._c_vault(b)
@@ -1836,6 +2034,8 @@ class World:
             raise ControlError("set_key_attributes: 'key_ops' must be a list of names")
         if "kty" in b and b["kty"] not in ("RSA", "RSA-HSM", "EC", "EC-HSM", "oct", "oct-HSM"):
             raise ControlError("set_key_attributes: 'kty' is not a key type")
+        if "kty" in b and self._c_key(b)[0].hsm and b["kty"] not in HSM_KEY_TYPES:
+            raise ControlError("set_key_attributes: a Managed HSM holds only %s keys" % ", ".join(HSM_KEY_TYPES))
         if "enabled" in b:
             attrs["enabled"] = bool(b["enabled"])
         if "exp" in b:
@@ -1999,6 +2199,48 @@ class World:
         self._changed(t)
         return {}
 
+    # Managed HSM local RBAC
+    def op_add_hsm_role_assignment(self, b, t):
+        v = self._c_hsm(b)
+        d = {kk: vv for kk, vv in b.items() if kk not in ("op", "hsm", "vault")}
+        d.setdefault("created", int(t))
+        if "id" not in d:
+            d["id"] = str(uuid.uuid4())
+        ra = self._add_hsm_ra(v, d, "add_hsm_role_assignment", t)
+        self._changed(t)
+        return {"id": ra.id, "scope": ra.scope, "role": ra.role_id}
+
+    def op_remove_hsm_role_assignment(self, b, t):
+        v = self._c_hsm(b)
+        if b.get("id"):
+            ra = v.local_ras.get(str(b["id"]).lower())
+            if ra is None:
+                raise ControlError("HSM '%s' has no role assignment '%s'" % (v.name, b["id"]))
+            victims = [ra]
+        else:
+            oid = self._principal_id_ref(b, "remove_hsm_role_assignment")
+            rid = self._hsm_role_ref(v, b["role"], "role") if b.get("role") is not None else None
+            scope = None
+            if b.get("scope") is not None:
+                scope = hsm_scope_norm(b["scope"])
+                if scope is None:
+                    raise ControlError("'%s' is not a Managed HSM scope" % (b["scope"],))
+            victims = [ra for ra in v.local_ras.values() if ra.principal_id == oid and
+                       (rid is None or ra.role_id == rid) and (scope is None or ra.scope == scope)]
+            if not victims:
+                raise ControlError("no matching role assignment in HSM '%s'" % v.name)
+        for ra in victims:
+            del v.local_ras[ra.id]
+        self._changed(t)
+        return {"removed": [ra.id for ra in victims]}
+
+    def op_add_hsm_role_definition(self, b, t):
+        v = self._c_hsm(b)
+        rd = self._add_hsm_role_def(v, {kk: vv for kk, vv in b.items() if kk not in ("op", "hsm", "vault")},
+                                    "add_hsm_role_definition")
+        self._changed(t)
+        return {"id": rd.id}
+
     # vaults
     def op_set_network_rules(self, b, t):
         v = self._c_vault(b)
@@ -2025,6 +2267,8 @@ class World:
                 raise ControlError("set_vault: '%s' has the wrong type" % k)
         if "retention_days" in b and not 7 <= b["retention_days"] <= 90:
             raise ControlError("set_vault: retention_days must be 7..90")
+        if v.hsm and b.get("rbac") is False:
+            raise ControlError("set_vault: a Managed HSM authorizes with its local RBAC only")
         for k in types:
             if k in b:
                 setattr(v, k, b[k])

@@ -196,6 +196,7 @@ static void test_finding_lifecycle(void **state) {
         assert_field(0, "CMKD_PROVISIONING_STATE", "Succeeded");
         assert_field(0, "CMKD_KEY_URL", "https://vault1.vault.azure.net/keys/key1/old1");
         assert_field(0, "CMKD_VAULT", "vault1.vault.azure.net");
+        assert_field(0, "CMKD_KEY_STORE", "vault");
         assert_field(0, "CMKD_KEY_NAME", "key1");
         assert_field(0, "CMKD_KEY_VERSION", "old");
         assert_field(0, "CMKD_KEY_CURRENT_VERSION", "v0");
@@ -257,6 +258,25 @@ static void test_every_finding(void **state) {
         assert_field(FINDING_KEY_NOT_YET_VALID, "CMKD_KEY_NOT_BEFORE", "2026-11-27T06:00:00Z");
         assert_field(FINDING_KEY_TOO_OLD, "CMKD_KEY_CREATED", "2026-12-01T06:00:00Z");
         assert_field(FINDING_KEY_EXPIRING, "CMKD_KEY_EXPIRES", "2026-11-30T06:00:00Z");
+}
+
+/* A cluster whose key is in a Managed HSM: the alert names the HSM host and the store type, and
+ * the message the HSM's own commands. */
+static void test_managed_hsm_fields(void **state) {
+        _cleanup_(alertstate_freep) struct alertstate *st = NULL;
+        struct cluster_result *r;
+
+        fx_init(&fx, 1);
+        r = &fx.results[0];
+        snprintf(fx.urls[0], sizeof fx.urls[0], "https://hsm0.managedhsm.azure.net/keys/key0");
+        assert_int_equal(keyurl_parse(fx.urls[0], &r->verdict.keyurl), 0);
+        fx_finding(&fx, 0, FINDING_KEY_DISABLED, SEVERITY_CRITICAL)->version = "v0";
+        run(&st, FX_T0);
+        assert_int_equal(n_entries, 1);
+        assert_field(0, "CMKD_VAULT", "hsm0.managedhsm.azure.net");
+        assert_field(0, "CMKD_KEY_STORE", "managed-hsm");
+        assert_field(0, "CMKD_KEY_URL", "https://hsm0.managedhsm.azure.net/keys/key0");
+        assert_true(contains(field(0, "MESSAGE"), "--hsm-name hsm0"));
 }
 
 static void test_cluster_gone(void **state) {
@@ -589,6 +609,7 @@ int main(void) {
                 cmocka_unit_test(test_priorities),
                 cmocka_unit_test(test_finding_lifecycle),
                 cmocka_unit_test(test_every_finding),
+                cmocka_unit_test(test_managed_hsm_fields),
                 cmocka_unit_test(test_cluster_gone),
                 cmocka_unit_test(test_check_unknown_and_outage),
                 cmocka_unit_test(test_fleet),

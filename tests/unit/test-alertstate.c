@@ -16,11 +16,13 @@
 #include "strv.h"
 #include "sweep-fixture.h"
 
+#define TMPDIR_TEMPLATE "/tmp/cmkd-test-alertstate.XXXXXX"
+#include "tmpdir.h"
+
 #define HOUR USEC_PER_HOUR
 
 static const struct alertstate_conf conf = { .repeat_interval_usec = 4 * HOUR };
 static struct fx fx;
-static char dir[] = "/tmp/cmkd-test-alertstate.XXXXXX";
 
 /* Runs one sweep on *st (replacing it) and returns the events. */
 static struct alert_events *step(struct alertstate **st, usec_t now) {
@@ -617,17 +619,6 @@ static void test_alloc_failure(void **state) {
         assert_true(n > 5);
 }
 
-static int setup(void **state) {
-        return mkdtemp(dir) ? 0 : -1;
-}
-
-static int teardown(void **state) {
-        char cmd[128];
-
-        snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-        return system(cmd) == 0 ? 0 : -1;
-}
-
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_fire_repeat_resolve),
@@ -647,5 +638,5 @@ int main(void) {
                 cmocka_unit_test(test_missing_state_is_empty),
                 cmocka_unit_test(test_alloc_failure),
         };
-        return cmocka_run_group_tests(tests, setup, teardown);
+        return cmocka_run_group_tests(tests, tmpdir_setup, tmpdir_teardown);
 }

@@ -17,70 +17,9 @@
 #include "strv.h"
 #include "timeutil.h"
 
-/* ---- helpers ---------------------------------------------------------------------- */
+#include "decode-fixture.h"
 
-static char *read_data(const char *rel, size_t *ret_len) {
-        const char *dir = getenv("CMKD_TEST_DATA") ?: "tests/data";
-        char path[1024];
-        FILE *f;
-        char *buf;
-        long n;
-
-        snprintf(path, sizeof path, "%s/%s", dir, rel);
-        f = fopen(path, "rb");
-        if (!f)
-                fail_msg("cannot open test data %s (run from the repository root or set CMKD_TEST_DATA): %m", path);
-        assert_int_equal(fseek(f, 0, SEEK_END), 0);
-        n = ftell(f);
-        assert_true(n >= 0);
-        rewind(f);
-        buf = malloc((size_t) n + 1);
-        assert_non_null(buf);
-        assert_int_equal(fread(buf, 1, (size_t) n, f), (size_t) n);
-        buf[n] = 0;
-        fclose(f);
-        *ret_len = (size_t) n;
-        return buf;
-}
-
-/* The body of responses.<code>.body in a spec example file, as JSON text. */
-static char *example_body(const char *rel, const char *code, size_t *ret_len) {
-        struct json_object *root, *responses, *resp, *body;
-        size_t n;
-        char *text = read_data(rel, &n), *out;
-
-        root = json_tokener_parse(text);
-        if (!root)
-                fail_msg("%s is not JSON", rel);
-        if (!json_object_object_get_ex(root, "responses", &responses) ||
-            !json_object_object_get_ex(responses, code, &resp) || !json_object_object_get_ex(resp, "body", &body))
-                fail_msg("%s has no responses.%s.body", rel, code);
-        out = strdup(json_object_to_json_string_ext(body, JSON_C_TO_STRING_PLAIN));
-        assert_non_null(out);
-        json_object_put(root);
-        free(text);
-        *ret_len = strlen(out);
-        return out;
-}
-
-#define SENTINEL ((void *) 0x1)
-
-/* try_<name>(body, len): runs one decoder, checks the out-parameter contract (untouched
- * on failure, set on success), frees the result and returns the decoder's result. */
-#define DEFINE_TRY(name, decoder, type, freefn)                                                  \
-        static int try_##name(const char *b, size_t n) {                                         \
-                type *x = SENTINEL;                                                              \
-                int r = decoder(b, n, &x);                                                       \
-                if (r < 0) {                                                                     \
-                        if (x != SENTINEL)                                                       \
-                                fail_msg(#decoder " changed *ret on failure %d", r);             \
-                        return r;                                                                \
-                }                                                                                \
-                if (r != 0 || !x || x == (void *) SENTINEL)                                     \
-                        fail_msg(#decoder " returned %d without a result", r);                   \
-                freefn(x);                                                                       \
-                return r;                                                                        \
-        }
+/* ---- decoders under test ---------------------------------------------------------- */
 
 DEFINE_TRY(cluster, arm_decode_cluster, struct cluster, cluster_free)
 DEFINE_TRY(cluster_list, arm_decode_cluster_list, struct cluster_list, cluster_list_free)
@@ -90,6 +29,8 @@ DEFINE_TRY(hsm, arm_decode_managed_hsm, struct vault, vault_free)
 DEFINE_TRY(hsm_list, arm_decode_managed_hsm_list, struct vault_list, vault_list_free)
 DEFINE_TRY(deleted_vault, arm_decode_deleted_vault, struct deleted_vault, deleted_vault_free)
 DEFINE_TRY(deleted_vault_list, arm_decode_deleted_vault_list, struct deleted_vault_list, deleted_vault_list_free)
+DEFINE_TRY(deleted_hsm_list, arm_decode_deleted_managed_hsm_list, struct deleted_vault_list,
+           deleted_vault_list_free)
 DEFINE_TRY(identity, arm_decode_identity, struct identity, identity_free)
 DEFINE_TRY(subscription_list, arm_decode_subscription_list, struct subscription_list, subscription_list_free)
 DEFINE_TRY(role_assignment_list, arm_decode_role_assignment_list, struct role_assignment_list,
@@ -99,10 +40,7 @@ DEFINE_TRY(role_definition_list, arm_decode_role_definition_list, struct role_de
            role_definition_list_free)
 DEFINE_TRY(operation_status, arm_decode_operation_status, struct arm_operation_status, arm_operation_status_free)
 
-static const struct decoder {
-        const char *name;
-        int (*try)(const char *b, size_t n);
-} decoders[] = {
+static const struct decoder decoders[] = {
         { "cluster", try_cluster },
         { "cluster_list", try_cluster_list },
         { "vault", try_vault },
@@ -111,6 +49,7 @@ static const struct decoder {
         { "managed_hsm_list", try_hsm_list },
         { "deleted_vault", try_deleted_vault },
         { "deleted_vault_list", try_deleted_vault_list },
+        { "deleted_managed_hsm_list", try_deleted_hsm_list },
         { "identity", try_identity },
         { "subscription_list", try_subscription_list },
         { "role_assignment_list", try_role_assignment_list },
@@ -118,26 +57,6 @@ static const struct decoder {
         { "role_definition_list", try_role_definition_list },
         { "operation_status", try_operation_status },
 };
-
-/* Fails each allocation in turn: every failure must give -ENOMEM (and, under ASan or
- * valgrind, leak nothing); the run without failure must succeed. */
-static void check_oom(int (*try)(const char *, size_t), const char *what, const char *b, size_t n) {
-        unsigned long i;
-        int r;
-
-        for (i = 1;; i++) {
-                mem_fail_at(i, false);
-                r = try(b, n);
-                if (!mem_failure_injected())
-                        break;
-                if (r != -ENOMEM)
-                        fail_msg("%s: allocation %lu failed but the decoder returned %d", what, i, r);
-        }
-        mem_fail_at(0, false);
-        if (r != 0)
-                fail_msg("%s: decoding without failures gave %d", what, r);
-        assert_true(i > 1);
-}
 
 static char *nested(size_t depth, size_t *ret_len) {
         /* {"a":{"a":...{}...}} */
@@ -156,8 +75,6 @@ static char *nested(size_t depth, size_t *ret_len) {
 }
 
 /* ---- every decoder against malformed documents ------------------------------------ */
-
-#define S(x) x, sizeof(x) - 1
 
 static void test_generic_malformed(void **state) {
         static const struct {
@@ -420,20 +337,6 @@ static void test_cluster_list(void **state) {
 
 #define CID "\"id\":\"/subscriptions/s/resourceGroups/r/providers/Microsoft.DocumentDB/mongoClusters/c\""
 
-struct bad_case {
-        const char *body;
-        int r;
-};
-
-static void run_cases(int (*try)(const char *, size_t), const char *what, const struct bad_case *t, size_t n) {
-        for (size_t i = 0; i < n; i++) {
-                int r = try(t[i].body, strlen(t[i].body));
-
-                if (r != t[i].r)
-                        fail_msg("%s case %zu (%s): got %d, want %d", what, i, t[i].body, r, t[i].r);
-        }
-}
-
 static void test_cluster_malformed(void **state) {
         static const struct bad_case t[] = {
                 { "{" CID ",\"properties\":{}}", 0 },
@@ -544,7 +447,7 @@ static void test_list_page_malformed(void **state) {
                 { "{\"nextLink\":\"https://x/next\"}", -EBADMSG },
         };
         static int (*const lists[])(const char *, size_t) = {
-                try_cluster_list, try_vault_list, try_hsm_list, try_deleted_vault_list,
+                try_cluster_list, try_vault_list, try_hsm_list, try_deleted_vault_list, try_deleted_hsm_list,
                 try_subscription_list, try_role_assignment_list, try_role_definition_list,
         };
         _cleanup_(cluster_list_freep) struct cluster_list *l = NULL;
@@ -753,6 +656,97 @@ static void test_managed_hsm(void **state) {
                 free(page);
         }
         free(b);
+}
+
+/* ManagedHsms_Get, _ListBySubscription, _ListByResourceGroup and _ListDeleted, from the spec
+ * examples (2026-04-01; the by-subscription page from 2026-02-01, the same ManagedHsmListResult). */
+static void test_managed_hsm_examples(void **state) {
+        static const char *const lists[] = {
+                "spec/keyvault-mgmt/2026-02-01/ManagedHsm_ListBySubscription.json",
+                "spec/keyvault-mgmt/2026-04-01/ManagedHsm_ListByResourceGroup.json",
+        };
+        static const struct bad_case t[] = {
+                /* the id names the HSM when "name" does not */
+                { "{\"value\":[{\"properties\":{\"mhsmId\":\"/subscriptions/s/resourceGroups/r/providers/Microsoft.KeyVault/managedHSMs/h1\"}}]}", 0 },
+                { "{\"value\":[{\"name\":\"h1\",\"properties\":{}}]}", 0 },
+                { "{\"value\":[{\"properties\":{\"mhsmId\":5}}]}", 0 }, /* the item is invalid, the page is not */
+                { "{\"value\":[{\"name\":\"h1\",\"properties\":{\"deletionDate\":\"soon\"}}]}", 0 },
+        };
+        _cleanup_(vault_freep) struct vault *h = NULL;
+        _cleanup_(deleted_vault_list_freep) struct deleted_vault_list *d = NULL, *d2 = NULL;
+        usec_t t1;
+        size_t n;
+        char *b;
+
+        b = example_body("spec/keyvault-mgmt/2026-04-01/ManagedHsm_Get.json", "200", &n);
+        assert_int_equal(arm_decode_managed_hsm(b, n, &h), 0);
+        assert_int_equal(h->store, KEY_STORE_MANAGED_HSM);
+        assert_string_equal(h->name, "hsm1");
+        assert_string_equal(h->id, "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/hsm-group/"
+                                   "providers/Microsoft.KeyVault/managedHSMs/hsm1");
+        assert_string_equal(h->location, "westus");
+        assert_true(h->soft_delete);
+        assert_false(h->purge_protection);
+        assert_true(h->rbac_authorization);
+        assert_false(h->public_network_disabled);
+        assert_false(h->default_action_deny);
+        check_oom(try_hsm, "ManagedHsm_Get 2026-04-01", b, n);
+        free(b);
+
+        for (size_t i = 0; i < ELEMENTSOF(lists); i++) {
+                _cleanup_(vault_list_freep) struct vault_list *l = NULL;
+
+                b = example_body(lists[i], "200", &n);
+                assert_int_equal(arm_decode_managed_hsm_list(b, n, &l), 0);
+                assert_int_equal(l->n_items, 2);
+                assert_int_equal(l->n_invalid, 0);
+                assert_string_equal(l->items[0]->name, "hsm1");
+                assert_string_equal(l->items[1]->name, "hsm2");
+                for (size_t j = 0; j < 2; j++) {
+                        assert_int_equal(l->items[j]->store, KEY_STORE_MANAGED_HSM);
+                        assert_string_equal(l->items[j]->tenant_id, "00000000-0000-0000-0000-000000000000");
+                        assert_true(l->items[j]->rbac_authorization);
+                        assert_false(l->items[j]->purge_protection);
+                        assert_int_equal(l->items[j]->n_access_policies, 0);
+                }
+                assert_non_null(l->next_link);
+                assert_non_null(strstr(l->next_link, "/providers/Microsoft.KeyVault/managedHSMs?"));
+                check_oom(try_hsm_list, lists[i], b, n);
+                free(b);
+        }
+
+        /* The deleted HSMs: named after mhsmId, not after the examples' "vault-agile-drawer-6404". */
+        b = example_body("spec/keyvault-mgmt/2026-04-01/DeletedManagedHsm_List.json", "200", &n);
+        assert_int_equal(arm_decode_deleted_managed_hsm_list(b, n, &d), 0);
+        assert_int_equal(d->n_items, 2);
+        assert_string_equal(d->items[0]->name, "hsm1");
+        assert_string_equal(d->items[1]->name, "hsm2");
+        assert_string_equal(d->items[0]->vault_id, "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/"
+                                                   "hsm-group/providers/Microsoft.KeyVault/managedHSMs/hsm1");
+        assert_string_equal(d->items[0]->id, "/subscriptions/00000000-0000-0000-0000-000000000000/providers/"
+                                             "Microsoft.KeyVault/locations/westus/deletedManagedHSMs/hsm1");
+        assert_string_equal(d->items[0]->location, "westus");
+        assert_true(d->items[0]->purge_protection);
+        assert_int_equal(rfc3339_parse("2021-04-01T00:00:59Z", &t1), 0);
+        assert_int_equal(d->items[0]->deletion_date, t1);
+        assert_int_equal(d->items[0]->scheduled_purge_date, t1);
+        assert_non_null(d->next_link);
+        check_oom(try_deleted_hsm_list, "DeletedManagedHsm_List", b, n);
+        /* The vault decoder reads vaultId, which a deleted HSM does not have, and keeps "name". */
+        assert_int_equal(arm_decode_deleted_vault_list(b, n, &d2), 0);
+        assert_string_equal(d2->items[0]->name, "vault-agile-drawer-6404");
+        assert_null(d2->items[0]->vault_id);
+        free(b);
+
+        run_cases(try_deleted_hsm_list, "deleted HSM list", t, ELEMENTSOF(t));
+        {
+                _cleanup_(deleted_vault_list_freep) struct deleted_vault_list *x = NULL;
+
+                assert_int_equal(arm_decode_deleted_managed_hsm_list(S("{\"value\":[{\"properties\":{}},{\"name\":\"ok\",\"properties\":{}}]}"), &x), 0);
+                assert_int_equal(x->n_items, 1);
+                assert_int_equal(x->n_invalid, 1);
+                assert_string_equal(x->items[0]->name, "ok");
+        }
 }
 
 static void test_deleted_vaults(void **state) {
@@ -985,6 +979,7 @@ int main(void) {
                 cmocka_unit_test(test_cluster_limits),    cmocka_unit_test(test_list_page_malformed),
                 cmocka_unit_test(test_vault_examples),    cmocka_unit_test(test_vault_policies),
                 cmocka_unit_test(test_vault_malformed),   cmocka_unit_test(test_managed_hsm),
+                cmocka_unit_test(test_managed_hsm_examples),
                 cmocka_unit_test(test_deleted_vaults),    cmocka_unit_test(test_identity),
                 cmocka_unit_test(test_subscriptions),     cmocka_unit_test(test_role_assignments),
                 cmocka_unit_test(test_role_definition),   cmocka_unit_test(test_operation_status),

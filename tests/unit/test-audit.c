@@ -14,10 +14,11 @@
 #include "fileio.h"
 #include "mem.h"
 
+#define TMPDIR_TEMPLATE "/tmp/cmkd-test-audit.XXXXXX"
+#include "tmpdir.h"
+
 #define T0 ((usec_t) 1795413600 * USEC_PER_SEC) /* 2026-11-23T06:00:00Z */
 #define CLUSTER "/subscriptions/s/resourceGroups/rg/providers/Microsoft.DocumentDB/mongoClusters/c1"
-
-static char dir[] = "/tmp/cmkd-test-audit.XXXXXX";
 
 static struct audit_entry entry(usec_t t, enum audit_result result) {
         return (struct audit_entry) {
@@ -256,17 +257,6 @@ static void test_alloc_failure(void **state) {
         assert_true(n > 10);
 }
 
-static int setup(void **state) {
-        return mkdtemp(dir) ? 0 : -1;
-}
-
-static int teardown(void **state) {
-        char cmd[128];
-
-        snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-        return system(cmd) == 0 ? 0 : -1;
-}
-
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_format),
@@ -278,5 +268,5 @@ int main(void) {
                 cmocka_unit_test(test_missing_and_unreadable),
                 cmocka_unit_test(test_alloc_failure),
         };
-        return cmocka_run_group_tests(tests, setup, teardown);
+        return cmocka_run_group_tests(tests, tmpdir_setup, tmpdir_teardown);
 }

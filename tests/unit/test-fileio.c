@@ -11,7 +11,8 @@
 #include "fileio.h"
 #include "mem.h"
 
-static char dir[] = "/tmp/cmkd-test-fileio.XXXXXX";
+#define TMPDIR_TEMPLATE "/tmp/cmkd-test-fileio.XXXXXX"
+#include "tmpdir.h"
 
 static void test_atomic_roundtrip(void **state) {
         _cleanup_free_ char *path = path_join(dir, "a.json"), *data = NULL;
@@ -80,17 +81,6 @@ static void test_alloc_failure(void **state) {
         assert_true(n > 1);
 }
 
-static int setup(void **state) {
-        return mkdtemp(dir) ? 0 : -1;
-}
-
-static int teardown(void **state) {
-        char cmd[128];
-
-        snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-        return system(cmd) == 0 ? 0 : -1;
-}
-
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_atomic_roundtrip),
@@ -98,5 +88,5 @@ int main(void) {
                 cmocka_unit_test(test_mkdir_p),
                 cmocka_unit_test(test_alloc_failure),
         };
-        return cmocka_run_group_tests(tests, setup, teardown);
+        return cmocka_run_group_tests(tests, tmpdir_setup, tmpdir_teardown);
 }

@@ -52,6 +52,7 @@ struct fake {
         size_t n_queue;
         unsigned total;
         char **log; /* every URL, in order */
+        enum fetch_audience audiences[512]; /* the audience of each URL in log */
 };
 
 static struct route *route_find(struct fake *f, const char *url) {
@@ -71,6 +72,8 @@ static int fake_get(void *ctx, enum fetch_audience audience, enum fetch_kind kin
 
         assert_true(f->n_queue < ELEMENTSOF(f->queue));
         f->queue[f->n_queue++] = (struct pending) { mem_strdup(url), done, userdata };
+        assert_true(strv_length(f->log) < ELEMENTSOF(f->audiences));
+        f->audiences[strv_length(f->log)] = audience;
         f->total++;
         assert_int_equal(strv_extend(&f->log, url), 0);
         return 0;
@@ -276,6 +279,46 @@ static void test_dedup_and_cache(void **state) {
         assert_int_equal(inventory_sweep_start(inv, now + 16 * USEC_PER_MINUTE, on_done, NULL), 0);
         fake_pump(&f);
         assert_int_equal(f.total, 8);
+        strv_free(f.log);
+}
+
+/* A vault the listing shows only among the soft-deleted ones: its keys are not read (in
+ * Azure its name no longer resolves; vault-deleted says it all), not even by clusters listed
+ * before the vault listing answered. */
+static void test_deleted_vault_not_read(void **state) {
+        struct route routes[ELEMENTSOF(healthy_routes)];
+        struct fake f = { .routes = routes, .n_routes = ELEMENTSOF(routes) };
+        struct fetcher fetcher = { fake_get, &f };
+        _cleanup_(conf_freep) struct conf *c = test_conf();
+        _cleanup_(inventory_freep) struct inventory *inv = NULL;
+        struct sweep_result s = {};
+        usec_t now = 1764000000ULL * USEC_PER_SEC;
+        const struct cluster_result *cr;
+
+        build_bodies();
+        memcpy(routes, healthy_routes, sizeof routes);
+        for (size_t i = 0; i < ELEMENTSOF(routes); i++) {
+                routes[i].hits = 0;
+                if (streq(routes[i].contains, "/providers/Microsoft.KeyVault/vaults?"))
+                        routes[i].body = "{\"value\":[]}";
+                if (streq(routes[i].contains, "/deletedVaults?"))
+                        routes[i].body = "{\"value\":[{\"id\":\"/subscriptions/" SUB "/providers/Microsoft.KeyVault/"
+                                         "locations/westeurope/deletedVaults/kv1\",\"name\":\"kv1\",\"type\":"
+                                         "\"Microsoft.KeyVault/deletedVaults\",\"properties\":{\"vaultId\":\"" VAULT_ID
+                                         "\",\"location\":\"westeurope\",\"deletionDate\":\"2025-11-20T00:00:00Z\"}}]}";
+        }
+        assert_int_equal(inventory_new(c, &fetcher, &inv), 0);
+        assert_int_equal(inventory_sweep_start(inv, now, on_done, NULL), 0);
+        fake_pump(&f);
+        assert_int_equal(hits(&f, "/keys/k1?"), 0);
+        assert_int_equal(hits(&f, "/rotationpolicy?"), 0);
+        assert_int_equal(hits(&f, "/keys/k1/" V_OLD), 0);
+        assert_int_equal(inventory_evaluate(inv, now, &s), 0);
+        cr = find(&s, "c-versionless");
+        assert_true(cr->obs.vault_deleted);
+        assert_non_null(verdict_find(&cr->verdict, FINDING_VAULT_DELETED));
+        assert_null(verdict_find(&cr->verdict, FINDING_CHECK_UNKNOWN));
+        sweep_result_done(&s);
         strv_free(f.log);
 }
 
@@ -499,10 +542,273 @@ static void test_free_mid_sweep(void **state) {
         strv_free(f.log);
 }
 
+/* ---- Managed HSM ------------------------------------------------------------------- */
+
+#define HSM_ID RG "/providers/Microsoft.KeyVault/managedHSMs/hsm1"
+#define HSM_HOST "https://hsm1.managedhsm.azure.net"
+#define HSM_CUSTOM "c0ffee00-0000-4000-8000-000000000001"
+
+static char hsm_clusters[8192], hsm_key_cur[2048], hsm_key_old[2048];
+
+static void build_hsm_bodies(void) {
+        char a[2048], b[2048], c[2048];
+
+        build_bodies();
+        snprintf(a, sizeof a, cluster_fmt, "c-hsm", "c-hsm", HSM_HOST "/keys/hk");
+        snprintf(b, sizeof b, cluster_fmt, "c-hsm-stale", "c-hsm-stale", HSM_HOST "/keys/hk/" V_OLD);
+        snprintf(c, sizeof c, cluster_fmt, "c-kv", "c-kv", "https://kv1.vault.azure.net/keys/k1");
+        snprintf(hsm_clusters, sizeof hsm_clusters, "{\"value\":[%s,%s,%s]}", a, b, c);
+        snprintf(hsm_key_cur, sizeof hsm_key_cur,
+                 "{\"key\":{\"kid\":\"" HSM_HOST "/keys/hk/" V_NEW "\",\"kty\":\"RSA-HSM\","
+                 "\"key_ops\":[\"wrapKey\",\"unwrapKey\"]," N_2048 "%s\",\"e\":\"AQAB\"},"
+                 "\"attributes\":{\"enabled\":true,\"created\":1760000000,\"updated\":1760000000}}",
+                 modulus());
+        snprintf(hsm_key_old, sizeof hsm_key_old,
+                 "{\"key\":{\"kid\":\"" HSM_HOST "/keys/hk/" V_OLD "\",\"kty\":\"RSA-HSM\","
+                 "\"key_ops\":[\"wrapKey\",\"unwrapKey\"]," N_2048 "%s\",\"e\":\"AQAB\"},"
+                 "\"attributes\":{\"enabled\":true,\"created\":1750000000,\"updated\":1750000000}}",
+                 modulus());
+}
+
+#define HSM_JSON(name)                                                                                      \
+        "{\"id\":\"" RG "/providers/Microsoft.KeyVault/managedHSMs/" name "\",\"name\":\"" name "\","          \
+        "\"type\":\"Microsoft.KeyVault/managedHSMs\",\"location\":\"westeurope\",\"sku\":{\"family\":\"B\","  \
+        "\"name\":\"Standard_B1\"},\"properties\":{\"tenantId\":\"" TENANT "\",\"hsmUri\":\"https://" name    \
+        ".managedhsm.azure.net/\",\"enableSoftDelete\":true,\"enablePurgeProtection\":true}}"
+
+/* The HSM's local role assignments: the cluster identity holds a custom local role at /keys, cmkd
+ * the Crypto Auditor at /. */
+#define HSM_ROLES                                                                                           \
+        "{\"value\":[{\"id\":\"/keys/providers/Microsoft.Authorization/roleAssignments/a1\",\"name\":\"a1\","  \
+        "\"properties\":{\"scope\":\"/keys\",\"principalId\":\"" PRINCIPAL "\",\"roleDefinitionId\":"        \
+        "\"Microsoft.KeyVault/providers/Microsoft.Authorization/roleDefinitions/" HSM_CUSTOM "\"}},"         \
+        "{\"id\":\"/providers/Microsoft.Authorization/roleAssignments/a2\",\"name\":\"a2\",\"properties\":{"   \
+        "\"scope\":\"/\",\"principalId\":\"99999999-0000-0000-0000-000000000001\",\"roleDefinitionId\":"      \
+        "\"Microsoft.KeyVault/providers/Microsoft.Authorization/roleDefinitions/"                            \
+        "2c18b078-7c48-4d3a-af88-5a3a1b3f82b3\"}}]}"
+
+#define HSM_DEFS                                                                                            \
+        "{\"value\":[{\"id\":\"Microsoft.KeyVault/providers/Microsoft.Authorization/roleDefinitions/"         \
+        HSM_CUSTOM "\",\"name\":\"" HSM_CUSTOM "\",\"type\":\"Microsoft.Authorization/roleDefinitions\","     \
+        "\"properties\":{\"roleName\":\"cmk wrap\",\"type\":\"CustomRole\",\"assignableScopes\":[\"/\"],"     \
+        "\"permissions\":[{\"actions\":[],\"notActions\":[],\"dataActions\":["                               \
+        "\"Microsoft.KeyVault/managedHsm/keys/read/action\",\"Microsoft.KeyVault/managedHsm/keys/wrap/action\"," \
+        "\"Microsoft.KeyVault/managedHsm/keys/unwrap/action\"],\"notDataActions\":[]}]}},"                   \
+        "{\"id\":\"Microsoft.KeyVault/providers/Microsoft.Authorization/roleDefinitions/"                     \
+        "2c18b078-7c48-4d3a-af88-5a3a1b3f82b3\",\"name\":\"2c18b078-7c48-4d3a-af88-5a3a1b3f82b3\","           \
+        "\"properties\":{\"roleName\":\"Managed HSM Crypto Auditor\",\"type\":\"AKVBuiltInRole\","            \
+        "\"permissions\":[{\"dataActions\":[\"Microsoft.KeyVault/managedHsm/keys/read/action\"]}]}}]}"
+
+static struct route hsm_routes[] = {
+        { "/mongoClusters?", 200, hsm_clusters },
+        /* A vault named like the HSM: different DNS namespaces, different stores. */
+        { "/providers/Microsoft.KeyVault/vaults?", 200,
+          "{\"value\":[{\"id\":\"" VAULT_ID "\",\"name\":\"kv1\",\"type\":\"Microsoft.KeyVault/vaults\","
+          "\"location\":\"westeurope\",\"properties\":{\"tenantId\":\"" TENANT "\",\"enableSoftDelete\":true,"
+          "\"enablePurgeProtection\":true,\"enableRbacAuthorization\":true}},"
+          "{\"id\":\"" RG "/providers/Microsoft.KeyVault/vaults/hsm1\",\"name\":\"hsm1\",\"location\":\"eastus\","
+          "\"properties\":{\"tenantId\":\"" TENANT "\",\"enableRbacAuthorization\":true}}]}" },
+        { "/deletedVaults?", 200, "{\"value\":[]}" },
+        { "/providers/Microsoft.KeyVault/managedHSMs?", 200, "{\"value\":[" HSM_JSON("hsm1") "]}" },
+        { "/deletedManagedHSMs?", 200, "{\"value\":[]}" },
+        { "kv1.vault.azure.net/keys/k1?", 200, key_cur },
+        { HSM_HOST "/keys/hk?", 200, hsm_key_cur },
+        { HSM_HOST "/keys/hk/" V_OLD, 200, hsm_key_old },
+        { "/rotationpolicy?", 200,
+          "{\"lifetimeActions\":[{\"trigger\":{\"timeAfterCreate\":\"P90D\"},\"action\":{\"type\":\"Rotate\"}}]}" },
+        { "/userAssignedIdentities/uami1?", 200,
+          "{\"id\":\"" UAMI "\",\"name\":\"uami1\",\"location\":\"westeurope\",\"properties\":{\"tenantId\":\"" TENANT
+          "\",\"principalId\":\"" PRINCIPAL "\",\"clientId\":\"44444444-4444-4444-4444-444444444444\"}}" },
+        { "management.azure.com/subscriptions/" SUB "/resourceGroups/rg/providers/Microsoft.KeyVault/vaults/kv1/providers/"
+          "Microsoft.Authorization/roleAssignments?", 200,
+          "{\"value\":[{\"id\":\"" VAULT_ID "/providers/Microsoft.Authorization/roleAssignments/r1\",\"name\":\"r1\","
+          "\"properties\":{\"roleDefinitionId\":\"/subscriptions/" SUB "/providers/Microsoft.Authorization/"
+          "roleDefinitions/e147488a-f6f5-4113-8e2d-b22465e65bf6\",\"principalId\":\"" PRINCIPAL "\","
+          "\"scope\":\"" VAULT_ID "\"}}]}" },
+        { HSM_HOST "/providers/Microsoft.Authorization/roleAssignments?", 200, HSM_ROLES },
+        { HSM_HOST "/providers/Microsoft.Authorization/roleDefinitions?", 200, HSM_DEFS },
+};
+
+static enum fetch_audience audience_of(struct fake *f, const char *contains) {
+        size_t i = 0;
+
+        STRV_FOREACH(u, f->log) {
+                if (strstr(*u, contains))
+                        return f->audiences[i];
+                i++;
+        }
+        fail_msg("no request for %s", contains);
+        return _FETCH_AUDIENCE_MAX;
+}
+
+static void test_managed_hsm(void **state) {
+        struct fake f = { .routes = hsm_routes, .n_routes = ELEMENTSOF(hsm_routes) };
+        struct fetcher fetcher = { fake_get, &f };
+        _cleanup_(conf_freep) struct conf *c = test_conf();
+        _cleanup_(inventory_freep) struct inventory *inv = NULL;
+        struct sweep_result s = {};
+        usec_t now = 1764000000ULL * USEC_PER_SEC;
+        const struct cluster_result *cr;
+        size_t i = 0;
+
+        build_hsm_bodies();
+        for (size_t j = 0; j < ELEMENTSOF(hsm_routes); j++)
+                hsm_routes[j].hits = 0;
+        assert_int_equal(inventory_new(c, &fetcher, &inv), 0);
+        done_called = false;
+        assert_int_equal(inventory_sweep_start(inv, now, on_done, NULL), 0);
+        fake_pump(&f);
+        assert_true(done_called);
+        /* The HSM listing, its local roles and its definitions: each once. */
+        assert_int_equal(hits(&f, "/providers/Microsoft.KeyVault/managedHSMs?"), 1);
+        assert_int_equal(hits(&f, "/deletedManagedHSMs?"), 1);
+        assert_int_equal(hits(&f, HSM_HOST "/providers/Microsoft.Authorization/roleAssignments?"), 1);
+        assert_int_equal(hits(&f, HSM_HOST "/providers/Microsoft.Authorization/roleDefinitions?"), 1);
+        assert_int_equal(hits(&f, HSM_HOST "/keys/hk?"), 1);
+        assert_int_equal(hits(&f, HSM_HOST "/keys/hk/" V_OLD), 1);
+        /* No HSM request goes out with a vault or ARM token, and no HSM URL goes to ARM. */
+        STRV_FOREACH(u, f.log) {
+                if (strstr(*u, ".managedhsm.azure.net"))
+                        assert_int_equal(f.audiences[i], FETCH_HSM);
+                else if (strstr(*u, ".vault.azure.net"))
+                        assert_int_equal(f.audiences[i], FETCH_VAULT);
+                else
+                        assert_int_equal(f.audiences[i], FETCH_ARM);
+                i++;
+        }
+        assert_int_equal(audience_of(&f, "/managedHSMs?"), FETCH_ARM);
+
+        assert_int_equal(inventory_evaluate(inv, now, &s), 0);
+        cr = find(&s, "c-hsm");
+        dump(cr, now);
+        assert_int_equal(cr->verdict.worst, SEVERITY_INFO);
+        assert_non_null(cr->obs.vault);
+        assert_int_equal(cr->obs.vault->store, KEY_STORE_MANAGED_HSM);
+        assert_string_equal(cr->obs.vault->id, HSM_ID);
+        assert_true(cr->verdict.access.evaluated && cr->verdict.access.rbac && cr->verdict.access.granted);
+        assert_true(cr->verdict.access.roles.custom);
+        cr = find(&s, "c-hsm-stale");
+        assert_non_null(verdict_find(&cr->verdict, FINDING_KEY_VERSION_STALE));
+        assert_null(verdict_find(&cr->verdict, FINDING_CHECK_UNKNOWN));
+        cr = find(&s, "c-kv");
+        dump(cr, now);
+        assert_int_equal(cr->verdict.worst, SEVERITY_INFO);
+        assert_int_equal(cr->obs.vault->store, KEY_STORE_VAULT);
+        sweep_result_done(&s);
+
+        /* Within CacheTTLSec: clusters and keys only; the HSM facts come from the cache. */
+        reset_hits(&f);
+        assert_int_equal(inventory_sweep_start(inv, now + 60 * USEC_PER_SEC, on_done, NULL), 0);
+        fake_pump(&f);
+        assert_int_equal(hits(&f, "/providers/Microsoft.KeyVault/managedHSMs?"), 0);
+        assert_int_equal(hits(&f, HSM_HOST "/providers/Microsoft.Authorization/roleAssignments?"), 0);
+        assert_int_equal(hits(&f, HSM_HOST "/providers/Microsoft.Authorization/roleDefinitions?"), 0);
+        assert_int_equal(f.total, 4); /* clusters, kv1/k1, hsm1/hk and its pinned version */
+        assert_int_equal(inventory_evaluate(inv, now + 60 * USEC_PER_SEC, &s), 0);
+        assert_int_equal(find(&s, "c-hsm")->verdict.worst, SEVERITY_INFO);
+        sweep_result_done(&s);
+
+        /* After the TTL, all again. */
+        reset_hits(&f);
+        assert_int_equal(inventory_sweep_start(inv, now + 16 * USEC_PER_MINUTE, on_done, NULL), 0);
+        fake_pump(&f);
+        assert_int_equal(hits(&f, "/providers/Microsoft.KeyVault/managedHSMs?"), 1);
+        assert_int_equal(hits(&f, HSM_HOST "/providers/Microsoft.Authorization/roleAssignments?"), 1);
+        strv_free(f.log);
+}
+
+/* What cmkd cannot read about an HSM is unknown, for the HSM's clusters only; a deleted HSM is
+ * vault-deleted; a local role assignment list cmkd may not read is check-unknown. */
+static void test_managed_hsm_unknowns(void **state) {
+        static const struct {
+                const char *route;
+                long status;
+                const char *body;
+                enum finding_code code;
+                enum fact_kind fact;
+        } t[] = {
+                { HSM_HOST "/providers/Microsoft.Authorization/roleAssignments?", 403,
+                  "{\"error\":{\"code\":\"Forbidden\",\"message\":\"x\",\"innererror\":{\"code\":\"ForbiddenByRbac\"}}}",
+                  FINDING_CHECK_UNKNOWN, FACT_ROLE_ASSIGNMENTS },
+                { HSM_HOST "/providers/Microsoft.Authorization/roleDefinitions?", 403,
+                  "{\"error\":{\"code\":\"Forbidden\",\"message\":\"x\"}}", FINDING_CHECK_UNKNOWN,
+                  FACT_ROLE_DEFINITIONS },
+                { "/providers/Microsoft.KeyVault/managedHSMs?", 403,
+                  "{\"error\":{\"code\":\"AuthorizationFailed\",\"message\":\"x\"}}", FINDING_CHECK_UNKNOWN,
+                  FACT_VAULT },
+                { "/providers/Microsoft.KeyVault/managedHSMs?", 200, "{\"value\":[]}", FINDING_CHECK_UNKNOWN,
+                  FACT_VAULT },
+                { HSM_HOST "/providers/Microsoft.Authorization/roleAssignments?", 200,
+                  "{\"value\":[{\"id\":\"/keys/hk/providers/Microsoft.Authorization/roleAssignments/a3\","
+                  "\"properties\":{\"scope\":\"/keys/other\",\"principalId\":\"" PRINCIPAL "\",\"roleDefinitionId\":"
+                  "\"Microsoft.KeyVault/providers/Microsoft.Authorization/roleDefinitions/"
+                  "33413926-3206-4cdd-b39a-83574fe37a17\"}}]}", FINDING_ACCESS_REVOKED, FACT_NONE },
+                { HSM_HOST "/providers/Microsoft.Authorization/roleAssignments?", 200,
+                  "{\"value\":[{\"id\":\"x\",\"properties\":{\"principalId\":5}}]}", FINDING_CHECK_UNKNOWN,
+                  FACT_ROLE_ASSIGNMENTS },
+        };
+
+        for (size_t k = 0; k < ELEMENTSOF(t) + 1; k++) {
+                struct route routes[ELEMENTSOF(hsm_routes)];
+                struct fake f = { .routes = routes, .n_routes = ELEMENTSOF(routes) };
+                struct fetcher fetcher = { fake_get, &f };
+                _cleanup_(conf_freep) struct conf *c = test_conf();
+                _cleanup_(inventory_freep) struct inventory *inv = NULL;
+                struct sweep_result s = {};
+                usec_t now = 1764000000ULL * USEC_PER_SEC;
+                const struct cluster_result *cr;
+                const struct finding *fd;
+
+                build_hsm_bodies();
+                memcpy(routes, hsm_routes, sizeof routes);
+                for (size_t j = 0; j < ELEMENTSOF(routes); j++) {
+                        routes[j].hits = 0;
+                        if (k < ELEMENTSOF(t) && streq(routes[j].contains, t[k].route)) {
+                                routes[j].status = t[k].status;
+                                routes[j].body = t[k].body;
+                        }
+                        /* last case: the HSM is among the deleted ones */
+                        if (k == ELEMENTSOF(t) && streq(routes[j].contains, "/providers/Microsoft.KeyVault/managedHSMs?"))
+                                routes[j].body = "{\"value\":[]}";
+                        if (k == ELEMENTSOF(t) && streq(routes[j].contains, "/deletedManagedHSMs?"))
+                                routes[j].body =
+                                        "{\"value\":[{\"id\":\"/subscriptions/" SUB "/providers/Microsoft.KeyVault/"
+                                        "locations/westeurope/deletedManagedHSMs/hsm1\",\"name\":\"hsm1\","
+                                        "\"properties\":{\"mhsmId\":\"" HSM_ID "\",\"location\":\"westeurope\"}}]}";
+                }
+                assert_int_equal(inventory_new(c, &fetcher, &inv), 0);
+                assert_int_equal(inventory_sweep_start(inv, now, on_done, NULL), 0);
+                fake_pump(&f);
+                assert_int_equal(inventory_evaluate(inv, now, &s), 0);
+                cr = find(&s, "c-hsm");
+                dump(cr, now);
+                if (k == ELEMENTSOF(t)) {
+                        assert_non_null(verdict_find(&cr->verdict, FINDING_VAULT_DELETED));
+                        /* the roles of a deleted HSM are not read */
+                        assert_int_equal(hits(&f, HSM_HOST "/providers/Microsoft.Authorization/roleAssignments?"), 0);
+                } else {
+                        fd = verdict_find(&cr->verdict, t[k].code);
+                        if (!fd)
+                                fail_msg("case %zu: no %s", k, finding_to_string(t[k].code));
+                        if (t[k].code == FINDING_CHECK_UNKNOWN)
+                                assert_int_equal(fd->fact, t[k].fact);
+                        assert_null(verdict_find(&cr->verdict, FINDING_VAULT_DELETED));
+                }
+                /* The vault cluster is not touched by anything HSM. */
+                cr = find(&s, "c-kv");
+                assert_int_equal(cr->verdict.worst, SEVERITY_INFO);
+                sweep_result_done(&s);
+                strv_free(f.log);
+        }
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_managed_hsm),
+                cmocka_unit_test(test_managed_hsm_unknowns),
                 cmocka_unit_test(test_dedup_and_cache),
                 cmocka_unit_test(test_listing_failure),
+                cmocka_unit_test(test_deleted_vault_not_read),
                 cmocka_unit_test(test_missing_resource_group),
                 cmocka_unit_test(test_unknown_key),
                 cmocka_unit_test(test_custom_role_and_other_cloud),

@@ -21,6 +21,31 @@ static void test_parse(void **state) {
                 { "https://v1x.vault.azure.cn/keys/k/abc", 0, KEY_STORE_VAULT, "v1x.vault.azure.cn", "k", "abc" },
                 { "https://hsm1.managedhsm.azure.net/keys/k/abc", 0, KEY_STORE_MANAGED_HSM, "hsm1.managedhsm.azure.net", "k", "abc" },
                 { "https://hsm1.managedhsm.usgovcloudapi.net/keys/k", 0, KEY_STORE_MANAGED_HSM, "hsm1.managedhsm.usgovcloudapi.net", "k", "" },
+                /* Managed HSM in every cloud: pinned, versionless, trailing slash, :443, any case */
+                { "https://hsm1.managedhsm.azure.cn/keys/cmk/0123456789abcdef0123456789abcdef", 0, KEY_STORE_MANAGED_HSM,
+                  "hsm1.managedhsm.azure.cn", "cmk", "0123456789abcdef0123456789abcdef" },
+                { "https://hsm1.managedhsm.azure.cn/keys/cmk", 0, KEY_STORE_MANAGED_HSM, "hsm1.managedhsm.azure.cn", "cmk", "" },
+                { "https://hsm1.managedhsm.usgovcloudapi.net/keys/cmk/0123456789abcdef0123456789abcdef", 0,
+                  KEY_STORE_MANAGED_HSM, "hsm1.managedhsm.usgovcloudapi.net", "cmk", "0123456789abcdef0123456789abcdef" },
+                { "https://Contoso-HSM.ManagedHSM.Azure.Net:443/keys/CMK-1/", 0, KEY_STORE_MANAGED_HSM,
+                  "contoso-hsm.managedhsm.azure.net", "CMK-1", "" },
+                { "https://hsm-prod.managedhsm.azure.net/keys/cmk1/61d309592a46a5040b74d61b20f173c5", 0,
+                  KEY_STORE_MANAGED_HSM, "hsm-prod.managedhsm.azure.net", "cmk1", "61d309592a46a5040b74d61b20f173c5" },
+                /* a vault and an HSM of the same name are different stores */
+                { "https://same-name.vault.azure.net/keys/k", 0, KEY_STORE_VAULT, "same-name.vault.azure.net", "k", "" },
+                { "https://same-name.managedhsm.azure.net/keys/k", 0, KEY_STORE_MANAGED_HSM,
+                  "same-name.managedhsm.azure.net", "k", "" },
+                /* not HSM URLs: other suffixes, the HSM's other objects, a region label, wrong names */
+                { "https://hsm1.managedhsm.microsoftazure.de/keys/k", -EINVAL },
+                { "https://hsm1.managedhsm.azure.com/keys/k", -EINVAL },
+                { "https://westus.hsm1.managedhsm.azure.net/keys/k", -EINVAL },
+                { "https://hsm1.managedhsm.azure.net/secrets/k", -EINVAL },
+                { "https://hsm1.managedhsm.azure.net/providers/Microsoft.Authorization/roleAssignments", -EINVAL },
+                { "https://hsm1.managedhsm.azure.net/keys/k/v/x", -EINVAL },
+                { "https://1hsm.managedhsm.azure.net/keys/k", -EINVAL },
+                { "https://hsm-.managedhsm.azure.net/keys/k", -EINVAL },
+                { "https://managedhsm.azure.net/keys/k", -EINVAL },
+                { "https://hsm1.managedhsm.azure.net:444/keys/k", -EINVAL },
                 { "http://myvault.vault.azure.net/keys/k", -EINVAL },
                 { "https://myvault.vault.azure.net:8443/keys/k", -EINVAL },
                 { "https://myvault.evil.example/keys/k", -EINVAL },
@@ -62,6 +87,20 @@ static void test_format(void **state) {
         assert_string_equal(keyurl_key_id(&k, buf, sizeof buf), "myvault.vault.azure.net/keys/mykey");
         assert_true(keyurl_suffix_allowed(&k, (char *[]) { "vault.azure.net", NULL }));
         assert_false(keyurl_suffix_allowed(&k, (char *[]) { "vault.azure.cn", NULL }));
+
+        /* HSM URLs format, identify and check against the HSM suffixes the same way. */
+        assert_int_equal(keyurl_parse("https://HSM1.managedhsm.azure.cn/keys/Cmk/abc", &k), 0);
+        assert_string_equal(k.store_name, "hsm1");
+        assert_string_equal(k.suffix, "managedhsm.azure.cn");
+        assert_string_equal(key_store_to_string(k.store), "managed-hsm");
+        assert_string_equal(keyurl_format_versionless(&k, buf, sizeof buf), "https://hsm1.managedhsm.azure.cn/keys/Cmk");
+        assert_string_equal(keyurl_format_version(&k, "def", buf, sizeof buf),
+                            "https://hsm1.managedhsm.azure.cn/keys/Cmk/def");
+        assert_string_equal(keyurl_key_id(&k, buf, sizeof buf), "hsm1.managedhsm.azure.cn/keys/cmk");
+        assert_true(keyurl_suffix_allowed(&k, (char *[]) { "managedhsm.azure.cn", NULL }));
+        assert_false(keyurl_suffix_allowed(&k, (char *[]) { "managedhsm.azure.net", "vault.azure.cn", NULL }));
+        assert_string_equal(key_store_to_string(KEY_STORE_VAULT), "vault");
+        assert_null(key_store_to_string(_KEY_STORE_MAX));
 }
 
 static void test_armid(void **state) {

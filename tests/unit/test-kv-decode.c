@@ -17,67 +17,9 @@
 #include "strv.h"
 #include "timeutil.h"
 
-/* ---- helpers (as in test-arm-decode.c) --------------------------------------------- */
+#include "decode-fixture.h"
 
-static char *read_data(const char *rel, size_t *ret_len) {
-        const char *dir = getenv("CMKD_TEST_DATA") ?: "tests/data";
-        char path[1024];
-        FILE *f;
-        char *buf;
-        long n;
-
-        snprintf(path, sizeof path, "%s/%s", dir, rel);
-        f = fopen(path, "rb");
-        if (!f)
-                fail_msg("cannot open test data %s (run from the repository root or set CMKD_TEST_DATA): %m", path);
-        assert_int_equal(fseek(f, 0, SEEK_END), 0);
-        n = ftell(f);
-        assert_true(n >= 0);
-        rewind(f);
-        buf = malloc((size_t) n + 1);
-        assert_non_null(buf);
-        assert_int_equal(fread(buf, 1, (size_t) n, f), (size_t) n);
-        buf[n] = 0;
-        fclose(f);
-        *ret_len = (size_t) n;
-        return buf;
-}
-
-static char *example_body(const char *rel, const char *code, size_t *ret_len) {
-        struct json_object *root, *responses, *resp, *body;
-        size_t n;
-        char *text = read_data(rel, &n), *out;
-
-        root = json_tokener_parse(text);
-        if (!root)
-                fail_msg("%s is not JSON", rel);
-        if (!json_object_object_get_ex(root, "responses", &responses) ||
-            !json_object_object_get_ex(responses, code, &resp) || !json_object_object_get_ex(resp, "body", &body))
-                fail_msg("%s has no responses.%s.body", rel, code);
-        out = strdup(json_object_to_json_string_ext(body, JSON_C_TO_STRING_PLAIN));
-        assert_non_null(out);
-        json_object_put(root);
-        free(text);
-        *ret_len = strlen(out);
-        return out;
-}
-
-#define SENTINEL ((void *) 0x1)
-
-#define DEFINE_TRY(name, decoder, type, freefn)                                                  \
-        static int try_##name(const char *b, size_t n) {                                         \
-                type *x = SENTINEL;                                                              \
-                int r = decoder(b, n, &x);                                                       \
-                if (r < 0) {                                                                     \
-                        if (x != SENTINEL)                                                       \
-                                fail_msg(#decoder " changed *ret on failure %d", r);             \
-                        return r;                                                                \
-                }                                                                                \
-                if (r != 0 || !x || x == (void *) SENTINEL)                                     \
-                        fail_msg(#decoder " returned %d without a result", r);                   \
-                freefn(x);                                                                       \
-                return r;                                                                        \
-        }
+/* ---- decoders under test ---------------------------------------------------------- */
 
 DEFINE_TRY(key, kv_decode_key_bundle, struct key_bundle, key_bundle_free)
 DEFINE_TRY(deleted_key, kv_decode_deleted_key_bundle, struct key_bundle, key_bundle_free)
@@ -87,10 +29,7 @@ DEFINE_TRY(hsm_roles, kv_decode_hsm_role_assignment_list, struct role_assignment
 DEFINE_TRY(hsm_role_defs, kv_decode_hsm_role_definition_list, struct role_definition_list,
            role_definition_list_free)
 
-static const struct decoder {
-        const char *name;
-        int (*try)(const char *b, size_t n);
-} decoders[] = {
+static const struct decoder decoders[] = {
         { "key_bundle", try_key },
         { "deleted_key_bundle", try_deleted_key },
         { "key_version_list", try_versions },
@@ -98,40 +37,6 @@ static const struct decoder {
         { "hsm_role_assignment_list", try_hsm_roles },
         { "hsm_role_definition_list", try_hsm_role_defs },
 };
-
-static void check_oom(int (*try)(const char *, size_t), const char *what, const char *b, size_t n) {
-        unsigned long i;
-        int r;
-
-        for (i = 1;; i++) {
-                mem_fail_at(i, false);
-                r = try(b, n);
-                if (!mem_failure_injected())
-                        break;
-                if (r != -ENOMEM)
-                        fail_msg("%s: allocation %lu failed but the decoder returned %d", what, i, r);
-        }
-        mem_fail_at(0, false);
-        if (r != 0)
-                fail_msg("%s: decoding without failures gave %d", what, r);
-        assert_true(i > 1);
-}
-
-struct bad_case {
-        const char *body;
-        int r;
-};
-
-static void run_cases(int (*try)(const char *, size_t), const char *what, const struct bad_case *t, size_t n) {
-        for (size_t i = 0; i < n; i++) {
-                int r = try(t[i].body, strlen(t[i].body));
-
-                if (r != t[i].r)
-                        fail_msg("%s case %zu (%s): got %d, want %d", what, i, t[i].body, r, t[i].r);
-        }
-}
-
-#define S(x) x, sizeof(x) - 1
 
 /* The bit length of a base64url big-endian integer, computed differently from
  * kv_decode.c: decode the whole thing into a buffer with a lookup in the alphabet, then

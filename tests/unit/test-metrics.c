@@ -17,8 +17,10 @@
 #include "strv.h"
 #include "sweep-fixture.h"
 
+#define TMPDIR_TEMPLATE "/tmp/cmkd-test-metrics.XXXXXX"
+#include "tmpdir.h"
+
 static struct fx fx;
-static char dir[] = "/tmp/cmkd-test-metrics.XXXXXX";
 
 static void build_sweep(void) {
         fx_init(&fx, 3);
@@ -251,22 +253,11 @@ static void test_alloc_failure(void **state) {
         assert_true(n > 3);
 }
 
-static int setup(void **state) {
-        return mkdtemp(dir) ? 0 : -1;
-}
-
-static int teardown(void **state) {
-        char cmd[128];
-
-        snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-        return system(cmd) == 0 ? 0 : -1;
-}
-
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_format),         cmocka_unit_test(test_counters_across_sweeps),
                 cmocka_unit_test(test_label_escaping), cmocka_unit_test(test_write),
                 cmocka_unit_test(test_alloc_failure),
         };
-        return cmocka_run_group_tests(tests, setup, teardown);
+        return cmocka_run_group_tests(tests, tmpdir_setup, tmpdir_teardown);
 }

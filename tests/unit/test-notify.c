@@ -13,7 +13,9 @@
 
 #include "notify.h"
 
-static char dir[] = "/tmp/cmkd-test-notify.XXXXXX";
+#define TMPDIR_TEMPLATE "/tmp/cmkd-test-notify.XXXXXX"
+#include "tmpdir.h"
+
 static char sock_path[sizeof dir + 16];
 static int sock_fd = -1;
 
@@ -277,7 +279,7 @@ static void test_watchdog_interval(void **state) {
 static int setup(void **state) {
         struct sockaddr_un sa = { .sun_family = AF_UNIX };
 
-        if (!mkdtemp(dir))
+        if (tmpdir_setup(state) < 0)
                 return -1;
         snprintf(sock_path, sizeof sock_path, "%s/notify", dir);
         strcpy(sa.sun_path, sock_path);
@@ -288,12 +290,9 @@ static int setup(void **state) {
 }
 
 static int teardown(void **state) {
-        char cmd[128];
-
         if (sock_fd >= 0)
                 close(sock_fd);
-        snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-        return system(cmd) == 0 ? 0 : -1;
+        return tmpdir_teardown(state);
 }
 
 int main(void) {

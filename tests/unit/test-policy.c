@@ -49,19 +49,21 @@
 #define ROLE_CUSTOM_WRAP  "0c0ffee0-0000-0000-0000-000000000002" /* wrap + unwrap only */
 #define ROLE_CUSTOM_NOTUN "0c0ffee0-0000-0000-0000-000000000003" /* all vault actions but unwrap */
 #define ROLE_UNKNOWN      "0dead000-0000-0000-0000-000000000009"
+#define ROLE_CUSTOM_HSM   "0c0ffee0-0000-0000-0000-000000000004" /* HSM read + wrap + unwrap */
 
 struct fx {
         struct cluster cluster;
         struct assigned_identity assigned[2];
         struct key_bundle key, pinned, deleted;
+        struct key_version_item previous;
         struct rotation_policy rotation;
         struct identity identity;
         struct vault vault;
         struct access_policy policies[3];
         struct role_assignment role_items[4];
         struct role_assignment_list roles;
-        struct role_definition custom[3];
-        const struct role_definition *custom_ptrs[3];
+        struct role_definition custom[4];
+        const struct role_definition *custom_ptrs[4];
         struct cluster_obs obs;
         struct policy_conf pc;
         usec_t now;
@@ -72,6 +74,9 @@ static char *custom_wrap_actions[] = {"Microsoft.KeyVault/vaults/keys/wrap/actio
                                       "microsoft.keyvault/VAULTS/keys/unwrap/action", NULL};
 static char *custom_notun_actions[] = {"Microsoft.KeyVault/vaults/*", NULL};
 static char *custom_notun_not[] = {"Microsoft.KeyVault/vaults/keys/unwrap/action", NULL};
+static char *custom_hsm_actions[] = {"Microsoft.KeyVault/managedHsm/keys/read/action",
+                                     "Microsoft.KeyVault/managedHsm/keys/wrap/action",
+                                     "Microsoft.KeyVault/managedHsm/keys/unwrap/action", NULL};
 
 static const struct obs_status present = {.state = OBS_PRESENT};
 static const struct obs_status absent = {.state = OBS_ABSENT, .http_status = 404, .error_code = "NotFound"};
@@ -190,7 +195,9 @@ static void fx_init(struct fx *x) {
                                                 .name = "Custom NotUnwrap",
                                                 .data_actions = custom_notun_actions,
                                                 .not_data_actions = custom_notun_not};
-        for (size_t i = 0; i < 3; i++)
+        x->custom[3] = (struct role_definition){
+                .id = ROLE_CUSTOM_HSM, .name = "Custom HSM Wrap", .data_actions = custom_hsm_actions};
+        for (size_t i = 0; i < 4; i++)
                 x->custom_ptrs[i] = &x->custom[i];
 
         x->obs = (struct cluster_obs){
@@ -208,7 +215,7 @@ static void fx_init(struct fx *x) {
                 .roles_status = present,
                 .roles = &x->roles,
                 .custom_roles = x->custom_ptrs,
-                .n_custom_roles = 3,
+                .n_custom_roles = 4,
         };
 }
 
@@ -219,6 +226,20 @@ static void stale(struct fx *x) {
         x->cluster.key_url = URL_V1;
         x->obs.pinned_status = present;
         x->obs.pinned = &x->pinned;
+}
+
+/* U5: V2 became current 30 minutes ago; V1, current before it, is disabled. */
+static void rotated_recently(struct fx *x) {
+        x->pc.version_grace_usec = 2 * USEC_PER_HOUR;
+        x->key.created = NOW - 30 * USEC_PER_MINUTE;
+        x->previous = (struct key_version_item) {
+                .kid = (char *) URL_V1,
+                .version = (char *) V1,
+                .enabled = false,
+                .created = NOW - 40 * USEC_PER_DAY,
+        };
+        x->obs.previous_status = present;
+        x->obs.previous = &x->previous;
 }
 
 static void pin_current(struct fx *x) {
@@ -295,6 +316,16 @@ MUT(m_stale_unknown_data_ignored, stale(x), x->obs.pinned_status = unknown_403, 
 MUT(m_stale_rotation_unknown, stale(x), x->obs.rotation_status = unknown_403, x->obs.rotation = NULL)
 MUT(m_stale_hsm, hsm(x), x->cluster.key_url = HSM_URL "/" V1, x->obs.pinned_status = present,
     x->obs.pinned = &x->pinned)
+MUT(m_prev_disabled, rotated_recently(x))
+MUT(m_prev_enabled, rotated_recently(x), x->previous.enabled = true)
+MUT(m_prev_grace_edge, rotated_recently(x), x->key.created = NOW - 2 * USEC_PER_HOUR)
+MUT(m_prev_grace_edge_minus1, rotated_recently(x), x->key.created = NOW - 2 * USEC_PER_HOUR + 1)
+MUT(m_prev_grace_off, rotated_recently(x), x->pc.version_grace_usec = 0)
+MUT(m_prev_none, rotated_recently(x), x->obs.previous_status = absent, x->obs.previous = NULL)
+MUT(m_prev_unknown, rotated_recently(x), x->obs.previous_status = unknown_403, x->obs.previous = NULL)
+MUT(m_prev_pinned_current, rotated_recently(x), pin_current(x))
+MUT(m_prev_stale, rotated_recently(x), stale(x))
+MUT(m_prev_and_current_disabled, rotated_recently(x), x->key.enabled = false)
 MUT(m_stale_bad_policy_value, stale(x), x->pc.stale_version = (enum stale_version_policy)42)
 
 /* per-version rules on the current version (versionless) */
@@ -472,6 +503,35 @@ MUT(m_hsm_policies_ignored, hsm(x), x->roles.n_items = 0)
 MUT(m_hsm_roles_unknown, hsm(x), x->obs.roles_status = unknown_403)
 MUT(m_hsm_key_disabled, hsm(x), x->key.enabled = false)
 MUT(m_hsm_purge_off, hsm(x), x->vault.purge_protection = false)
+MUT(m_hsm_2048, hsm(x), x->key.rsa_bits = 2048)
+MUT(m_hsm_3072, hsm(x), x->key.rsa_bits = 3072)
+MUT(m_hsm_1024, hsm(x), x->key.rsa_bits = 1024)
+MUT(m_hsm_soft_rsa, hsm(x), x->key.kty = "RSA")
+MUT(m_hsm_ec, hsm(x), x->key.kty = "EC-HSM", x->key.rsa_bits = 0)
+MUT(m_hsm_oct, hsm(x), x->key.kty = "oct-HSM", x->key.rsa_bits = 0)
+MUT(m_hsm_key_scope_case, hsm(x), role(x, "/keys/KEY1", P1, ROLE_HSM_CSEU, false))
+MUT(m_hsm_key_prefix, hsm(x), role(x, "/keys/key", P1, ROLE_HSM_CSEU, false))
+MUT(m_hsm_other_principal, hsm(x), role(x, "/", P_OTHER, ROLE_HSM_CSEU, false))
+MUT(m_hsm_custom_wrap, hsm(x), role(x, "/keys/key1", P1, ROLE_CUSTOM_HSM, false))
+MUT(m_hsm_custom_vault_actions, hsm(x), role(x, "/", P1, ROLE_CUSTOM_KEYS, false))
+MUT(m_hsm_unknown_role, hsm(x), role(x, "/keys", P1, ROLE_UNKNOWN, false))
+MUT(m_hsm_soft_delete_off, hsm(x), x->vault.soft_delete = false)
+MUT(m_hsm_fw_closed, hsm(x), x->vault.public_network_disabled = true, x->vault.bypass_azure_services = false)
+MUT(m_hsm_fw_deny_bypass, hsm(x), x->vault.default_action_deny = true)
+MUT(m_hsm_region, hsm(x), x->vault.location = "eastus")
+MUT(m_hsm_tenant, hsm(x), x->vault.tenant_id = T2)
+MUT(m_hsm_deleted, hsm(x), x->obs.vault_status = absent, x->obs.vault = NULL, x->obs.vault_deleted = true,
+    x->obs.key_status = unknown_403, x->obs.key = NULL, x->obs.rotation_status = unknown_403)
+MUT(m_hsm_not_visible, hsm(x), x->obs.vault_status = absent, x->obs.vault = NULL, x->obs.vault_deleted = false)
+MUT(m_hsm_unknown, hsm(x), x->obs.vault_status = unknown_403, x->obs.vault = NULL)
+MUT(m_hsm_key_deleted, hsm(x), x->obs.key_status = absent, x->obs.key = NULL, x->obs.deleted_key_status = present,
+    x->obs.deleted_key = &x->deleted, x->obs.rotation_status = absent, x->obs.rotation = NULL)
+MUT(m_hsm_deleted_key_unknown, hsm(x), x->obs.key_status = absent, x->obs.key = NULL,
+    x->obs.deleted_key_status = unknown_403, x->obs.rotation_status = absent, x->obs.rotation = NULL)
+MUT(r_hsm_revoked, hsm(x), x->cluster.key_url = HSM_URL "/" V1, x->obs.pinned_status = present,
+    x->obs.pinned = &x->pinned, x->roles.n_items = 0)
+MUT(r_hsm_roles_unknown, hsm(x), x->cluster.key_url = HSM_URL "/" V1, x->obs.pinned_status = present,
+    x->obs.pinned = &x->pinned, x->obs.roles_status = unknown_403)
 
 /* cluster status and URL */
 MUT(m_st_inaccessible, x->cluster.cluster_status = "Inaccessible")
@@ -628,6 +688,20 @@ static const struct row rows[] = {
         {"stale, rotation policy unknown does not block", m_stale_rotation_unknown, STALE_W CU, "update",
          "rotation-policy"},
         {"stale on a Managed HSM", m_stale_hsm, STALE_W, "update", NULL, HSM_URL},
+
+        /* U5: the version current before a rotation younger than VersionDisableGraceSec= */
+        {"rotated 30 min ago, previous version disabled", m_prev_disabled, "key-disabled:critical", "-"},
+        {"rotated 30 min ago, previous version enabled", m_prev_enabled, "", "-"},
+        {"rotated exactly VersionDisableGraceSec= ago: outside the grace", m_prev_grace_edge, "", "-"},
+        {"rotated 1 us inside VersionDisableGraceSec=", m_prev_grace_edge_minus1, "key-disabled:critical", "-"},
+        {"VersionDisableGraceSec=0 turns the check off", m_prev_grace_off, "", "-"},
+        {"rotated recently, but no older version", m_prev_none, "", "-"},
+        {"rotated recently, versions not readable", m_prev_unknown, CU, "-", "previous-version"},
+        {"pinned to the new current version, previous disabled", m_prev_pinned_current,
+         PINNED "key-disabled:critical", "-"},
+        {"pinned to the old version: the pinned version is what counts", m_prev_stale, STALE_W, "update", NULL, URL},
+        {"current version disabled wins over the previous one", m_prev_and_current_disabled,
+         "key-disabled:critical", "-"},
         {"stale, unknown StaleVersion value acts as alert", m_stale_bad_policy_value, STALE_W, "-"},
 
         /* the version in use */
@@ -787,6 +861,32 @@ static const struct row rows[] = {
         {"HSM roles unknown", m_hsm_roles_unknown, CU, "-", "role-assignments"},
         {"HSM key disabled", m_hsm_key_disabled, "key-disabled:critical", "-"},
         {"HSM purge protection off", m_hsm_purge_off, "vault-purge-protection-off:warning", "-"},
+        {"HSM RSA-HSM 2048", m_hsm_2048, "", "-"},
+        {"HSM RSA-HSM 3072", m_hsm_3072, "", "-"},
+        {"HSM RSA-HSM 1024", m_hsm_1024, "key-type-unsupported:critical", "-"},
+        {"HSM reporting plain RSA: still RSA, still in the HSM", m_hsm_soft_rsa, "", "-"},
+        {"HSM EC-HSM", m_hsm_ec, "key-type-unsupported:critical", "-"},
+        {"HSM oct-HSM", m_hsm_oct, "key-type-unsupported:critical", "-"},
+        {"HSM scope /keys/KEY1 (key names compare case-insensitively)", m_hsm_key_scope_case, "", "-"},
+        {"HSM scope /keys/key (a prefix of the key name)", m_hsm_key_prefix, "access-revoked:critical", "-"},
+        {"HSM role of another principal", m_hsm_other_principal, "access-revoked:critical", "-"},
+        {"HSM custom local role with read, wrap, unwrap", m_hsm_custom_wrap, "", "-"},
+        {"HSM custom role of vault data actions", m_hsm_custom_vault_actions, "access-revoked:critical", "-"},
+        {"HSM role without definition", m_hsm_unknown_role, CU, "-", "role-definitions"},
+        {"HSM soft delete off", m_hsm_soft_delete_off, "vault-soft-delete-off:warning", "-"},
+        {"HSM closed to the public, no bypass", m_hsm_fw_closed, "vault-firewall-blocks:critical", "-"},
+        {"HSM default Deny with the bypass", m_hsm_fw_deny_bypass, "", "-"},
+        {"HSM in another region", m_hsm_region, "vault-region-mismatch:warning", "-"},
+        {"HSM in another tenant", m_hsm_tenant, "tenant-mismatch:critical", "-"},
+        {"HSM deleted", m_hsm_deleted, "vault-deleted:critical", "-"},
+        {"HSM not visible", m_hsm_not_visible, CU, "-", "vault"},
+        {"HSM unknown", m_hsm_unknown, CU, "-", "vault"},
+        {"HSM key deleted", m_hsm_key_deleted, "key-deleted:critical", "-"},
+        {"HSM deleted key not readable (Crypto Auditor lacks it)", m_hsm_deleted_key_unknown, CU, "-",
+         "deleted-key"},
+        {"HSM stale, local role removed: no update", r_hsm_revoked, STALE_W " access-revoked:critical", "no-access"},
+        {"HSM stale, local roles unknown: incomplete", r_hsm_roles_unknown, STALE_W CU, "incomplete",
+         "role-assignments"},
 
         /* clusterStatus, key URL, mode */
         {"clusterStatus Inaccessible", m_st_inaccessible, "cluster-inaccessible:critical", "-"},
@@ -1285,6 +1385,20 @@ static void test_describe(void **state) {
                 {m_purge_off, FINDING_VAULT_PURGE_PROTECTION_OFF,
                  "az keyvault update --name vault1 --enable-purge"},
                 {m_hsm_purge_off, FINDING_VAULT_PURGE_PROTECTION_OFF, "update-hsm --hsm-name hsm1"},
+                {m_hsm_purge_off, FINDING_VAULT_PURGE_PROTECTION_OFF, "Managed HSM hsm1 of cluster c1"},
+                {m_hsm_soft_delete_off, FINDING_VAULT_SOFT_DELETE_OFF, "Managed HSM hsm1 of cluster c1 reports"},
+                {m_hsm_fw_closed, FINDING_VAULT_FIREWALL_BLOCKS,
+                 "az keyvault update-hsm --hsm-name hsm1 --bypass AzureServices"},
+                {m_hsm_deleted, FINDING_VAULT_DELETED, "az keyvault recover --hsm-name hsm1"},
+                {m_hsm_region, FINDING_VAULT_REGION_MISMATCH, "Managed HSM hsm1 is in eastus"},
+                {m_hsm_tenant, FINDING_TENANT_MISMATCH, "Managed HSM hsm1 is in tenant " T2},
+                {m_hsm_ec, FINDING_KEY_TYPE_UNSUPPORTED, "--hsm-name hsm1 --name <new key> --kty RSA-HSM"},
+                {m_hsm_other_key, FINDING_ACCESS_REVOKED, "may not use key key1 in Managed HSM hsm1"},
+                {m_hsm_key_deleted, FINDING_KEY_DELETED, "az keyvault key recover --hsm-name hsm1 --name key1"},
+                {m_hsm_not_visible, FINDING_CHECK_UNKNOWN,
+                 "Managed HSM 'hsm1' of cluster c1 was found neither among the Managed HSMs"},
+                {m_hsm_unknown, FINDING_CHECK_UNKNOWN, "could not read the Managed HSM of cluster c1"},
+                {m_hsm_roles_unknown, FINDING_CHECK_UNKNOWN, "local role Managed HSM Crypto Auditor"},
                 {m_fw_deny, FINDING_VAULT_FIREWALL_BLOCKS,
                  "az keyvault update --name vault1 --bypass AzureServices"},
                 {m_fw_public_off, FINDING_VAULT_FIREWALL_BLOCKS, "publicNetworkAccess Disabled"},
@@ -1436,7 +1550,7 @@ static void test_strings(void **state) {
 
         ROUND_TRIP(severity, _SEVERITY_MAX, "info", "warning", "critical");
         ROUND_TRIP(fact_kind, _FACT_MAX, "none", "key", "deleted-key", "pinned-version", "rotation-policy",
-                   "identity", "vault", "role-assignments", "role-definitions");
+                   "identity", "vault", "role-assignments", "role-definitions", "previous-version");
         ROUND_TRIP(refusal, _REFUSAL_MAX, "none", "incomplete", "cluster-not-succeeded", "cluster-updating",
                    "cluster-inaccessible", "cluster-not-ready", "target-disabled", "target-expired",
                    "target-not-yet-valid", "target-ops-missing", "target-type-unsupported", "no-access",

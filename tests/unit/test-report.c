@@ -18,8 +18,10 @@
 #include "strv.h"
 #include "sweep-fixture.h"
 
+#define TMPDIR_TEMPLATE "/tmp/cmkd-test-report.XXXXXX"
+#include "tmpdir.h"
+
 static struct fx fx;
-static char dir[] = "/tmp/cmkd-test-report.XXXXXX";
 static struct audit_entry audit_entries[4];
 static struct audit_log audit = { .entries = audit_entries, .n_entries = 4, .n_corrupt = 1 };
 static const char *const evil = "<script>alert(1)</script>";
@@ -191,19 +193,48 @@ static void test_csv(void **state) {
                 assert_true(endswith(*l, "\r"));
         assert_true(startswith(lines[0], "cluster_id,cluster_name,subscription,resource_group,location,"));
         assert_int_equal(strv_split(lines[0], ",\r", &columns), 0);
-        assert_int_equal(strv_length(columns), 25);
+        assert_int_equal(strv_length(columns), 26);
         assert_string_equal(columns[7], "status");
-        assert_string_equal(columns[19], "days_to_expiry");
+        assert_string_equal(columns[11], "key_store");
+        assert_string_equal(columns[20], "days_to_expiry");
         /* c2: pinned, disabled, 3 days expired, refused. */
         assert_true(startswith(lines[1], fx.ids[2]));
         assert_non_null(strstr(
                 lines[1], ",critical,key-version-stale:critical;key-disabled:critical,"
-                          "https://vault2.vault.azure.net/keys/key2/old2,vault2.vault.azure.net,key2,old2,"
+                          "https://vault2.vault.azure.net/keys/key2/old2,vault2.vault.azure.net,vault,key2,old2,"
                           "false,v0,false,"));
         assert_non_null(strstr(
                 lines[1], ",400,-3,refused,target-disabled,https://vault2.vault.azure.net/keys/key2,,\r"));
         /* RFC 4180 quoting of the hostile resource group. */
         assert_non_null(strstr(lines[3], ",\"rg,\"\"quoted\"\"\","));
+}
+
+/* A key in a Managed HSM: every format says which store type holds the key. */
+static void test_managed_hsm_store(void **state) {
+        struct report_input in = build();
+        _cleanup_free_ char *json = NULL, *csv = NULL, *html = NULL;
+        struct json_object *root;
+
+        snprintf(fx.urls[0], sizeof fx.urls[0], "https://hsm0.managedhsm.azure.net/keys/key0");
+        assert_int_equal(keyurl_parse(fx.urls[0], &fx.results[0].verdict.keyurl), 0);
+        json = render(REPORT_JSON, &in);
+        csv = render(REPORT_CSV, &in);
+        html = render(REPORT_HTML, &in);
+        root = json_tokener_parse(json);
+        assert_non_null(root);
+        for (size_t i = 0; i < json_object_array_length(get(root, "clusters")); i++) {
+                struct json_object *c = json_object_array_get_idx(get(root, "clusters"), i);
+
+                if (streq(str(c, "name"), "c0")) {
+                        assert_string_equal(str(c, "key.vault"), "hsm0.managedhsm.azure.net");
+                        assert_string_equal(str(c, "key.store"), "managed-hsm");
+                } else if (json_object_get_type(get(c, "key")) == json_type_object)
+                        assert_string_equal(str(c, "key.store"), "vault");
+        }
+        json_object_put(root);
+        assert_non_null(strstr(csv, ",https://hsm0.managedhsm.azure.net/keys/key0,hsm0.managedhsm.azure.net,"
+                                    "managed-hsm,key0,"));
+        assert_non_null(strstr(html, "hsm0/key0</span> <span class=\"small\">(Managed HSM)</span>"));
 }
 
 static void test_csv_formula_guard(void **state) {
@@ -423,21 +454,11 @@ static void test_alloc_failure(void **state) {
         }
 }
 
-static int setup(void **state) {
-        return mkdtemp(dir) ? 0 : -1;
-}
-
-static int teardown(void **state) {
-        char cmd[128];
-
-        snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-        return system(cmd) == 0 ? 0 : -1;
-}
-
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_json),
                 cmocka_unit_test(test_csv),
+                cmocka_unit_test(test_managed_hsm_store),
                 cmocka_unit_test(test_csv_formula_guard),
                 cmocka_unit_test(test_html),
                 cmocka_unit_test(test_sweep_that_did_not_run),
@@ -446,5 +467,5 @@ int main(void) {
                 cmocka_unit_test(test_key_in_use),
                 cmocka_unit_test(test_alloc_failure),
         };
-        return cmocka_run_group_tests(tests, setup, teardown);
+        return cmocka_run_group_tests(tests, tmpdir_setup, tmpdir_teardown);
 }
