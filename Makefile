@@ -50,7 +50,7 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/unit/%)
 
 
 .PHONY: FORCE all check check-build check-conf check-install check-demo check-detect check-engine check-hsm \
-	check-integration check-man \
+	check-integration check-man torture torture-smoke \
 	check-notify check-service check-tell check-twin check-update clean demo deps fuzz-build \
 	fuzz-build-conf fuzz-smoke fuzz-smoke-conf install unit $(SAN_CHECKS)
 
@@ -281,6 +281,20 @@ $(BUILD)/torture: tests/torture/torture.c $(BUILD)/libcmkd.a $(BUILD)/libjson-c-
 	@$(CC) $(CFLAGS) -Isrc -MMD -MP -o $@ $< $(BUILD)/libcmkd.a $(BUILD)/libjson-c-torture.a $(LDFLAGS) \
 		$(TORTURE_LIBS)
 
+# make torture: every point of a full sweep of the findings scenario, each failing alone, then
+# from it on (sticky); hours. TORTURE_ARGS adds to both (e.g. --from=N --to=M, --json-c).
+# torture-smoke, in make check: every TORTURE_SMOKE_STEP-th point, failing alone.
+TORTURE_ARGS ?=
+TORTURE_SMOKE_STEP ?= 149
+torture:
+	@$(MAKE) --no-print-directory BUILD=$(SAN_BUILD) SAN=1 $(SAN_BUILD)/torture
+	$(PYTHON) tests/torture/run-torture --mode once --mode sticky $(abspath $(SAN_BUILD)/torture) \
+		--log=$(abspath $(SAN_BUILD))/torture.jsonl $(TORTURE_ARGS)
+
+torture-smoke:
+	@$(MAKE) --no-print-directory BUILD=$(SAN_BUILD) SAN=1 $(SAN_BUILD)/torture
+	$(PYTHON) tests/torture/run-torture $(abspath $(SAN_BUILD)/torture) --step=$(TORTURE_SMOKE_STEP)
+
 # ---- make check ---------------------------------------------------------------------------
 # Builds everything first (plain in $(BUILD)/, ASan+UBSan in $(SAN_BUILD)/, the fuzzers, the
 # torture driver), then runs every suite through tests/run-suites, CHECK_JOBS at a time:
@@ -302,7 +316,7 @@ SAN_CHECKS := san-unit san-check-conf san-check-engine san-check-detect san-chec
 	san-check-notify san-check-tell san-check-demo
 CHECK_JOBS ?= 6
 # Longest first, so that the short ones fill the gaps.
-CHECKS := san-check-detect san-check-tell check-detect san-check-hsm san-check-engine check-engine check-hsm \
+CHECKS := san-check-detect san-check-tell torture-smoke check-detect san-check-hsm san-check-engine check-engine check-hsm \
 	check-twin san-check-notify check-notify san-check-update check-update check-tell san-unit unit check-demo \
 	san-check-demo check-conf san-check-conf check-man check-service check-install
 
@@ -310,7 +324,7 @@ $(SAN_CHECKS): san-%:
 	@$(MAKE) --no-print-directory BUILD=$(SAN_BUILD) SAN=1 CMKD=$(abspath $(SAN_BUILD)/cmkd) $*
 
 # What the suites of one build need, so that none of them builds while others run.
-check-build: all $(UNIT_BIN) $(DRIVERS) $(BUILD)/conf-check $(BUILD)/engine-driver
+check-build: all $(UNIT_BIN) $(DRIVERS) $(BUILD)/conf-check $(BUILD)/engine-driver $(if $(SAN),$(BUILD)/torture)
 
 check: deps
 	@$(MAKE) --no-print-directory -j$(NPROC) check-build
@@ -351,5 +365,5 @@ install: $(BUILD)/cmkd $(BUILD)/systemd/cmkd.service
 clean:
 	rm -rf build build-*
 
--include $(OBJ:.o=.d) $(UNIT_BIN:=.d) $(BUILD)/conf-check.d $(DRIVERS:=.d) $(BUILD)/integration/fixture.d \
+-include $(BUILD)/torture.d $(OBJ:.o=.d) $(UNIT_BIN:=.d) $(BUILD)/conf-check.d $(DRIVERS:=.d) $(BUILD)/integration/fixture.d \
 	$(FUZZ_LIB_OBJ:.o=.d) $(BUILD)/engine-driver.d
