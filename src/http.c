@@ -335,6 +335,15 @@ static int request_setup(struct http *h, struct http_request *req, const struct 
         SET(CURLOPT_SSL_VERIFYPEER, 1L);
         SET(CURLOPT_SSL_VERIFYHOST, 2L);
         SET(CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
+        /* No TLS session-ID cache. Debian 12's libcurl 7.88 with OpenSSL 3 double-frees a session
+         * when storing it in that cache fails for want of memory: a TLS 1.3 ticket arrives
+         * after the handshake, inside SSL_read(), OpenSSL's new-session callback hands it to
+         * libcurl, libcurl frees it on its failure path and yet tells OpenSSL it kept it
+         * (found by tests/torture: ASan double-free under SSL_read). With the cache off,
+         * libcurl installs no such callback. What it costs: a new connection does a full
+         * handshake instead of resuming; connections are kept and reused (HTTP/2, keep-alive),
+         * so that is a handful of handshakes per sweep. */
+        SET(CURLOPT_SSL_SESSIONID_CACHE, 0L);
         if (h->ca_file) {
                 SET(CURLOPT_CAINFO, h->ca_file);
                 SET(CURLOPT_CAPATH, NULL);

@@ -152,10 +152,13 @@ static int child_run(const char *config, unsigned long n, bool sticky, int meta_
                 .dry_run = true,
                 .log_level = -1,
         };
+        const char *level = getenv("TORTURE_LOG_LEVEL"); /* e.g. 7: cmkd's debug log of each point */
         struct child_result res = { .origin = -1 };
         struct manager *m = NULL;
         int r;
 
+        if (level)
+                opts.log_level = atoi(level);
         alarm(RUN_TIMEOUT_SEC);
         ev_set_allocator(ev_alloc_cb);
         /* What mem_curl_global_init() does, with the callbacks attributed to libcurl. */
