@@ -51,8 +51,8 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/unit/%)
 
 .PHONY: FORCE all check check-build check-conf check-install check-demo check-detect check-engine check-hsm \
 	check-integration check-man torture torture-smoke \
-	check-notify check-service check-tell check-twin check-update clean demo deps fuzz-build \
-	fuzz-build-conf fuzz-smoke fuzz-smoke-conf install unit $(SAN_CHECKS)
+	check-notify check-service check-tell check-twin check-update clean demo deps fuzz fuzz-build \
+	fuzz-smoke install unit $(SAN_CHECKS)
 
 all: $(BUILD)/cmkd $(BUILD)/systemd/cmkd.service
 
@@ -108,42 +108,6 @@ $(BUILD)/conf-check: tests/conf/conf-check.c $(BUILD)/libcmkd.a | $(BUILD)/obj
 check-conf: $(BUILD)/conf-check
 	$(PYTHON) tests/conf/run.py -- $(abspath $(BUILD)/conf-check)
 
-# Fuzzing of the config and the foundation parsers (libFuzzer; clang). Separate names
-# from the decoders' fuzz-build/fuzz-smoke so both can live in build-fuzz/.
-#   make fuzz-build-conf                    build build-fuzz/fuzz-{conf,timespan,...}
-#   make fuzz-smoke-conf FUZZ_CONF_SECONDS=60   run each for that long, stop on a crash
-FUZZ_CONF_CC ?= clang
-FUZZ_CONF_SECONDS ?= 60
-FUZZ_CONF_TARGETS := fuzz-conf fuzz-timespan fuzz-calendar fuzz-keyurl fuzz-retry-after
-FUZZ_CONF_BIN := $(FUZZ_CONF_TARGETS:%=build-fuzz/%)
-FUZZ_CONF_OBJ := $(patsubst src/%.c,build-fuzz/conf-obj/%.o,$(filter-out src/main.c,$(SRC)))
-FUZZ_CONF_FLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -Wall -fno-omit-frame-pointer \
-	-fsanitize=address,undefined -fno-sanitize-recover=all $(PKG_CFLAGS)
-
-build-fuzz/conf-obj/%.o: src/%.c
-	@mkdir -p $(@D)
-	@echo '  CC      $@'
-	@$(FUZZ_CONF_CC) $(FUZZ_CONF_FLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
-
-$(FUZZ_CONF_BIN): build-fuzz/%: tests/fuzz/%.c $(FUZZ_CONF_OBJ)
-	@echo '  CCLD    $@'
-	@$(FUZZ_CONF_CC) $(FUZZ_CONF_FLAGS) -fsanitize=fuzzer -Isrc -o $@ $< $(FUZZ_CONF_OBJ) $(PKG_LIBS)
-
-fuzz-build-conf: $(FUZZ_CONF_BIN)
-
-# Seeds: the config cases and cmkd.conf for fuzz-conf; tests/fuzz/seeds/<target>/ for
-# the others (calendar and retry-after inputs start with 8 bytes of time).
-fuzz-smoke-conf: fuzz-build-conf
-	@set -e; for t in $(FUZZ_CONF_TARGETS); do \
-		mkdir -p build-fuzz/corpus/$$t; \
-		seeds=tests/fuzz/seeds/$$t; [ $$t = fuzz-conf ] && seeds="tests/conf conf"; \
-		echo "== $$t ($(FUZZ_CONF_SECONDS)s)"; \
-		build-fuzz/$$t -max_total_time=$(FUZZ_CONF_SECONDS) -max_len=8192 -timeout=10 -rss_limit_mb=2048 \
-			-print_final_stats=1 -artifact_prefix=build-fuzz/$$t- build-fuzz/corpus/$$t $$seeds \
-			2>build-fuzz/$$t.log || { tail -40 build-fuzz/$$t.log; exit 1; }; \
-		grep -E '^stat::number_of_executed_units|^stat::peak_rss_mb' build-fuzz/$$t.log; \
-	done
-
 check-integration: $(BUILD)/cmkd $(DRIVERS)
 	CMKD=$(abspath $(BUILD)/cmkd) CMKD_BUILD=$(abspath $(BUILD)) $(PYTHON) -m unittest discover -s tests/integration -p 'test_*.py'
 
@@ -195,20 +159,26 @@ check-update: $(BUILD)/cmkd
 check-hsm: $(BUILD)/cmkd
 	CMKD=$(CMKD) $(PYTHON) -m unittest -v tests/integration/test_hsm.py
 
-# Decoder fuzzers (libFuzzer, clang 14 + libclang-rt-14-dev). Only the modules the decoders
-# use are built, instrumented, into $(FUZZ_BUILD). fuzz-smoke runs each target for
-# FUZZ_SECONDS, seeded from tests/fuzz/corpus/<target>/ (regenerate the seeds with
-# tests/fuzz/make-corpus.py); new inputs go to $(FUZZ_BUILD)/corpus/, crashes to
+# Fuzzers (libFuzzer, clang 14 + libclang-rt-14-dev), one per parser of outside input:
+# tests/fuzz/fuzz-*.c. The decoders of ARM and Key Vault answers (cluster, vault, key, arm-misc,
+# kv-misc), tokens, challenges and error envelopes (auth), the config (conf), key URLs (keyurl),
+# time spans, durations and RFC 3339 times (timespan), Retry-After (retry-after), change windows
+# and report schedules (calendar), and every file read back from the StateDirectory: alert
+# state, operation records, update holds, audit lines (state). Every module but main.c is built
+# instrumented into $(FUZZ_BUILD)/obj. Seeds: tests/fuzz/corpus/<name>/ (the reference
+# examples, tests/fuzz/make-corpus.py), tests/fuzz/seeds/fuzz-<name>/, and for conf the config
+# cases and conf/cmkd.conf; new inputs go to $(FUZZ_BUILD)/corpus/<name>/, crashes to
 # $(FUZZ_BUILD)/artifacts/.
+#   make fuzz         each target for FUZZ_SECONDS (60)
+#   make fuzz-smoke   each target for FUZZ_SMOKE_SECONDS (4), in make check
 FUZZ_BUILD ?= build-fuzz
 FUZZ_CC ?= clang
-FUZZ_SECONDS ?= 20
+FUZZ_SECONDS ?= 60
+FUZZ_SMOKE_SECONDS ?= 4
 FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -O1 -g -Wall -Wextra -Werror -Wno-unused-parameter \
-	-Wno-missing-field-initializers -Isrc $(PKG_CFLAGS) $(FUZZ_SAN)
-FUZZ_LIB_SRC := src/json_util.c src/arm_decode.c src/kv_decode.c src/model.c src/mem.c src/strv.c \
-	src/armid.c src/keyurl.c src/timeutil.c
-FUZZ_LIB_OBJ := $(FUZZ_LIB_SRC:src/%.c=$(FUZZ_BUILD)/obj/%.o)
+	-Wno-missing-field-initializers -DCMKD_VERSION='"$(VERSION)"' -Isrc $(PKG_CFLAGS) $(FUZZ_SAN)
+FUZZ_LIB_OBJ := $(patsubst src/%.c,$(FUZZ_BUILD)/obj/%.o,$(filter-out src/main.c,$(SRC)))
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz-*.c)
 FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=$(FUZZ_BUILD)/%)
 
@@ -225,19 +195,11 @@ $(FUZZ_BUILD)/obj:
 
 fuzz-build: $(FUZZ_BIN)
 
+fuzz: fuzz-build
+	tests/fuzz/run-fuzz $(FUZZ_BUILD) $(FUZZ_SECONDS) $(FUZZ_BIN)
+
 fuzz-smoke: fuzz-build
-	@set -e; for b in $(FUZZ_BIN); do \
-		t=$${b##*/fuzz-}; log=$(FUZZ_BUILD)/fuzz-$$t.log; \
-		mkdir -p $(FUZZ_BUILD)/corpus/$$t $(FUZZ_BUILD)/artifacts; \
-		echo "== fuzz-$$t ($(FUZZ_SECONDS)s)"; \
-		if ! $$b -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -timeout=10 -rss_limit_mb=2048 \
-			-dict=tests/fuzz/json.dict -print_final_stats=1 \
-			-artifact_prefix=$(FUZZ_BUILD)/artifacts/$$t- \
-			$(FUZZ_BUILD)/corpus/$$t tests/fuzz/corpus/$$t >$$log 2>&1; then \
-			tail -n 60 $$log; echo "fuzz-$$t failed: see $$log and $(FUZZ_BUILD)/artifacts/" >&2; exit 1; \
-		fi; \
-		grep -E '^#[0-9]+[[:space:]]+DONE|^stat::number_of_executed_units|^stat::peak_rss_mb' $$log || true; \
-	done
+	tests/fuzz/run-fuzz $(FUZZ_BUILD) $(FUZZ_SMOKE_SECONDS) $(FUZZ_BIN)
 
 # The instrumented objects are shared by every target: keep them between runs.
 .SECONDARY: $(FUZZ_LIB_OBJ)
@@ -316,7 +278,7 @@ SAN_CHECKS := san-unit san-check-conf san-check-engine san-check-detect san-chec
 	san-check-notify san-check-tell san-check-demo
 CHECK_JOBS ?= 6
 # Longest first, so that the short ones fill the gaps.
-CHECKS := san-check-detect san-check-tell torture-smoke check-detect san-check-hsm san-check-engine check-engine check-hsm \
+CHECKS := san-check-detect san-check-tell torture-smoke check-detect fuzz-smoke san-check-hsm san-check-engine check-engine check-hsm \
 	check-twin san-check-notify check-notify san-check-update check-update check-tell san-unit unit check-demo \
 	san-check-demo check-conf san-check-conf check-man check-service check-install
 
@@ -329,6 +291,7 @@ check-build: all $(UNIT_BIN) $(DRIVERS) $(BUILD)/conf-check $(BUILD)/engine-driv
 check: deps
 	@$(MAKE) --no-print-directory -j$(NPROC) check-build
 	@$(MAKE) --no-print-directory -j$(NPROC) BUILD=$(SAN_BUILD) SAN=1 check-build
+	@$(MAKE) --no-print-directory -j$(NPROC) fuzz-build
 	@$(PYTHON) tests/run-suites -j $(CHECK_JOBS) --log-dir $(abspath $(BUILD))/check-logs $(CHECKS)
 
 # The demo (README.md): installs what building it needs (.ci/install-deps --build), builds,
