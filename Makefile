@@ -50,7 +50,7 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/unit/%)
 
 
 .PHONY: FORCE all check check-build check-conf check-install check-demo check-detect check-engine check-hsm \
-	check-integration check-man torture torture-smoke \
+	check-integration check-man check-valgrind torture torture-smoke \
 	check-notify check-service check-tell check-twin check-update clean demo deps fuzz fuzz-build \
 	fuzz-smoke install unit $(SAN_CHECKS)
 
@@ -149,6 +149,12 @@ check-notify: $(BUILD)/cmkd
 #   make BUILD=build-asan SAN=1 build-asan/cmkd && make check-update CMKD=$PWD/build-asan/cmkd
 check-update: $(BUILD)/cmkd
 	CMKD=$(CMKD) $(PYTHON) -m unittest -v tests/integration/test_update.py
+
+# Valgrind memcheck over one full `cmkd --once` sweep against the twin: 0 errors, 0 bytes
+# definitely lost, no descriptor open at exit beyond stdio. The plain build (valgrind and ASan
+# do not mix). About 5 s. CMKD=path tries another binary.
+check-valgrind: $(BUILD)/cmkd
+	CMKD=$(CMKD) $(PYTHON) -m unittest -v tests/integration/test_valgrind.py
 
 # Issue 10, Managed HSM, against the twin: healthy HSM-backed clusters (every way a local role
 # grants access), broken ones (local role removed or at another key's scope, key disabled, stale
@@ -278,7 +284,7 @@ SAN_CHECKS := san-unit san-check-conf san-check-engine san-check-detect san-chec
 	san-check-notify san-check-tell san-check-demo
 CHECK_JOBS ?= 6
 # Longest first, so that the short ones fill the gaps.
-CHECKS := san-check-detect san-check-tell torture-smoke check-detect fuzz-smoke san-check-hsm san-check-engine check-engine check-hsm \
+CHECKS := san-check-detect san-check-tell torture-smoke check-detect fuzz-smoke check-valgrind san-check-hsm san-check-engine check-engine check-hsm \
 	check-twin san-check-notify check-notify san-check-update check-update check-tell san-unit unit check-demo \
 	san-check-demo check-conf san-check-conf check-man check-service check-install
 

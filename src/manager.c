@@ -42,7 +42,7 @@ struct fetch_call {
 
 struct manager {
         struct manager_options opts;
-        struct ev_loop *loop;        /* the default loop (signals need it); not freed */
+        struct ev_loop *loop;        /* the default loop (signals need it); destroyed with the manager */
         struct conf *conf;           /* owned */
         struct conf *pending_conf;   /* owned: a reloaded config waiting for a quiet moment */
         enum run_mode mode;
@@ -639,6 +639,10 @@ struct manager *manager_free(struct manager *m) {
         alertstate_free(m->alerts);
         conf_free(m->conf);
         conf_free(m->pending_conf);
+        /* After everything that has watchers on it: its epoll, eventfd and timerfd descriptors
+         * would stay open otherwise (valgrind --track-fds, tests/integration/test_valgrind.py). */
+        if (m->loop)
+                ev_loop_destroy(m->loop);
         mem_free(m);
         return NULL;
 }
