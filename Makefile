@@ -105,8 +105,9 @@ $(BUILD)/conf-check: tests/conf/conf-check.c $(BUILD)/libcmkd.a | $(BUILD)/obj
 	@echo '  CCLD    $@'
 	@$(CC) $(CFLAGS) -Isrc -MMD -MP -o $@ $< $(BUILD)/libcmkd.a $(LDFLAGS) $(PKG_LIBS)
 
-check-conf: $(BUILD)/conf-check
+check-conf: $(BUILD)/conf-check $(BUILD)/cmkd
 	$(PYTHON) tests/conf/run.py -- $(abspath $(BUILD)/conf-check)
+	CMKD=$(CMKD) $(PYTHON) -m unittest -v tests/conf/test_binary.py
 
 check-integration: $(BUILD)/cmkd $(DRIVERS)
 	CMKD=$(abspath $(BUILD)/cmkd) CMKD_BUILD=$(abspath $(BUILD)) $(PYTHON) -m unittest discover -s tests/integration -p 'test_*.py'
