@@ -645,6 +645,24 @@ static void check_multi_info(struct http *h) {
         queue_pump(h);
 }
 
+/* curl_multi_socket_action() that fails (libcurl 7.88 out of memory, e.g. adding a socket to
+ * its hash) may return before it tells us, through on_curl_timer(), when to call it next: the
+ * transfers it holds would then wait forever, their own timeouts never checked (the torture
+ * test found a --once sweep hanging so). Ask libcurl for its next timeout instead; when it
+ * has none but transfers run, look again in a second. */
+static void rearm_after_error(struct http *h, CURLMcode mc) {
+        long timeout_ms = -1;
+
+        if (mc == CURLM_OK)
+                return;
+        if (curl_multi_timeout(h->multi, &timeout_ms) != CURLM_OK || timeout_ms < 0)
+                timeout_ms = h->n_running > 0 ? 1000 : -1;
+        if (timeout_ms < 0 || ev_is_active(&h->timer))
+                return;
+        ev_timer_set(&h->timer, (double)timeout_ms / 1000.0, 0.);
+        ev_timer_start(h->loop, &h->timer);
+}
+
 static void on_timer(struct ev_loop *loop, ev_timer *w, int revents) {
         struct http *h = w->data;
         int running;
@@ -652,7 +670,7 @@ static void on_timer(struct ev_loop *loop, ev_timer *w, int revents) {
         /* This is libev's callback for the timer libcurl asked for, not libcurl's timer
          * callback (on_curl_timer below): calling into libcurl here is what the timer is
          * for, and libcurl is not on the stack. */
-        (void)curl_multi_socket_action(h->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+        rearm_after_error(h, curl_multi_socket_action(h->multi, CURL_SOCKET_TIMEOUT, 0, &running));
         check_multi_info(h);
 }
 
@@ -679,7 +697,7 @@ static void on_io(struct ev_loop *loop, ev_io *w, int revents) {
                 action |= CURL_CSELECT_IN;
         if (revents & EV_WRITE)
                 action |= CURL_CSELECT_OUT;
-        (void)curl_multi_socket_action(h->multi, s->fd, action, &running);
+        rearm_after_error(h, curl_multi_socket_action(h->multi, s->fd, action, &running));
         check_multi_info(h);
 }
 
