@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /* libcurl multi_socket on one libev loop (curl's evhiperfifo pattern, corrected): one
  * ev_timer for curl's timer, an ev_io per socket from a pool we own, the finished
- * transfers drained after every socket_action. It must not retry, log headers or bodies,
- * switch TLS verification off, or call back into the user from inside a libcurl callback. */
+ * transfers drained after every socket_action, and a deadline of our own per request in
+ * flight. It must not retry, log headers or bodies, switch TLS verification off, or call
+ * back into the user from inside a libcurl callback. */
 
 #include <assert.h>
 #include <curl/curl.h>
@@ -39,6 +40,8 @@ struct http_request {
         enum http_method method;
         bool secret_response;
         bool running;          /* added to the multi handle */
+        usec_t timeout_usec;   /* libcurl's timeout for it; the deadline adds a margin */
+        ev_timer deadline;     /* ours, active while running; deadline.data = this (see on_deadline) */
         int write_error;       /* -E2BIG/-ENOMEM from our write or header callback */
         struct buf header_buf; /* raw header block of the latest answer */
         struct http_response resp;
@@ -58,6 +61,7 @@ struct http {
         char *user_agent;              /* owned */
         unsigned max_concurrent;
         usec_t timeout_usec;
+        bool test_no_curl_timeout; /* see struct http_conf */
 
         struct sock_chunk *chunks; /* owned array of owned pools of socket watchers */
         size_t n_chunks;
@@ -253,6 +257,9 @@ static void slist_free_wiped(struct curl_slist *l) {
 static void request_free(struct http_request *req) {
         if (!req)
                 return;
+        /* Also drops an expiry libev has queued but not delivered yet (libcurl finished the
+         * transfer in the same loop iteration): the request completes once. */
+        ev_timer_stop(req->http->loop, &req->deadline);
         if (req->easy)
                 curl_easy_cleanup(req->easy);
         slist_free_wiped(req->headers);
@@ -315,7 +322,7 @@ static size_t on_curl_header(char *ptr, size_t size, size_t nmemb, void *userdat
 }
 
 static int request_setup(struct http *h, struct http_request *req, const struct http_spec *spec) {
-        usec_t timeout = spec->timeout_usec ?: h->timeout_usec;
+        usec_t timeout = req->timeout_usec;
         char *line;
         int r = 0;
 
@@ -362,8 +369,11 @@ static int request_setup(struct http *h, struct http_request *req, const struct 
         SET(CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
         /* Wait for a connection that can multiplex rather than open another. */
         SET(CURLOPT_PIPEWAIT, 1L);
-        SET(CURLOPT_TIMEOUT_MS, (long)(timeout / USEC_PER_MSEC));
-        SET(CURLOPT_CONNECTTIMEOUT_MS, (long)(MIN(timeout, HTTP_CONNECT_TIMEOUT_USEC) / USEC_PER_MSEC));
+        if (!h->test_no_curl_timeout) {
+                SET(CURLOPT_TIMEOUT_MS, (long)(timeout / USEC_PER_MSEC));
+                SET(CURLOPT_CONNECTTIMEOUT_MS,
+                    (long)(MIN(timeout, HTTP_CONNECT_TIMEOUT_USEC) / USEC_PER_MSEC));
+        }
         SET(CURLOPT_USERAGENT, h->user_agent);
         /* All encodings libcurl decodes; the size cap applies to the decoded bytes. */
         SET(CURLOPT_ACCEPT_ENCODING, "");
@@ -457,6 +467,12 @@ static int request_setup(struct http *h, struct http_request *req, const struct 
 
 static void request_finish(struct http_request *req, CURLcode result);
 
+/* libcurl's timeout plus this: libcurl, when it works, always reports first. */
+static usec_t deadline_usec(usec_t timeout_usec) {
+        return timeout_usec +
+               CLAMP(timeout_usec / 10, HTTP_DEADLINE_MARGIN_MIN_USEC, HTTP_DEADLINE_MARGIN_MAX_USEC);
+}
+
 static int request_add(struct http *h, struct http_request *req) {
         CURLMcode m;
 
@@ -464,6 +480,10 @@ static int request_add(struct http *h, struct http_request *req) {
         m = curl_multi_add_handle(h->multi, req->easy);
         if (m != CURLM_OK)
                 return m == CURLM_OUT_OF_MEMORY ? -ENOMEM : -EIO;
+        /* The watcher is ours (libev allocates nothing for it; its timer heap was grown at
+         * start-up, see loop.c): starting it cannot fail. */
+        ev_timer_set(&req->deadline, (double)deadline_usec(req->timeout_usec) / USEC_PER_SEC, 0.);
+        ev_timer_start(h->loop, &req->deadline);
         req->running = true;
         req->next = h->running;
         if (h->running)
@@ -472,6 +492,8 @@ static int request_add(struct http *h, struct http_request *req) {
         h->n_running++;
         return 0;
 }
+
+static void on_deadline(struct ev_loop *loop, ev_timer *w, int revents);
 
 /* Starts queued requests while there is room. Called from loop callbacks only. */
 static void queue_pump(struct http *h) {
@@ -506,6 +528,9 @@ int http_request_start(struct http *h, const struct http_spec *spec, http_done_f
         req->http = h;
         req->method = spec->method;
         req->secret_response = spec->secret_response;
+        req->timeout_usec = spec->timeout_usec ?: h->timeout_usec;
+        ev_init(&req->deadline, on_deadline);
+        req->deadline.data = req;
         req->done = done;
         req->userdata = userdata;
         buf_init(&req->resp.body, spec->body_max ?: HTTP_BODY_MAX_DEFAULT);
@@ -558,6 +583,7 @@ static void request_unlink(struct http_request *req) {
         struct http *h = req->http;
 
         if (req->running) {
+                ev_timer_stop(h->loop, &req->deadline);
                 curl_multi_remove_handle(h->multi, req->easy);
                 list_remove(&h->running, NULL, req);
                 req->running = false;
@@ -642,6 +668,26 @@ static void check_multi_info(struct http *h) {
                 request_unlink(req);
                 request_finish(req, result);
         }
+        queue_pump(h);
+}
+
+/* The request's deadline passed and libcurl has not ended it. That happens when an allocation
+ * fails inside libcurl 7.88 at the wrong moment (the torture test found a --once sweep that
+ * hung forever in the first token request): libcurl keeps a transfer it has no timeout for
+ * (curl_multi_timeout() says none) and would never report it. Take it away from libcurl and
+ * end it as libcurl's own timeout would, so the callers' retry and backoff apply. libcurl is
+ * not on the stack (this is a libev callback); if libcurl finished the transfer in this same
+ * iteration, its message is dropped with the handle, and if we finished first, request_free()
+ * stopped this watcher: either way the request completes once. */
+static void on_deadline(struct ev_loop *loop, ev_timer *w, int revents) {
+        struct http_request *req = w->data;
+        struct http *h = req->http;
+
+        assert(req->running);
+        request_unlink(req);
+        snprintf(req->errbuf, sizeof req->errbuf, "no end after %.3fs, ended by cmkd's deadline",
+                 (double)deadline_usec(req->timeout_usec) / USEC_PER_SEC);
+        request_finish(req, CURLE_OPERATION_TIMEDOUT);
         queue_pump(h);
 }
 
@@ -745,8 +791,9 @@ static int on_curl_socket(CURL *easy, curl_socket_t fd, int what, void *userp, v
                         (void)sock_pool_grow(h, 8);
                 if (!h->free_socks) {
                         /* Out of memory: the socket goes unwatched and the transfer ends
-                         * at its timeout (libcurl's timer still runs). Returning -1
-                         * would make libcurl fail every transfer of the multi handle. */
+                         * at its timeout (libcurl's timer still runs, and the request's
+                         * deadline backs it up). Returning -1 would make libcurl fail
+                         * every transfer of the multi handle. */
                         log_debug("Out of memory for a socket watcher, request will time out.");
                         return 0;
                 }
@@ -780,6 +827,7 @@ int http_new(struct ev_loop *loop, const struct http_conf *conf, struct http **r
         h->loop = loop;
         h->max_concurrent = conf->max_concurrent ?: HTTP_MAX_CONCURRENT_DEFAULT;
         h->timeout_usec = conf->timeout_usec ?: HTTP_TIMEOUT_USEC_DEFAULT;
+        h->test_no_curl_timeout = conf->test_no_curl_timeout;
         ev_init(&h->timer, on_timer);
         h->timer.data = h;
 
