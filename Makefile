@@ -20,8 +20,15 @@ CC ?= cc
 PYTHON ?= /usr/bin/python3
 PKGS := libcurl json-c libsystemd inih
 
-# SAN=1 builds with AddressSanitizer and UndefinedBehaviorSanitizer, no recovery.
+# SAN=1 builds with AddressSanitizer and UndefinedBehaviorSanitizer, no recovery, and runs
+# whatever a target runs with these options (unless set): the first report aborts the
+# process, LeakSanitizer checks at exit.
 SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+ifneq ($(SAN),)
+export ASAN_OPTIONS ?= detect_leaks=1:abort_on_error=1
+export UBSAN_OPTIONS ?= halt_on_error=1:print_stacktrace=1
+endif
+NPROC := $(shell nproc 2>/dev/null || echo 2)
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lev -lm
 
@@ -32,6 +39,9 @@ override CFLAGS += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wno-un
 	$(if $(SAN),$(SAN_FLAGS))
 override LDFLAGS += $(if $(SAN),$(SAN_FLAGS)) -Wl,-z,relro,-z,now
 
+# The binary the integration suites run (CMKD=path tries another one).
+CMKD ?= $(abspath $(BUILD)/cmkd)
+
 SRC := $(wildcard src/*.c)
 OBJ := $(SRC:src/%.c=$(BUILD)/obj/%.o)
 LIB_OBJ := $(filter-out $(BUILD)/obj/main.o,$(OBJ))
@@ -39,9 +49,10 @@ UNIT_SRC := $(wildcard tests/unit/test-*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/unit/%)
 
 
-.PHONY: FORCE all bench check check-conf check-faults check-install check-demo check-detect check-engine check-hsm \
-	check-integration check-man check-notify check-service check-tell check-twin check-update clean demo deps \
-	fuzz-build fuzz-build-conf fuzz-smoke fuzz-smoke-conf install soak unit
+.PHONY: FORCE all bench check check-build check-conf check-faults check-install check-demo check-detect check-engine \
+	check-hsm check-integration check-man check-valgrind torture torture-smoke \
+	check-notify check-service check-tell check-twin check-update clean demo deps fuzz fuzz-build \
+	fuzz-smoke install soak unit $(SAN_CHECKS)
 
 all: $(BUILD)/cmkd $(BUILD)/systemd/cmkd.service
 
@@ -94,44 +105,9 @@ $(BUILD)/conf-check: tests/conf/conf-check.c $(BUILD)/libcmkd.a | $(BUILD)/obj
 	@echo '  CCLD    $@'
 	@$(CC) $(CFLAGS) -Isrc -MMD -MP -o $@ $< $(BUILD)/libcmkd.a $(LDFLAGS) $(PKG_LIBS)
 
-check-conf: $(BUILD)/conf-check
+check-conf: $(BUILD)/conf-check $(BUILD)/cmkd
 	$(PYTHON) tests/conf/run.py -- $(abspath $(BUILD)/conf-check)
-
-# Fuzzing of the config and the foundation parsers (libFuzzer; clang). Separate names
-# from the decoders' fuzz-build/fuzz-smoke so both can live in build-fuzz/.
-#   make fuzz-build-conf                    build build-fuzz/fuzz-{conf,timespan,...}
-#   make fuzz-smoke-conf FUZZ_CONF_SECONDS=60   run each for that long, stop on a crash
-FUZZ_CONF_CC ?= clang
-FUZZ_CONF_SECONDS ?= 60
-FUZZ_CONF_TARGETS := fuzz-conf fuzz-timespan fuzz-calendar fuzz-keyurl fuzz-retry-after
-FUZZ_CONF_BIN := $(FUZZ_CONF_TARGETS:%=build-fuzz/%)
-FUZZ_CONF_OBJ := $(patsubst src/%.c,build-fuzz/conf-obj/%.o,$(filter-out src/main.c,$(SRC)))
-FUZZ_CONF_FLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -Wall -fno-omit-frame-pointer \
-	-fsanitize=address,undefined -fno-sanitize-recover=all $(PKG_CFLAGS)
-
-build-fuzz/conf-obj/%.o: src/%.c
-	@mkdir -p $(@D)
-	@echo '  CC      $@'
-	@$(FUZZ_CONF_CC) $(FUZZ_CONF_FLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
-
-$(FUZZ_CONF_BIN): build-fuzz/%: tests/fuzz/%.c $(FUZZ_CONF_OBJ)
-	@echo '  CCLD    $@'
-	@$(FUZZ_CONF_CC) $(FUZZ_CONF_FLAGS) -fsanitize=fuzzer -Isrc -o $@ $< $(FUZZ_CONF_OBJ) $(PKG_LIBS)
-
-fuzz-build-conf: $(FUZZ_CONF_BIN)
-
-# Seeds: the config cases and cmkd.conf for fuzz-conf; tests/fuzz/seeds/<target>/ for
-# the others (calendar and retry-after inputs start with 8 bytes of time).
-fuzz-smoke-conf: fuzz-build-conf
-	@set -e; for t in $(FUZZ_CONF_TARGETS); do \
-		mkdir -p build-fuzz/corpus/$$t; \
-		seeds=tests/fuzz/seeds/$$t; [ $$t = fuzz-conf ] && seeds="tests/conf conf"; \
-		echo "== $$t ($(FUZZ_CONF_SECONDS)s)"; \
-		build-fuzz/$$t -max_total_time=$(FUZZ_CONF_SECONDS) -max_len=8192 -timeout=10 -rss_limit_mb=2048 \
-			-print_final_stats=1 -artifact_prefix=build-fuzz/$$t- build-fuzz/corpus/$$t $$seeds \
-			2>build-fuzz/$$t.log || { tail -40 build-fuzz/$$t.log; exit 1; }; \
-		grep -E '^stat::number_of_executed_units|^stat::peak_rss_mb' build-fuzz/$$t.log; \
-	done
+	CMKD=$(CMKD) $(PYTHON) -m unittest -v tests/conf/test_binary.py
 
 check-integration: $(BUILD)/cmkd $(DRIVERS) $(BUILD)/soak-driver
 	CMKD=$(abspath $(BUILD)/cmkd) CMKD_BUILD=$(abspath $(BUILD)) $(PYTHON) -m unittest discover -s tests/integration -p 'test_*.py'
@@ -140,7 +116,7 @@ check-integration: $(BUILD)/cmkd $(DRIVERS) $(BUILD)/soak-driver
 # reports against their schema and in headless Chromium.
 # Needs root (mount namespace) and Debian's chromium. Screenshot: $(BUILD)/report-screenshot.png.
 check-tell: $(DRIVERS) $(BUILD)/cmkd
-	cd tests/integration && CMKD_BUILD=$(abspath $(BUILD)) $(PYTHON) -m unittest -v test_journal test_report test_journal_daemon test_daemon_outputs
+	cd tests/integration && CMKD=$(CMKD) CMKD_BUILD=$(abspath $(BUILD)) $(PYTHON) -m unittest -v test_journal test_report test_journal_daemon test_daemon_outputs
 
 # 'systemd-analyze verify' prints nothing and 'security --offline=yes' rates the unit at 1.0
 # or lower; the checked copy runs the binary just built. Starts no systemd.
@@ -165,7 +141,6 @@ check-detect: $(BUILD)/cmkd
 
 # The sd_notify protocol of the daemon (READY, WATCHDOG, RELOADING, STOPPING) against a fake
 # notify socket and the twin. CMKD=path tries another binary.
-CMKD ?= $(abspath $(BUILD)/cmkd)
 check-notify: $(BUILD)/cmkd
 	CMKD=$(CMKD) $(PYTHON) -m unittest -v tests/integration/test_notify.py
 
@@ -176,6 +151,12 @@ check-notify: $(BUILD)/cmkd
 check-update: $(BUILD)/cmkd
 	CMKD=$(CMKD) $(PYTHON) -m unittest -v tests/integration/test_update.py
 
+# Valgrind memcheck over one full `cmkd --once` sweep against the twin: 0 errors, 0 bytes
+# definitely lost, no descriptor open at exit beyond stdio. The plain build (valgrind and ASan
+# do not mix). About 5 s. CMKD=path tries another binary.
+check-valgrind: $(BUILD)/cmkd
+	CMKD=$(CMKD) $(PYTHON) -m unittest -v tests/integration/test_valgrind.py
+
 # Issue 10, Managed HSM, against the twin: healthy HSM-backed clusters (every way a local role
 # grants access), broken ones (local role removed or at another key's scope, key disabled, stale
 # pin, EC-HSM, purge protection off, firewall, HSM deleted or in another region, role assignments
@@ -185,20 +166,26 @@ check-update: $(BUILD)/cmkd
 check-hsm: $(BUILD)/cmkd
 	CMKD=$(CMKD) $(PYTHON) -m unittest -v tests/integration/test_hsm.py
 
-# Decoder fuzzers (libFuzzer, clang 14 + libclang-rt-14-dev). Only the modules the decoders
-# use are built, instrumented, into $(FUZZ_BUILD). fuzz-smoke runs each target for
-# FUZZ_SECONDS, seeded from tests/fuzz/corpus/<target>/ (regenerate the seeds with
-# tests/fuzz/make-corpus.py); new inputs go to $(FUZZ_BUILD)/corpus/, crashes to
+# Fuzzers (libFuzzer, clang 14 + libclang-rt-14-dev), one per parser of outside input:
+# tests/fuzz/fuzz-*.c. The decoders of ARM and Key Vault answers (cluster, vault, key, arm-misc,
+# kv-misc), tokens, challenges and error envelopes (auth), the config (conf), key URLs (keyurl),
+# time spans, durations and RFC 3339 times (timespan), Retry-After (retry-after), change windows
+# and report schedules (calendar), and every file read back from the StateDirectory: alert
+# state, operation records, update holds, audit lines (state). Every module but main.c is built
+# instrumented into $(FUZZ_BUILD)/obj. Seeds: tests/fuzz/corpus/<name>/ (the reference
+# examples, tests/fuzz/make-corpus.py), tests/fuzz/seeds/fuzz-<name>/, and for conf the config
+# cases and conf/cmkd.conf; new inputs go to $(FUZZ_BUILD)/corpus/<name>/, crashes to
 # $(FUZZ_BUILD)/artifacts/.
+#   make fuzz         each target for FUZZ_SECONDS (60)
+#   make fuzz-smoke   each target for FUZZ_SMOKE_SECONDS (4), in make check
 FUZZ_BUILD ?= build-fuzz
 FUZZ_CC ?= clang
-FUZZ_SECONDS ?= 20
+FUZZ_SECONDS ?= 60
+FUZZ_SMOKE_SECONDS ?= 4
 FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -O1 -g -Wall -Wextra -Werror -Wno-unused-parameter \
-	-Wno-missing-field-initializers -Isrc $(PKG_CFLAGS) $(FUZZ_SAN)
-FUZZ_LIB_SRC := src/json_util.c src/arm_decode.c src/kv_decode.c src/model.c src/mem.c src/strv.c \
-	src/armid.c src/keyurl.c src/timeutil.c
-FUZZ_LIB_OBJ := $(FUZZ_LIB_SRC:src/%.c=$(FUZZ_BUILD)/obj/%.o)
+	-Wno-missing-field-initializers -DCMKD_VERSION='"$(VERSION)"' -Isrc $(PKG_CFLAGS) $(FUZZ_SAN)
+FUZZ_LIB_OBJ := $(patsubst src/%.c,$(FUZZ_BUILD)/obj/%.o,$(filter-out src/main.c,$(SRC)))
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz-*.c)
 FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=$(FUZZ_BUILD)/%)
 
@@ -215,19 +202,11 @@ $(FUZZ_BUILD)/obj:
 
 fuzz-build: $(FUZZ_BIN)
 
+fuzz: fuzz-build
+	tests/fuzz/run-fuzz $(FUZZ_BUILD) $(FUZZ_SECONDS) $(FUZZ_BIN)
+
 fuzz-smoke: fuzz-build
-	@set -e; for b in $(FUZZ_BIN); do \
-		t=$${b##*/fuzz-}; log=$(FUZZ_BUILD)/fuzz-$$t.log; \
-		mkdir -p $(FUZZ_BUILD)/corpus/$$t $(FUZZ_BUILD)/artifacts; \
-		echo "== fuzz-$$t ($(FUZZ_SECONDS)s)"; \
-		if ! $$b -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -timeout=10 -rss_limit_mb=2048 \
-			-dict=tests/fuzz/json.dict -print_final_stats=1 \
-			-artifact_prefix=$(FUZZ_BUILD)/artifacts/$$t- \
-			$(FUZZ_BUILD)/corpus/$$t tests/fuzz/corpus/$$t >$$log 2>&1; then \
-			tail -n 60 $$log; echo "fuzz-$$t failed: see $$log and $(FUZZ_BUILD)/artifacts/" >&2; exit 1; \
-		fi; \
-		grep -E '^#[0-9]+[[:space:]]+DONE|^stat::number_of_executed_units|^stat::peak_rss_mb' $$log || true; \
-	done
+	tests/fuzz/run-fuzz $(FUZZ_BUILD) $(FUZZ_SMOKE_SECONDS) $(FUZZ_BIN)
 
 # The instrumented objects are shared by every target: keep them between runs.
 .SECONDARY: $(FUZZ_LIB_OBJ)
@@ -294,17 +273,75 @@ soak: $(BUILD)/soak-driver
 	MEMORY_SWEEPS=$(SOAK_SWEEPS) MEMORY_FAULTS=$(SOAK_SWEEPS) SOAK_TIMEOUT=$(SOAK_TIMEOUT) \
 		CMKD_BUILD=$(abspath $(BUILD)) $(PYTHON) -m unittest -v tests/integration/test_memory.py
 
-# Every test, in order of how fast they fail. Each is also a target of its own.
-CHECKS := unit check-conf check-man check-service check-install check-engine check-twin check-detect check-update \
-	check-hsm check-notify check-tell check-faults check-demo
+# ---- allocation-failure torture (tests/torture) ---------------------------------------------
+# torture fails each allocation of a full sweep in turn (make torture: all of them, once and
+# sticky; make torture-smoke: a sample, in make check). Built with SAN=1 (LeakSanitizer
+# checks each run). json-c allocates with malloc(): the torture binary links a copy of the
+# static libjson-c.a whose malloc, calloc, realloc and strdup are renamed to torture_json_*,
+# which count and fail them through mem.c like ours and libcurl's.
+JSONC_A := $(shell pkg-config --variable=libdir json-c 2>/dev/null)/libjson-c.a
+TORTURE_LIBS = $(shell pkg-config --libs libcurl libsystemd inih 2>/dev/null) -lev -lm
+
+$(BUILD)/libjson-c-torture.a: $(JSONC_A) | $(BUILD)/obj
+	@echo '  OBJCOPY $@'
+	@objcopy --redefine-sym malloc=torture_json_malloc --redefine-sym calloc=torture_json_calloc \
+		--redefine-sym realloc=torture_json_realloc --redefine-sym strdup=torture_json_strdup $< $@
+
+$(BUILD)/torture: tests/torture/torture.c $(BUILD)/libcmkd.a $(BUILD)/libjson-c-torture.a
+	@echo '  CCLD    $@'
+	@$(CC) $(CFLAGS) -Isrc -MMD -MP -o $@ $< $(BUILD)/libcmkd.a $(BUILD)/libjson-c-torture.a $(LDFLAGS) \
+		$(TORTURE_LIBS)
+
+# make torture: every point of a full sweep of the findings scenario, each failing alone, then
+# from it on (sticky); hours. TORTURE_ARGS adds to both (e.g. --from=N --to=M, --json-c).
+# torture-smoke, in make check: every TORTURE_SMOKE_STEP-th point, failing alone.
+TORTURE_ARGS ?=
+TORTURE_SMOKE_STEP ?= 149
+torture:
+	@$(MAKE) --no-print-directory BUILD=$(SAN_BUILD) SAN=1 $(SAN_BUILD)/torture
+	$(PYTHON) tests/torture/run-torture --mode once --mode sticky $(abspath $(SAN_BUILD)/torture) \
+		--log=$(abspath $(SAN_BUILD))/torture.jsonl $(TORTURE_ARGS)
+
+torture-smoke:
+	@$(MAKE) --no-print-directory BUILD=$(SAN_BUILD) SAN=1 $(SAN_BUILD)/torture
+	$(PYTHON) tests/torture/run-torture $(abspath $(SAN_BUILD)/torture) --step=$(TORTURE_SMOKE_STEP)
+
+# ---- make check ---------------------------------------------------------------------------
+# Builds everything first (plain in $(BUILD)/, ASan+UBSan in $(SAN_BUILD)/, the fuzzers, the
+# torture driver), then runs every suite through tests/run-suites, CHECK_JOBS at a time:
+# one line per suite with its time, the whole log of each failed suite at the end, every
+# log in $(BUILD)/check-logs/. The suites can run side by side: each starts its own twin
+# on ephemeral ports and keeps its files in private temporary directories; most of their
+# time is spent waiting (for sweeps, timers, the twin), not computing, so 2 cores carry
+# several at once. Each suite is also a target of its own.
+#
+# Sanitizers: every suite that runs our C code runs twice, the second time as san-SUITE
+# with $(SAN_BUILD)/ (SAN=1: ASan and UBSan without recovery, LeakSanitizer at exit, the
+# options above): the unit tests, the config cases (conf-check), the engine (its unit tests
+# and engine-driver), detection, updates, Managed HSM, sd_notify, the journal and report drivers with
+# the daemon, the faults, crash, secret and memory tests, and the demo. Not twice: check-man (it only asks conf-check for the key list,
+# which san-check-conf covers), check-service and check-install (they check files and the
+# unit, not behaviour), check-twin (no C).
+SAN_BUILD := build-asan
+SAN_CHECKS := san-unit san-check-conf san-check-engine san-check-detect san-check-update san-check-hsm \
+	san-check-notify san-check-tell san-check-faults san-check-demo
+CHECK_JOBS ?= 6
+# Longest first, so that the short ones fill the gaps.
+CHECKS := san-check-faults check-faults san-check-detect san-check-tell torture-smoke check-detect fuzz-smoke check-valgrind san-check-hsm san-check-engine check-engine check-hsm \
+	check-twin san-check-notify check-notify san-check-update check-update check-tell san-unit unit check-demo \
+	san-check-demo check-conf san-check-conf check-man check-service check-install
+
+$(SAN_CHECKS): san-%:
+	@$(MAKE) --no-print-directory BUILD=$(SAN_BUILD) SAN=1 CMKD=$(abspath $(SAN_BUILD)/cmkd) $*
+
+# What the suites of one build need, so that none of them builds while others run.
+check-build: all $(UNIT_BIN) $(DRIVERS) $(BUILD)/conf-check $(BUILD)/engine-driver $(BUILD)/soak-driver $(if $(SAN),$(BUILD)/torture)
 
 check: deps
-	$(MAKE) all
-	@set -e; for t in $(CHECKS); do \
-		echo "==== make $$t"; start=$$(date +%s); \
-		$(MAKE) --no-print-directory $$t; \
-		echo "==== make $$t: ok ($$(( $$(date +%s) - start ))s)"; \
-	done
+	@$(MAKE) --no-print-directory -j$(NPROC) check-build
+	@$(MAKE) --no-print-directory -j$(NPROC) BUILD=$(SAN_BUILD) SAN=1 check-build
+	@$(MAKE) --no-print-directory -j$(NPROC) fuzz-build
+	@$(PYTHON) tests/run-suites -j $(CHECK_JOBS) --log-dir $(abspath $(BUILD))/check-logs $(CHECKS)
 
 # Issue 9: a full sweep of cmkd against the same detection written with the official Azure SDK
 # for JavaScript (tests/bench/sdk-sweep.cjs), both on the twin with 20 ms of latency and ARM
@@ -349,5 +386,5 @@ install: $(BUILD)/cmkd $(BUILD)/systemd/cmkd.service
 clean:
 	rm -rf build build-*
 
--include $(OBJ:.o=.d) $(UNIT_BIN:=.d) $(BUILD)/conf-check.d $(DRIVERS:=.d) $(BUILD)/integration/fixture.d \
+-include $(BUILD)/torture.d $(OBJ:.o=.d) $(UNIT_BIN:=.d) $(BUILD)/conf-check.d $(DRIVERS:=.d) $(BUILD)/integration/fixture.d \
 	$(FUZZ_LIB_OBJ:.o=.d) $(BUILD)/engine-driver.d $(BUILD)/soak-driver.d

@@ -143,7 +143,12 @@ int hashmap_put(struct hashmap *h, const char *key, void *value) {
 }
 
 void *hashmap_get(const struct hashmap *h, const char *key) {
-        struct entry *e = find(h, key);
+        struct entry *e;
+
+        /* A map that could not be allocated holds nothing. */
+        if (!h)
+                return NULL;
+        e = find(h, key);
 
         return e ? e->value : NULL;
 }

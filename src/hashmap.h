@@ -23,6 +23,7 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(struct hashmap *, hashmap_free);
 
 /* Returns 0 on insert, -EEXIST if the key is present (nothing changed), -ENOMEM. */
 int hashmap_put(struct hashmap *h, const char *key, void *value);
+/* The value of key, or NULL when absent. h may be NULL (a map never allocated: empty). */
 void *hashmap_get(const struct hashmap *h, const char *key);
 /* Removes the entry and returns its value without freeing it (NULL if absent). */
 void *hashmap_remove(struct hashmap *h, const char *key);

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /* libcurl multi_socket on one libev loop (curl's evhiperfifo pattern, corrected): one
  * ev_timer for curl's timer, an ev_io per socket from a pool we own, the finished
- * transfers drained after every socket_action. It must not retry, log headers or bodies,
- * switch TLS verification off, or call back into the user from inside a libcurl callback. */
+ * transfers drained after every socket_action, and a deadline of our own per request in
+ * flight. It must not retry, log headers or bodies, switch TLS verification off, or call
+ * back into the user from inside a libcurl callback. */
 
 #include <assert.h>
 #include <curl/curl.h>
@@ -47,6 +48,8 @@ struct http_request {
         enum http_method method;
         bool secret_response;
         bool running;          /* added to the multi handle */
+        usec_t timeout_usec;   /* libcurl's timeout for it; the deadline adds a margin */
+        ev_timer deadline;     /* ours, active while running; deadline.data = this (see on_deadline) */
         int write_error;       /* -E2BIG/-ENOMEM from our write or header callback */
         struct buf header_buf; /* raw header block of the latest answer */
         struct http_response resp;
@@ -70,6 +73,7 @@ struct http {
         char *user_agent;              /* owned */
         unsigned max_concurrent;
         usec_t timeout_usec;
+        bool test_no_curl_timeout; /* see struct http_conf */
 
         struct sock_chunk *chunks; /* owned array of owned pools of socket watchers */
         size_t n_chunks;
@@ -303,6 +307,9 @@ static void request_free(struct http_request *req) {
         if (!req)
                 return;
         spec_free(req->pending);
+        /* Also drops an expiry libev has queued but not delivered yet (libcurl finished the
+         * transfer in the same loop iteration): the request completes once. */
+        ev_timer_stop(req->http->loop, &req->deadline);
         if (req->easy)
                 curl_easy_cleanup(req->easy);
         slist_free_wiped(req->headers);
@@ -439,7 +446,7 @@ static size_t on_curl_header(char *ptr, size_t size, size_t nmemb, void *userdat
 }
 
 static int request_setup(struct http *h, struct http_request *req, const struct http_spec *spec) {
-        usec_t timeout = spec->timeout_usec ?: h->timeout_usec;
+        usec_t timeout = req->timeout_usec;
         char *line;
         int r = 0;
 
@@ -459,6 +466,15 @@ static int request_setup(struct http *h, struct http_request *req, const struct 
         SET(CURLOPT_SSL_VERIFYPEER, 1L);
         SET(CURLOPT_SSL_VERIFYHOST, 2L);
         SET(CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
+        /* No TLS session-ID cache. Debian 12's libcurl 7.88 with OpenSSL 3 double-frees a session
+         * when storing it in that cache fails for want of memory: a TLS 1.3 ticket arrives
+         * after the handshake, inside SSL_read(), OpenSSL's new-session callback hands it to
+         * libcurl, libcurl frees it on its failure path and yet tells OpenSSL it kept it
+         * (found by tests/torture: ASan double-free under SSL_read). With the cache off,
+         * libcurl installs no such callback. What it costs: a new connection does a full
+         * handshake instead of resuming; connections are kept and reused (HTTP/2, keep-alive),
+         * so that is a handful of handshakes per sweep. */
+        SET(CURLOPT_SSL_SESSIONID_CACHE, 0L);
         if (h->ca_file) {
                 SET(CURLOPT_CAINFO, h->ca_file);
                 SET(CURLOPT_CAPATH, NULL);
@@ -477,8 +493,11 @@ static int request_setup(struct http *h, struct http_request *req, const struct 
         SET(CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
         /* Wait for a connection that can multiplex rather than open another. */
         SET(CURLOPT_PIPEWAIT, 1L);
-        SET(CURLOPT_TIMEOUT_MS, (long)(timeout / USEC_PER_MSEC));
-        SET(CURLOPT_CONNECTTIMEOUT_MS, (long)(MIN(timeout, HTTP_CONNECT_TIMEOUT_USEC) / USEC_PER_MSEC));
+        if (!h->test_no_curl_timeout) {
+                SET(CURLOPT_TIMEOUT_MS, (long)(timeout / USEC_PER_MSEC));
+                SET(CURLOPT_CONNECTTIMEOUT_MS,
+                    (long)(MIN(timeout, HTTP_CONNECT_TIMEOUT_USEC) / USEC_PER_MSEC));
+        }
         SET(CURLOPT_USERAGENT, h->user_agent);
         /* All encodings libcurl decodes; the size cap applies to the decoded bytes. */
         SET(CURLOPT_ACCEPT_ENCODING, "");
@@ -572,6 +591,12 @@ static int request_setup(struct http *h, struct http_request *req, const struct 
 
 static void request_finish(struct http_request *req, CURLcode result);
 
+/* libcurl's timeout plus this: libcurl, when it works, always reports first. */
+static usec_t deadline_usec(usec_t timeout_usec) {
+        return timeout_usec +
+               CLAMP(timeout_usec / 10, HTTP_DEADLINE_MARGIN_MIN_USEC, HTTP_DEADLINE_MARGIN_MAX_USEC);
+}
+
 static int request_add(struct http *h, struct http_request *req) {
         CURLMcode m;
 
@@ -579,6 +604,10 @@ static int request_add(struct http *h, struct http_request *req) {
         m = curl_multi_add_handle(h->multi, req->easy);
         if (m != CURLM_OK)
                 return m == CURLM_OUT_OF_MEMORY ? -ENOMEM : -EIO;
+        /* The watcher is ours (libev allocates nothing for it; its timer heap was grown at
+         * start-up, see loop.c): starting it cannot fail. */
+        ev_timer_set(&req->deadline, (double)deadline_usec(req->timeout_usec) / USEC_PER_SEC, 0.);
+        ev_timer_start(h->loop, &req->deadline);
         req->running = true;
         req->hostq->running++;
         req->next = h->running;
@@ -588,6 +617,8 @@ static int request_add(struct http *h, struct http_request *req) {
         h->n_running++;
         return 0;
 }
+
+static void on_deadline(struct ev_loop *loop, ev_timer *w, int revents);
 
 /* Sets a request up for libcurl: a handle with every option. Returns 0 or -ENOMEM. */
 static int request_prepare(struct http *h, struct http_request *req, const struct http_spec *spec) {
@@ -638,6 +669,9 @@ int http_request_start(struct http *h, const struct http_spec *spec, http_done_f
         req->secret_response = spec->secret_response;
         req->urgent = spec->urgent;
         req->seq = h->seq++;
+        req->timeout_usec = spec->timeout_usec ?: h->timeout_usec;
+        ev_init(&req->deadline, on_deadline);
+        req->deadline.data = req;
         req->done = done;
         req->userdata = userdata;
         if (http_url_host(spec->url, req->host, sizeof req->host) < 0)
@@ -688,6 +722,7 @@ static void request_unlink(struct http_request *req) {
         struct http *h = req->http;
 
         if (req->running) {
+                ev_timer_stop(h->loop, &req->deadline);
                 curl_multi_remove_handle(h->multi, req->easy);
                 list_remove(&h->running, NULL, req);
                 req->running = false;
@@ -781,6 +816,46 @@ static void check_multi_info(struct http *h) {
         queue_pump(h, NULL);
 }
 
+/* The request's deadline passed and libcurl has not ended it. That happens when an allocation
+ * fails inside libcurl 7.88 at the wrong moment (the torture test found a --once sweep that
+ * hung forever in the first token request): libcurl keeps a transfer it has no timeout for
+ * (curl_multi_timeout() says none) and would never report it. Take it away from libcurl and
+ * end it as libcurl's own timeout would, so the callers' retry and backoff apply. libcurl is
+ * not on the stack (this is a libev callback); if libcurl finished the transfer in this same
+ * iteration, its message is dropped with the handle, and if we finished first, request_free()
+ * stopped this watcher: either way the request completes once. */
+static void on_deadline(struct ev_loop *loop, ev_timer *w, int revents) {
+        struct http_request *req = w->data;
+        struct http *h = req->http;
+        char host[sizeof req->host];
+
+        assert(req->running);
+        memcpy(host, req->host, sizeof host);
+        request_unlink(req);
+        snprintf(req->errbuf, sizeof req->errbuf, "no end after %.3fs, ended by cmkd's deadline",
+                 (double)deadline_usec(req->timeout_usec) / USEC_PER_SEC);
+        request_finish(req, CURLE_OPERATION_TIMEDOUT);
+        queue_pump(h, host);
+}
+
+/* curl_multi_socket_action() that fails (libcurl 7.88 out of memory, e.g. adding a socket to
+ * its hash) may return before it tells us, through on_curl_timer(), when to call it next: the
+ * transfers it holds would then wait forever, their own timeouts never checked (the torture
+ * test found a --once sweep hanging so). Ask libcurl for its next timeout instead; when it
+ * has none but transfers run, look again in a second. */
+static void rearm_after_error(struct http *h, CURLMcode mc) {
+        long timeout_ms = -1;
+
+        if (mc == CURLM_OK)
+                return;
+        if (curl_multi_timeout(h->multi, &timeout_ms) != CURLM_OK || timeout_ms < 0)
+                timeout_ms = h->n_running > 0 ? 1000 : -1;
+        if (timeout_ms < 0 || ev_is_active(&h->timer))
+                return;
+        ev_timer_set(&h->timer, (double)timeout_ms / 1000.0, 0.);
+        ev_timer_start(h->loop, &h->timer);
+}
+
 static void on_timer(struct ev_loop *loop, ev_timer *w, int revents) {
         struct http *h = w->data;
         int running;
@@ -788,7 +863,7 @@ static void on_timer(struct ev_loop *loop, ev_timer *w, int revents) {
         /* This is libev's callback for the timer libcurl asked for, not libcurl's timer
          * callback (on_curl_timer below): calling into libcurl here is what the timer is
          * for, and libcurl is not on the stack. */
-        (void)curl_multi_socket_action(h->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+        rearm_after_error(h, curl_multi_socket_action(h->multi, CURL_SOCKET_TIMEOUT, 0, &running));
         check_multi_info(h);
 }
 
@@ -815,7 +890,7 @@ static void on_io(struct ev_loop *loop, ev_io *w, int revents) {
                 action |= CURL_CSELECT_IN;
         if (revents & EV_WRITE)
                 action |= CURL_CSELECT_OUT;
-        (void)curl_multi_socket_action(h->multi, s->fd, action, &running);
+        rearm_after_error(h, curl_multi_socket_action(h->multi, s->fd, action, &running));
         check_multi_info(h);
 }
 
@@ -863,8 +938,9 @@ static int on_curl_socket(CURL *easy, curl_socket_t fd, int what, void *userp, v
                         (void)sock_pool_grow(h, 8);
                 if (!h->free_socks) {
                         /* Out of memory: the socket goes unwatched and the transfer ends
-                         * at its timeout (libcurl's timer still runs). Returning -1
-                         * would make libcurl fail every transfer of the multi handle. */
+                         * at its timeout (libcurl's timer still runs, and the request's
+                         * deadline backs it up). Returning -1 would make libcurl fail
+                         * every transfer of the multi handle. */
                         log_debug("Out of memory for a socket watcher, request will time out.");
                         return 0;
                 }
@@ -898,6 +974,7 @@ int http_new(struct ev_loop *loop, const struct http_conf *conf, struct http **r
         h->loop = loop;
         h->max_concurrent = conf->max_concurrent ?: HTTP_MAX_CONCURRENT_DEFAULT;
         h->timeout_usec = conf->timeout_usec ?: HTTP_TIMEOUT_USEC_DEFAULT;
+        h->test_no_curl_timeout = conf->test_no_curl_timeout;
         ev_init(&h->timer, on_timer);
         h->timer.data = h;
 

@@ -34,6 +34,11 @@ const char *http_method_to_string(enum http_method m);
 #define HTTP_TIMEOUT_USEC_DEFAULT   (60 * USEC_PER_SEC)
 #define HTTP_CONNECT_TIMEOUT_USEC   (10 * USEC_PER_SEC)
 #define HTTP_BODY_MAX_DEFAULT       (1024 * 1024)
+/* Each request in flight also has a deadline of cmkd's own: its timeout plus a tenth of it,
+ * within these bounds. libcurl ends a transfer at its timeout; the deadline ends one libcurl
+ * lost track of (libcurl 7.88 can, after an allocation fails inside it) with -ETIMEDOUT. */
+#define HTTP_DEADLINE_MARGIN_MIN_USEC (250 * USEC_PER_MSEC)
+#define HTTP_DEADLINE_MARGIN_MAX_USEC (5 * USEC_PER_SEC)
 /* All response headers of one answer together; Azure's LRO URLs can pass 4 KB each. */
 #define HTTP_HEADERS_MAX (64 * 1024)
 /* Host names are at most 253 characters. */
@@ -46,6 +51,8 @@ struct http_conf {
         unsigned max_concurrent; /* requests in flight at most; 0 = HTTP_MAX_CONCURRENT_DEFAULT */
         usec_t timeout_usec;     /* per-request default; 0 = HTTP_TIMEOUT_USEC_DEFAULT */
         const char *user_agent;  /* NULL = "cmkd/VERSION" */
+        bool test_no_curl_timeout; /* tests only: give libcurl no timeout, as if it had lost it, so
+                                    * that only the deadline (above) ends a request */
 };
 
 struct http;

@@ -170,7 +170,7 @@ struct inventory {
         char *first_scope_error;       /* owned: message of the first failed listing */
         int first_scope_error_code;
         unsigned n_list_scopes, n_list_scopes_failed;
-        unsigned n_unreadable;
+        unsigned n_unreadable;         /* list items that did not decode, work dropped for want of memory */
         struct hashmap *keys;          /* key id → struct key_entry, owned */
         const struct cluster **deferred; /* owned array of borrowed clusters waiting for the vault listing */
         size_t n_deferred, n_deferred_allocated;
@@ -392,6 +392,14 @@ char *inventory_cluster_url(const struct conf *conf, const char *cluster_id) {
         return url_printf("%s%s?api-version=" API_MONGO, conf->cloud.arm_endpoint, cluster_id);
 }
 
+/* Out of memory mid-sweep: what was being done is dropped, and the sweep must not then say it
+ * is complete (the torture test found clusters missing from "complete" sweeps). Counted with
+ * the unreadable items: the result shows a warning and complete=false. */
+static void inventory_oom(struct inventory *inv) {
+        log_oom();
+        inv->n_unreadable++;
+}
+
 /* A list page re-uses fetch() with the next link as URL; the req keeps its type and scope. */
 static void fetch_next_page(struct inventory *inv, struct req *q, const char *next_link) {
         _cleanup_free_ char *url = mem_strdup(next_link);
@@ -404,7 +412,7 @@ static void fetch_next_page(struct inventory *inv, struct req *q, const char *ne
         }
         r = fetch(inv, q->type, q->audience, q->kind, url, q->scope, NULL, &n);
         if (r < 0) {
-                log_oom();
+                inventory_oom(inv);
                 return;
         }
         if (n) {
@@ -419,7 +427,7 @@ static void fetch_next_page(struct inventory *inv, struct req *q, const char *ne
 static void list_scope_failed(struct inventory *inv, const char *scope, const struct fetch_result *r) {
         inv->n_list_scopes_failed++;
         if (strv_extend(&inv->failed_scopes, scope) < 0)
-                log_oom();
+                inventory_oom(inv);
         if (!inv->first_scope_error) {
                 char line[512];
 
@@ -501,7 +509,7 @@ static void request_key_facts(struct inventory *inv, const struct cluster *c) {
          * vault are not read (and retried) for nothing. */
         if (url.store == KEY_STORE_VAULT && inv->dir.listing > 0) {
                 if (GREEDY_REALLOC(inv->deferred, inv->n_deferred_allocated, inv->n_deferred + 1) < 0) {
-                        log_oom();
+                        inventory_oom(inv);
                         return;
                 }
                 inv->deferred[inv->n_deferred++] = c;
@@ -510,7 +518,7 @@ static void request_key_facts(struct inventory *inv, const struct cluster *c) {
 
         k = key_entry_get(inv, &url, &is_new);
         if (!k) {
-                log_oom();
+                inventory_oom(inv);
                 return;
         }
         if (is_new && vault_known_deleted(inv, &url))
@@ -541,7 +549,7 @@ static void request_key_facts(struct inventory *inv, const struct cluster *c) {
                          * the current version needs no second read. */
                         if (!e || hashmap_put(k->versions, v, e) < 0) {
                                 version_entry_free(e);
-                                log_oom();
+                                inventory_oom(inv);
                         } else if (k->current.requested && k->current.status.state == OBS_PRESENT)
                                 /* The key was answered before this cluster was listed: on_key()
                                  * has read the pins known then, this one is read now. */
@@ -569,7 +577,7 @@ static void request_identity(struct inventory *inv, const struct cluster *c) {
                 e = new0(struct identity_entry, 1);
                 if (!e || hashmap_put(inv->identities, c->kek_identity_id, e) < 0) {
                         identity_entry_free(e);
-                        log_oom();
+                        inventory_oom(inv);
                         return;
                 }
         }
@@ -593,7 +601,7 @@ static void cluster_add(struct inventory *inv, struct cluster *c) {
         }
         r = GREEDY_REALLOC(inv->clusters, inv->n_clusters_allocated, inv->n_clusters + 1);
         if (r < 0 || hashmap_put(inv->cluster_ids, c->id, (void *) (uintptr_t) (inv->n_clusters + 1)) < 0) {
-                log_oom();
+                inventory_oom(inv);
                 cluster_free(c);
                 return;
         }
@@ -611,7 +619,7 @@ static void start_cluster_listing(struct inventory *inv, const char *subscriptio
 
                 inv->n_list_scopes++;
                 if (!scope || fetch(inv, REQ_CLUSTERS, FETCH_ARM, FETCH_LIST_PAGE, url, scope, NULL, NULL) < 0)
-                        log_oom();
+                        inventory_oom(inv);
                 return;
         }
         STRV_FOREACH(rg, inv->conf->resource_groups) {
@@ -621,7 +629,7 @@ static void start_cluster_listing(struct inventory *inv, const char *subscriptio
 
                 inv->n_list_scopes++;
                 if (!scope || fetch(inv, REQ_CLUSTERS, FETCH_ARM, FETCH_LIST_PAGE, url, scope, NULL, NULL) < 0)
-                        log_oom();
+                        inventory_oom(inv);
         }
 }
 
@@ -685,7 +693,7 @@ static void on_subscriptions(struct inventory *inv, struct req *q, const struct 
         }
         STRV_FOREACH(id, page->ids)
                 if (!strv_contains_case(inv->subscriptions, *id) && strv_extend(&inv->subscriptions, *id) < 0)
-                        log_oom();
+                        inventory_oom(inv);
         if (page->next_link)
                 fetch_next_page(inv, q, page->next_link);
 }
@@ -714,7 +722,10 @@ static void start_vault_listing(struct inventory *inv) {
         }
         vault_dir_reset(d);
         if (!d->vaults || !d->deleted) {
-                log_oom();
+                /* Not listed: every vault is unknown this sweep, none absent. */
+                inventory_oom(inv);
+                d->failed = true;
+                fact_set_undecodable(&d->failure, -ENOMEM, 0, inv->now);
                 return;
         }
         d->fetched_realtime = inv->now;
@@ -729,7 +740,7 @@ static void start_vault_listing(struct inventory *inv) {
                         inv->conf->cloud.arm_endpoint, *s);
 
                 if (!scope) {
-                        log_oom();
+                        inventory_oom(inv);
                         continue;
                 }
                 d->listing += 2;
@@ -858,7 +869,10 @@ static void start_hsm_listing(struct inventory *inv) {
         }
         vault_dir_reset(d);
         if (!d->vaults || !d->deleted) {
-                log_oom();
+                /* Not listed: every vault is unknown this sweep, none absent. */
+                inventory_oom(inv);
+                d->failed = true;
+                fact_set_undecodable(&d->failure, -ENOMEM, 0, inv->now);
                 return;
         }
         d->fetched_realtime = inv->now;
@@ -873,7 +887,7 @@ static void start_hsm_listing(struct inventory *inv) {
                         API_MANAGED_HSM_MGMT, inv->conf->cloud.arm_endpoint, *sub);
 
                 if (!scope) {
-                        log_oom();
+                        inventory_oom(inv);
                         continue;
                 }
                 (void) fetch(inv, REQ_HSMS, FETCH_ARM, FETCH_LIST_PAGE, url, scope, NULL, NULL);
@@ -1080,7 +1094,7 @@ static void on_rotation(struct inventory *inv, struct req *q, const struct fetch
                 e = new0(struct rotation_entry, 1);
                 if (!e || hashmap_put(inv->rotations, q->scope, e) < 0) {
                         rotation_entry_free(e);
-                        log_oom();
+                        inventory_oom(inv);
                         return;
                 }
         }
@@ -1145,7 +1159,7 @@ static void request_role_definitions(struct inventory *inv, const struct role_as
                         e = new0(struct roledef_entry, 1);
                         if (!e || hashmap_put(inv->role_defs, guid, e) < 0) {
                                 roledef_entry_free(e);
-                                log_oom();
+                                inventory_oom(inv);
                                 continue;
                         }
                 }
@@ -1258,7 +1272,7 @@ static void request_roles(struct inventory *inv) {
                         e = new0(struct roles_entry, 1);
                         if (!e || hashmap_put(inv->roles, v->id, e) < 0) {
                                 roles_entry_free(e);
-                                log_oom();
+                                inventory_oom(inv);
                                 continue;
                         }
                 }
@@ -1301,7 +1315,7 @@ static void request_hsm_role_defs(struct inventory *inv, const char *host,
                 e = new0(struct hsm_defs_entry, 1);
                 if (!e || hashmap_put(inv->hsm_defs, host, e) < 0) {
                         hsm_defs_entry_free(e);
-                        log_oom();
+                        inventory_oom(inv);
                         return;
                 }
         }
@@ -1337,7 +1351,7 @@ static void request_hsm_roles(struct inventory *inv) {
                         e = new0(struct roles_entry, 1);
                         if (!e || hashmap_put(inv->hsm_roles, host, e) < 0) {
                                 roles_entry_free(e);
-                                log_oom();
+                                inventory_oom(inv);
                                 continue;
                         }
                 }

@@ -16,6 +16,7 @@
 #include "fileio.h"
 #include "inventory.h"
 #include "log.h"
+#include "loop.h"
 #include "manager.h"
 #include "mem.h"
 #include "metrics.h"
@@ -42,7 +43,7 @@ struct fetch_call {
 
 struct manager {
         struct manager_options opts;
-        struct ev_loop *loop;        /* the default loop (signals need it); not freed */
+        struct ev_loop *loop;        /* the default loop (signals need it); destroyed with the manager */
         struct conf *conf;           /* owned */
         struct conf *pending_conf;   /* owned: a reloaded config waiting for a quiet moment */
         enum run_mode mode;
@@ -596,6 +597,10 @@ int manager_new(const struct manager_options *opts, struct manager **ret) {
         m->loop = ev_default_loop(EVFLAG_AUTO | EVFLAG_NOENV);
         if (!m->loop)
                 return log_error_errno(ENOMEM, "Failed to set up the event loop.");
+        /* libev aborts when it cannot allocate: let it take what it needs now. */
+        r = loop_reserve(m->loop, NULL);
+        if (r < 0)
+                return log_oom();
         srand48((long) (now_usec(CLOCK_REALTIME) ^ (usec_t) getpid()));
 
         r = engine_setup(m);
@@ -651,6 +656,10 @@ struct manager *manager_free(struct manager *m) {
         alertstate_free(m->alerts);
         conf_free(m->conf);
         conf_free(m->pending_conf);
+        /* After everything that has watchers on it: its epoll, eventfd and timerfd descriptors
+         * would stay open otherwise (valgrind --track-fds, tests/integration/test_valgrind.py). */
+        if (m->loop)
+                ev_loop_destroy(m->loop);
         mem_free(m);
         return NULL;
 }

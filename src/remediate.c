@@ -146,7 +146,7 @@ static void holds_save(struct remediate *rm) {
         buf_done(&b);
 }
 
-static int holds_parse(struct remediate *rm, const char *text, size_t len) {
+static int holds_parse(struct hashmap *holds, const char *text, size_t len) {
         _cleanup_json_ struct json_object *o = NULL;
         struct json_object *arr;
         size_t n;
@@ -183,9 +183,23 @@ static int holds_parse(struct remediate *rm, const char *text, size_t len) {
                 h->last.new_url = mem_strdup(target);
                 h->last.error_message = isempty(err) ? NULL : mem_strdup(err);
                 h->last.error_code = isempty(code) ? NULL : mem_strdup(code);
-                if (!h->target_url || !h->last.new_url || hashmap_put(rm->holds, cluster, h) < 0)
+                if (!h->target_url || !h->last.new_url || hashmap_put(holds, cluster, h) < 0)
                         hold_free(h);
         }
+        return 0;
+}
+
+int remediate_holds_parse(const char *text, size_t len, size_t *ret_n) {
+        _cleanup_(hashmap_freep) struct hashmap *holds = hashmap_new(true, hold_free);
+        int r;
+
+        if (!holds)
+                return -ENOMEM;
+        r = holds_parse(holds, text, len);
+        if (r < 0)
+                return r;
+        if (ret_n)
+                *ret_n = hashmap_size(holds);
         return 0;
 }
 
@@ -203,7 +217,7 @@ static void holds_load(struct remediate *rm, usec_t now) {
         if (r == -ENOENT)
                 return;
         if (r >= 0)
-                r = holds_parse(rm, text, len);
+                r = holds_parse(rm->holds, text, len);
         if (r >= 0)
                 return;
         if (set_aside_corrupt(path, now, &aside) >= 0)

@@ -35,6 +35,10 @@ typedef void (*remediate_done_fn)(struct remediate *rm, const char *cluster_id, 
  * directory. */
 int remediate_new(struct ev_loop *loop, struct azure *az, const struct conf *conf, const char *state_dir,
                   remediate_done_fn done, void *userdata, struct remediate **ret);
+/* Parses the text of the holds file (StateDirectory/holds.json, {"holds":[...]}) into a
+ * scratch table and drops it: what remediate_new() does with the file, for the fuzzer and
+ * the tests. *ret_n (if given) gets the number of holds. Returns 0, -EBADMSG, -ENOMEM. */
+int remediate_holds_parse(const char *text, size_t len, size_t *ret_n);
 /* Stops following operations (their records stay for the next start). Returns NULL. */
 struct remediate *remediate_free(struct remediate *rm);
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct remediate *, remediate_free);

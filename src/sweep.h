@@ -61,7 +61,8 @@ struct sweep_result {
         /* Scopes (subscriptions, resource groups) whose listing failed: the clusters in
          * them are unknown this sweep, not absent. strv, owned. */
         char **failed_scopes;
-        unsigned n_unreadable; /* list items that did not decode (counted, never dropped silently) */
+        unsigned n_unreadable; /* list items that did not decode, work dropped for want of memory
+                                * (counted, never dropped silently) */
         struct cluster_result *clusters; /* owned array */
         size_t n_clusters;
         /* owned: the findings of every cluster, which their verdicts point into (NULL when

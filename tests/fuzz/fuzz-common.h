@@ -52,4 +52,25 @@ static inline unsigned long fuzz_fail_index(const uint8_t *data, size_t size) {
                 FUZZ_ONE(decoder, type, freefn, data, size, fuzz_fail_index(data, size));       \
         } while (0)
 
+/* For parsers whose result is not one pointer: r is what the call returned with allocation
+ * fail_at failing (0: none). Aborts unless r is >= 0, or -EBADMSG, -E2BIG, -EPROTONOSUPPORT,
+ * or -ENOMEM exactly when an allocation failed. */
+static inline void fuzz_check(int r) {
+        bool injected = mem_failure_injected();
+
+        mem_fail_at(0, false);
+        if (r >= 0 || r == -EBADMSG || r == -E2BIG || r == -EPROTONOSUPPORT || (injected && r == -ENOMEM))
+                return;
+        abort();
+}
+
+/* Runs the block (which must end in fuzz_check()) twice: without failures, then with one. */
+#define FUZZ_TWICE(data, size, ...)                                                            \
+        do {                                                                                    \
+                mem_fail_at(0, false);                                                          \
+                __VA_ARGS__;                                                                    \
+                mem_fail_at(fuzz_fail_index(data, size), false);                                \
+                __VA_ARGS__;                                                                    \
+        } while (0)
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

@@ -122,6 +122,7 @@ class Twin:
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=self._stderr, stdin=subprocess.DEVNULL)
         self._conns = threading.local()
         self._all_conns = []
+        self._answered = 0  # requests of ours the twin answered (see log())
         self._conns_lock = threading.Lock()
         try:
             line = self._read_ready(ready_timeout)
@@ -255,6 +256,8 @@ class Twin:
                 r = c.getresponse()
                 data = r.read()
                 resp = HTTPResponse(r.status, r.getheaders(), data)
+                with self._conns_lock:
+                    self._answered += 1
                 if r.will_close:
                     c.close()
                 return resp
@@ -356,7 +359,14 @@ class Twin:
             self._principals = None
         return res
 
-    def log(self, since=0):
+    def log(self, since=0, timeout=5.0):
+        """The request log (entries after seq since). The twin records a request just after
+        it has sent the answer: first waits (up to timeout seconds) until the log holds at
+        least as many entries as this client has had answers, so that what we sent is in it.
+        Requests of other clients (cmkd) may still be a moment behind: see cmkdlib.settled_log."""
+        deadline = time.monotonic() + timeout
+        while self.health()["log_seq"] < self._answered and time.monotonic() < deadline:
+            time.sleep(0.005)
         return self._control_call("GET", "/_twin/log?since=%d" % since)["requests"]
 
     def clear_log(self):

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-/* http: URL helpers, client set-up and request validation, the queue behind the cap, and
- * allocation failures. No network: requests are cancelled before the loop runs. */
+/* http: URL helpers, client set-up and request validation, the queue behind the cap,
+ * allocation failures, and cmkd's own per-request deadline. No network: requests are
+ * cancelled before the loop runs, or go to a loopback socket that never answers. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -263,6 +264,107 @@ static void test_queue_spread(void **state) {
         ev_loop_destroy(loop);
 }
 
+/* A listening loopback socket that never accepts: the kernel completes the TCP handshake,
+ * takes the request, and nothing ever answers. Returns the fd; its port in *ret_port. */
+static int silent_server(unsigned *ret_port) {
+        struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+        socklen_t len = sizeof sa;
+        int fd;
+
+        fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        assert_true(fd >= 0);
+        assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+        assert_int_equal(listen(fd, 16), 0);
+        assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
+        *ret_port = ntohs(sa.sin_port);
+        return fd;
+}
+
+struct deadline_seen {
+        struct ev_loop *loop;
+        unsigned calls[3]; /* per request */
+        int error[3];
+        long status[3];
+        bool by_deadline[3];
+        unsigned total;
+};
+
+static struct deadline_seen seen;
+
+static void on_deadline_done(struct http_request *req, struct http_response *resp, void *userdata) {
+        size_t i = (size_t)(uintptr_t)userdata;
+
+        seen.calls[i]++;
+        seen.error[i] = resp->error;
+        seen.status[i] = resp->status;
+        seen.by_deadline[i] = strstr(resp->error_text, "deadline") != NULL;
+        if (++seen.total == 2)
+                ev_break(seen.loop, EVBREAK_ALL);
+}
+
+static void on_guard(struct ev_loop *loop, ev_timer *w, int revents) {
+        ev_break(loop, EVBREAK_ALL);
+}
+
+/* libcurl 7.88 can lose a transfer's timeout after an allocation fails inside it (the torture
+ * test hung so in the first token request). With libcurl given no timeout at all, cmkd's own
+ * deadline must end each request in flight with -ETIMEDOUT, exactly once, start the queued
+ * one behind it, and leave nothing behind (ASan checks the leaks). A cancelled request's
+ * deadline must never fire. */
+static void test_deadline(void **state) {
+        struct ev_loop *loop = ev_loop_new(0);
+        struct http_conf c = {
+                .max_concurrent = 2, .timeout_usec = 50 * USEC_PER_MSEC, .test_no_curl_timeout = true};
+        struct http_request *reqs[3];
+        char url[64];
+        struct http_stats st;
+        struct http *h = NULL;
+        unsigned port;
+        ev_timer guard;
+        int fd;
+
+        assert_non_null(loop);
+        assert_int_equal(mem_curl_global_init(0), 0);
+        fd = silent_server(&port);
+        snprintf(url, sizeof url, "http://127.0.0.1:%u/never", port);
+        assert_int_equal(http_new(loop, &c, &h), 0);
+        seen = (struct deadline_seen){.loop = loop};
+
+        /* 0 and 1 in flight, 2 queued; 0 cancelled with its deadline running. */
+        for (size_t i = 0; i < 3; i++) {
+                struct http_spec s = {.method = HTTP_GET, .url = url, .plain_http = true};
+                assert_int_equal(http_request_start(h, &s, on_deadline_done, (void *)(uintptr_t)i, &reqs[i]),
+                                 0);
+        }
+        http_get_stats(h, &st);
+        assert_int_equal(st.in_flight, 2);
+        assert_int_equal(st.queued, 1);
+        http_request_cancel(reqs[0]);
+
+        /* Stops the loop if the deadline never comes (the failure this test is for). */
+        ev_timer_init(&guard, on_guard, 30., 0.);
+        ev_timer_start(loop, &guard);
+        ev_run(loop, 0);
+        ev_timer_stop(loop, &guard);
+
+        assert_int_equal(seen.calls[0], 0);
+        for (size_t i = 1; i < 3; i++) {
+                assert_int_equal(seen.calls[i], 1);
+                assert_int_equal(seen.error[i], -ETIMEDOUT);
+                assert_int_equal(seen.status[i], 0);
+                assert_true(seen.by_deadline[i]);
+        }
+        http_get_stats(h, &st);
+        assert_int_equal(st.requests, 2);
+        assert_int_equal(st.failures, 2);
+        assert_int_equal(st.in_flight, 0);
+        assert_int_equal(st.queued, 0);
+
+        http_free(h);
+        close(fd);
+        ev_loop_destroy(loop);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_escape),
@@ -270,6 +372,7 @@ int main(void) {
                 cmocka_unit_test(test_client),
                 cmocka_unit_test(test_queue_order),
                 cmocka_unit_test(test_queue_spread),
+                cmocka_unit_test(test_deadline),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
