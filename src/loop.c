@@ -16,6 +16,12 @@ static void noop_timer(struct ev_loop *loop, ev_timer *w, int revents) {
 static void noop_periodic(struct ev_loop *loop, ev_periodic *w, int revents) {
 }
 
+static void noop_prepare(struct ev_loop *loop, ev_prepare *w, int revents) {
+}
+
+static void noop_check(struct ev_loop *loop, ev_check *w, int revents) {
+}
+
 static unsigned fds_to_reserve(unsigned want) {
         struct rlimit rl;
 
@@ -33,6 +39,8 @@ int loop_reserve(struct ev_loop *loop, const struct loop_reserve_conf *conf) {
         unsigned n_watchers = MAX(MAX(n_timers, n_pending), LOOP_RESERVE_PENDING_OTHER);
         _cleanup_free_ ev_timer *timers = NULL;
         ev_periodic periodics[LOOP_RESERVE_PERIODICS];
+        ev_prepare prepares[LOOP_RESERVE_PREPARE_CHECK];
+        ev_check checks[LOOP_RESERVE_PREPARE_CHECK];
         ev_io io;
 
         timers = new0(ev_timer, n_watchers);
@@ -62,6 +70,13 @@ int loop_reserve(struct ev_loop *loop, const struct loop_reserve_conf *conf) {
                 ev_periodic_set(&periodics[i], ev_now(loop) - 1., 0., NULL);
                 ev_periodic_start(loop, &periodics[i]);
         }
+        /* Prepare and check watchers (the stall monitor's) live in arrays of their own. */
+        for (unsigned i = 0; i < LOOP_RESERVE_PREPARE_CHECK; i++) {
+                ev_prepare_init(&prepares[i], noop_prepare);
+                ev_prepare_start(loop, &prepares[i]);
+                ev_check_init(&checks[i], noop_check);
+                ev_check_start(loop, &checks[i]);
+        }
         /* One iteration that does not wait. It also goes through the fds changed above (with
          * epoll that costs nothing; other backends size their own arrays here). */
         ev_run(loop, EVRUN_NOWAIT);
@@ -69,6 +84,10 @@ int loop_reserve(struct ev_loop *loop, const struct loop_reserve_conf *conf) {
                 ev_timer_stop(loop, &timers[i]);
         for (unsigned i = 0; i < LOOP_RESERVE_PERIODICS; i++)
                 ev_periodic_stop(loop, &periodics[i]);
+        for (unsigned i = 0; i < LOOP_RESERVE_PREPARE_CHECK; i++) {
+                ev_prepare_stop(loop, &prepares[i]);
+                ev_check_stop(loop, &checks[i]);
+        }
 
         /* The pending queues, one per priority: fed, then cleared and flushed. cmkd's watchers
          * all have priority 0; libev's own signal and wake-up watchers run at EV_MAXPRI. */

@@ -24,6 +24,8 @@ struct loop_reserve_conf {
 #define LOOP_RESERVE_PENDING_OTHER 64u
 /* Timers of ev_periodic (one: the report schedule). */
 #define LOOP_RESERVE_PERIODICS 8u
+/* ev_prepare and ev_check watchers each (one of each: the loop-stall monitor). */
+#define LOOP_RESERVE_PREPARE_CHECK 4u
 
 /* Grows libev's arrays of loop, which must not be running and must have no pending events
  * (call it right after creating the loop). Starts and stops watchers of its own only; leaves

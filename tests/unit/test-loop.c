@@ -41,6 +41,12 @@ static void on_signal(struct ev_loop *loop, ev_signal *w, int revents) {
         fired++;
 }
 
+static void on_prepare(struct ev_loop *loop, ev_prepare *w, int revents) {
+}
+
+static void on_check(struct ev_loop *loop, ev_check *w, int revents) {
+}
+
 /* Timers (half of them due at once), descriptors up to N_FDS - 1 with events, events fed by
  * hand, a signal: several iterations. Returns libev's allocations meanwhile. */
 static unsigned long workload(struct ev_loop *loop) {
@@ -48,6 +54,8 @@ static unsigned long workload(struct ev_loop *loop) {
         ev_timer timers[N_TIMERS];
         ev_io ios[2];
         ev_signal sig;
+        ev_prepare prepare; /* the loop-stall monitor's kinds, at its priorities */
+        ev_check check;
         int p[2], high;
 
         fired = 0;
@@ -64,6 +72,12 @@ static unsigned long workload(struct ev_loop *loop) {
         }
         ev_signal_init(&sig, on_signal, SIGUSR1);
         ev_signal_start(loop, &sig);
+        ev_prepare_init(&prepare, on_prepare);
+        ev_set_priority(&prepare, EV_MINPRI);
+        ev_prepare_start(loop, &prepare);
+        ev_check_init(&check, on_check);
+        ev_set_priority(&check, EV_MAXPRI);
+        ev_check_start(loop, &check);
         assert_int_equal(write(p[1], "x", 1), 1);
         raise(SIGUSR1);
         for (int i = 0; i < 4; i++)
@@ -77,6 +91,8 @@ static unsigned long workload(struct ev_loop *loop) {
         ev_io_stop(loop, &ios[0]);
         ev_io_stop(loop, &ios[1]);
         ev_signal_stop(loop, &sig);
+        ev_prepare_stop(loop, &prepare);
+        ev_check_stop(loop, &check);
         close(p[0]);
         close(p[1]);
         close(high);
