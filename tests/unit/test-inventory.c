@@ -595,47 +595,6 @@ static void test_custom_role_and_other_cloud(void **state) {
         strv_free(f.log);
 }
 
-/* The daemon stops (SIGTERM) mid-sweep: the inventory goes first, with requests in flight
- * that the fetcher will never answer. Their bookkeeping must go with it (LeakSanitizer
- * checks this in the ASan build of the unit tests). */
-static void test_free_after_listings(void **state) {
-        struct fake f = { .routes = healthy_routes, .n_routes = ELEMENTSOF(healthy_routes) };
-        struct fetcher fetcher = { fake_get, &f };
-        _cleanup_(conf_freep) struct conf *c = test_conf();
-        struct inventory *inv = NULL;
-        size_t n_listings;
-
-        build_bodies();
-        assert_int_equal(inventory_new(c, &fetcher, &inv), 0);
-        done_called = false;
-        assert_int_equal(inventory_sweep_start(inv, 1764000000ULL * USEC_PER_SEC, on_done, NULL), 0);
-        assert_true(f.n_queue > 0);
-        assert_true(inventory_busy(inv));
-
-        /* Answer the listings only: they queue the per-cluster reads. */
-        n_listings = f.n_queue;
-        for (size_t i = 0; i < n_listings; i++) {
-                struct pending p = f.queue[0];
-                struct route *rt = route_find(&f, p.url);
-                struct fetch_result r = { .http_status = 200, .body = rt->body, .body_len = strlen(rt->body) };
-
-                memmove(f.queue, f.queue + 1, sizeof(f.queue[0]) * --f.n_queue);
-                p.done(&r, p.userdata);
-                mem_free(p.url);
-        }
-        assert_true(f.n_queue > 0);
-        assert_false(done_called);
-
-        inv = inventory_free(inv);
-        assert_null(inv);
-        /* Like azure_free(): the calls end without their callbacks. */
-        for (size_t i = 0; i < f.n_queue; i++)
-                mem_free(f.queue[i].url);
-        f.n_queue = 0;
-        assert_false(done_called);
-        strv_free(f.log);
-}
-
 /* ---- Managed HSM ------------------------------------------------------------------- */
 
 #define HSM_ID RG "/providers/Microsoft.KeyVault/managedHSMs/hsm1"
@@ -908,7 +867,6 @@ int main(void) {
                 cmocka_unit_test(test_missing_resource_group),
                 cmocka_unit_test(test_unknown_key),
                 cmocka_unit_test(test_custom_role_and_other_cloud),
-                cmocka_unit_test(test_free_after_listings),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
