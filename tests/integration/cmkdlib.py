@@ -167,8 +167,9 @@ def describe_log(log, limit=60):
     lines = []
     for e in log[-limit:]:
         query = "&".join("%s=%s" % kv for kv in (e.get("query") or {}).items())
-        lines.append("  #%s %s %s %s%s -> %s" % (e.get("seq"), e.get("method"), e.get("host"), e.get("path"),
-                                              "?" + query if query else "", e.get("status")))
+        extra = "".join(" [%s %s]" % (k, e[k]) for k in ("fault", "transport") if e.get(k))
+        lines.append("  #%s %s %s %s%s -> %s%s" % (e.get("seq"), e.get("method"), e.get("host"), e.get("path"),
+                                                "?" + query if query else "", e.get("status"), extra))
     return "\n".join(lines)
 
 

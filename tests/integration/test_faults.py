@@ -724,8 +724,18 @@ class DaemonTest(unittest.TestCase):
             sent = [e for e in writes(log) if e["status"] != 0]
             processed = [e for e in sent if e.get("fault") not in unprocessed]
             self.assertLessEqual(len(processed), 1, describe_log(log))
+            # Added latency and a slow body deliver the whole answer (read_ok still checks
+            # that it came within cmkd's timeout), and so does the 2 MB padded body of a list
+            # page (valid JSON, under the 8 MiB cap of list pages; over the cap of any other
+            # read): such reads count. They were counted as damaged, which failed the test
+            # about one run in eight (a role-assignment list padded to 2 MB, read whole).
+            lists = [d for d in deps if d[0] in ("cluster list", "vault list", "deleted vault list",
+                                                 "role assignments")]
+            others = [d for d in deps if d not in lists]
             for put in sent:
-                self.assertEqual(deps_read_before(log, deps, put["seq"]), [], describe_log(log))
+                missing = deps_read_before(log, lists, put["seq"], benign=("lat", "slow", "big")) + \
+                    deps_read_before(log, others, put["seq"], benign=("lat", "slow"))
+                self.assertEqual(missing, [], describe_log(log))
             FIGURES.append(("mixed-fault daemon: faults fired", sum(fired.values())))
             FIGURES.append(("stall max s", "%.3f" % stall_max))
             FIGURES.append(("watchdog interval median/max s", "%.3f/%.3f" % (statistics.median(intervals),
