@@ -35,6 +35,9 @@ struct sock_chunk {
 struct http_host {
         struct http_request *head, *tail; /* owned */
         unsigned running;
+        /* A request for this host had to be ended by our deadline: libcurl lost track of it,
+         * and its books on the host's connections may be wrong (see on_deadline). */
+        bool lost_transfer;
 };
 
 struct http_request {
@@ -490,9 +493,18 @@ static int request_setup(struct http *h, struct http_request *req, const struct 
          * of their own: they are rare, a handshake each is cheap. */
         if (spec->method != HTTP_GET)
                 SET(CURLOPT_FRESH_CONNECT, 1L);
-        SET(CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
-        /* Wait for a connection that can multiplex rather than open another. */
-        SET(CURLOPT_PIPEWAIT, 1L);
+        /* HTTP/2 over TLS only: IMDS speaks plain HTTP/1.1, and allowing HTTP/2 there would
+         * only make libcurl treat it as a host that might multiplex (see below). */
+        SET(CURLOPT_HTTP_VERSION, (long)(spec->plain_http ? CURL_HTTP_VERSION_1_1 : CURL_HTTP_VERSION_2TLS));
+        /* Wait for a connection that can multiplex rather than open another, unless libcurl
+         * lost a transfer of this host before: libcurl 7.88 decides "wait" while the host's
+         * first connection has not said whether it multiplexes, and when an allocation failed
+         * on that connection it stays undecided in libcurl's cache; every later transfer to the
+         * host would wait, with no timeout of libcurl's, until that connection ages out after
+         * 118 s (found by tests/torture: a token request failed for want of memory, and the
+         * next four each ran into our deadline). */
+        if (!spec->plain_http && !(req->hostq && req->hostq->lost_transfer))
+                SET(CURLOPT_PIPEWAIT, 1L);
         if (!h->test_no_curl_timeout) {
                 SET(CURLOPT_TIMEOUT_MS, (long)(timeout / USEC_PER_MSEC));
                 SET(CURLOPT_CONNECTTIMEOUT_MS,
@@ -758,6 +770,9 @@ static void request_finish(struct http_request *req, CURLcode result) {
         resp->error = req->write_error ?: curl_result_to_errno(result);
         resp->status = resp->error == 0 ? status : 0;
         resp->sent = resp->status > 0 || (!failed_before_sending(result) && pretransfer > 0);
+        /* libcurl leaves its buffer empty for some errors (out of memory among them). */
+        if (resp->error < 0 && !req->errbuf[0])
+                snprintf(req->errbuf, sizeof req->errbuf, "%s", strerror(-resp->error));
         resp->error_text = req->errbuf;
         resp->duration_usec = (usec_t)((ev_now(h->loop) - req->started) * USEC_PER_SEC);
         if (resp->error == 0) {
@@ -831,6 +846,7 @@ static void on_deadline(struct ev_loop *loop, ev_timer *w, int revents) {
 
         assert(req->running);
         memcpy(host, req->host, sizeof host);
+        req->hostq->lost_transfer = true;
         request_unlink(req);
         snprintf(req->errbuf, sizeof req->errbuf, "no end after %.3fs, ended by cmkd's deadline",
                  (double)deadline_usec(req->timeout_usec) / USEC_PER_SEC);
