@@ -133,8 +133,18 @@ static void holds_save(struct remediate *rm) {
                         r = buf_puts(&b, ",\"error_code\":");
                 if (r >= 0)
                         r = buf_put_json_string(&b, strempty(h->last.error_code));
+                /* What the held-back failure reports after a restart, as before it. */
                 if (r >= 0)
-                        r = buf_putc(&b, '}');
+                        r = buf_puts(&b, ",\"old\":");
+                if (r >= 0)
+                        r = buf_put_json_string(&b, strempty(h->last.old_url));
+                if (r >= 0)
+                        r = buf_puts(&b, ",\"operation_id\":");
+                if (r >= 0)
+                        r = buf_put_json_string(&b, strempty(h->last.operation_id));
+                if (r >= 0)
+                        r = buf_printf(&b, ",\"errno\":%d,\"attempt_started\":%llu}", h->last.error,
+                                       (unsigned long long) (h->last.attempt_started / USEC_PER_SEC));
         }
         if (r >= 0)
                 r = buf_puts(&b, "]}\n");
@@ -162,8 +172,8 @@ static int holds_parse(struct hashmap *holds, const char *text, size_t len) {
                 return -EBADMSG;
         for (size_t i = 0; i < n; i++) {
                 struct json_object *item = json_object_array_get_idx(arr, i);
-                const char *cluster, *target, *err = NULL, *code = NULL;
-                int64_t failures, retry_at;
+                const char *cluster, *target, *err = NULL, *code = NULL, *old = NULL, *opid = NULL;
+                int64_t failures, retry_at, error = 0, started = 0;
                 struct hold *h;
 
                 if (json_value_object(item) < 0 || json_need_string(item, "cluster", &cluster) < 0 ||
@@ -171,7 +181,11 @@ static int holds_parse(struct hashmap *holds, const char *text, size_t len) {
                     json_get_int64(item, "failures", &failures) != JSON_FIELD_PRESENT ||
                     json_get_int64(item, "retry_at", &retry_at) != JSON_FIELD_PRESENT || failures < 1 ||
                     failures > 1000 || retry_at < 0 || json_get_string(item, "error", &err) < 0 ||
-                    json_get_string(item, "error_code", &code) < 0)
+                    json_get_string(item, "error_code", &code) < 0 ||
+                    /* Optional: files of earlier versions lack them. */
+                    json_get_string(item, "old", &old) < 0 || json_get_string(item, "operation_id", &opid) < 0 ||
+                    json_get_int64(item, "errno", &error) < 0 || json_get_int64(item, "attempt_started", &started) < 0 ||
+                    error > 0 || error < -4095 || started < 0)
                         return -EBADMSG;
                 h = new0(struct hold, 1);
                 if (!h)
@@ -183,6 +197,10 @@ static int holds_parse(struct hashmap *holds, const char *text, size_t len) {
                 h->last.new_url = mem_strdup(target);
                 h->last.error_message = isempty(err) ? NULL : mem_strdup(err);
                 h->last.error_code = isempty(code) ? NULL : mem_strdup(code);
+                h->last.old_url = isempty(old) ? NULL : mem_strdup(old);
+                h->last.operation_id = isempty(opid) ? NULL : mem_strdup(opid);
+                h->last.error = (int) error;
+                h->last.attempt_started = usec_from_unix(started);
                 if (!h->target_url || !h->last.new_url || hashmap_put(holds, cluster, h) < 0)
                         hold_free(h);
         }
