@@ -145,8 +145,8 @@ static int fetch_get(void *ctx, enum fetch_audience audience, enum fetch_kind ki
 
 /* ---- setting up and tearing down what depends on the config ---------------------------- */
 
-static void on_update_done(struct remediate *rm, const char *cluster_id, enum action_outcome outcome, int error,
-                           void *userdata);
+static void on_update_done(struct remediate *rm, const char *cluster_id, enum action_outcome outcome,
+                           int error, void *userdata);
 
 static void engine_teardown(struct manager *m) {
         m->remediate = remediate_free(m->remediate);
@@ -338,8 +338,8 @@ static void finish_once(struct manager *m) {
         ev_break(m->loop, EVBREAK_ALL);
 }
 
-static void on_update_done(struct remediate *rm, const char *cluster_id, enum action_outcome outcome, int error,
-                           void *userdata) {
+static void on_update_done(struct remediate *rm, const char *cluster_id, enum action_outcome outcome,
+                           int error, void *userdata) {
         struct manager *m = userdata;
         usec_t now = now_usec(CLOCK_REALTIME);
 

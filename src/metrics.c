@@ -17,9 +17,11 @@ static const char *const metrics_update_result_table[_METRICS_UPDATE_MAX] = {
         [METRICS_UPDATE_TIMED_OUT] = "timed-out",
 };
 
-DEFINE_STRING_TABLE_LOOKUP_TO_STRING(metrics_update_result, enum metrics_update_result, metrics_update_result_table)
+DEFINE_STRING_TABLE_LOOKUP_TO_STRING(metrics_update_result, enum metrics_update_result,
+                                     metrics_update_result_table)
 
-enum metrics_update_result metrics_count_update(struct metrics_counters *c, enum action_outcome outcome, int error) {
+enum metrics_update_result metrics_count_update(struct metrics_counters *c, enum action_outcome outcome,
+                                                int error) {
         enum metrics_update_result r;
 
         if (outcome == OUTCOME_SUCCEEDED)
@@ -127,7 +129,8 @@ int metrics_format(const struct sweep_result *s, const struct metrics_counters *
                                 ok++;
                         else
                                 by_worst[v->worst]++;
-                        if (a->outcome == OUTCOME_REFUSED && a->refusal > REFUSAL_NONE && a->refusal < _REFUSAL_MAX)
+                        if (a->outcome == OUTCOME_REFUSED && a->refusal > REFUSAL_NONE &&
+                            a->refusal < _REFUSAL_MAX)
                                 held_refused[a->refusal]++;
                         else if (a->outcome == OUTCOME_FAILED && a->held)
                                 held_backoff++;
@@ -201,8 +204,8 @@ int metrics_format(const struct sweep_result *s, const struct metrics_counters *
                                (double) c->loop_stall_max_usec / USEC_PER_SEC);
         if (r >= 0)
                 r = head(out, "cmkd_updates_total", "counter",
-                         "Key update attempts (requests sent) by how they ended, each counted once; timed-out: "
-                         "cmkd gave up waiting after UpdateTimeoutSec=.");
+                         "Key update attempts (requests sent) by how they ended, each counted once; "
+                         "timed-out: cmkd gave up waiting after UpdateTimeoutSec=.");
         for (int i = 0; r >= 0 && i < _METRICS_UPDATE_MAX; i++)
                 r = buf_printf(out, "cmkd_updates_total{result=\"%s\"} %" PRIu64 "\n",
                                metrics_update_result_to_string(i), c->updates[i]);
@@ -211,10 +214,11 @@ int metrics_format(const struct sweep_result *s, const struct metrics_counters *
                               in_progress);
         if (r >= 0)
                 r = head(out, "cmkd_updates_held", "gauge",
-                         "Clusters of the last sweep whose wanted key update was not sent, by reason: a refusal "
-                         "code, backoff (after a failed attempt) or dry-run.");
+                         "Clusters of the last sweep whose wanted key update was not sent, by reason: a "
+                         "refusal code, backoff (after a failed attempt) or dry-run.");
         for (int i = REFUSAL_NONE + 1; r >= 0 && i < _REFUSAL_MAX; i++)
-                r = buf_printf(out, "cmkd_updates_held{reason=\"%s\"} %u\n", refusal_to_string(i), held_refused[i]);
+                r = buf_printf(out, "cmkd_updates_held{reason=\"%s\"} %u\n", refusal_to_string(i),
+                               held_refused[i]);
         if (r >= 0)
                 r = buf_printf(out, "cmkd_updates_held{reason=\"backoff\"} %u\n", held_backoff);
         if (r >= 0)

@@ -66,7 +66,8 @@ void metrics_account(struct metrics_counters *c, const struct sweep_result *s);
 /* Counts one update attempt that ended, once (the remediate's done callback): SUCCEEDED,
  * or FAILED as timed-out when error is -ETIME, else failed. Other outcomes are no attempt
  * and not counted. Returns the result counted, or _METRICS_UPDATE_INVALID. Pure. */
-enum metrics_update_result metrics_count_update(struct metrics_counters *c, enum action_outcome outcome, int error);
+enum metrics_update_result metrics_count_update(struct metrics_counters *c, enum action_outcome outcome,
+                                                int error);
 
 /* Writes the exposition text for the last sweep s (NULL: none yet) and the counters.
  * Returns 0, -ENOMEM or -E2BIG. */

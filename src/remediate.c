@@ -183,9 +183,11 @@ static int holds_parse(struct hashmap *holds, const char *text, size_t len) {
                     failures > 1000 || retry_at < 0 || json_get_string(item, "error", &err) < 0 ||
                     json_get_string(item, "error_code", &code) < 0 ||
                     /* Optional: files of earlier versions lack them. */
-                    json_get_string(item, "old", &old) < 0 || json_get_string(item, "operation_id", &opid) < 0 ||
-                    json_get_int64(item, "errno", &error) < 0 || json_get_int64(item, "attempt_started", &started) < 0 ||
-                    error > 0 || error < -4095 || started < 0)
+                    json_get_string(item, "old", &old) < 0 ||
+                    json_get_string(item, "operation_id", &opid) < 0 ||
+                    json_get_int64(item, "errno", &error) < 0 ||
+                    json_get_int64(item, "attempt_started", &started) < 0 || error > 0 || error < -4095 ||
+                    started < 0)
                         return -EBADMSG;
                 h = new0(struct hold, 1);
                 if (!h)
@@ -393,11 +395,11 @@ static void op_finish(struct op *op, enum action_outcome outcome, int error, con
                             "sweep decides again.", rec->cluster_id, rec->new_key_url);
         else if (error == -ETIME)
                 /* Given up, not failed: Azure may still carry it out. Say what cmkd does next. */
-                log_error("Gave up on the update of cluster %s to %s: %s%s%s. It may still complete in Azure; "
-                          "cmkd sends no update while the cluster reads Updating, reads it again on every sweep "
-                          "and holds this update back until %s.",
-                          rec->cluster_id, rec->new_key_url, strempty(code), code ? ": " : "", strempty(message),
-                          h ? retry : "later");
+                log_error("Gave up on the update of cluster %s to %s: %s%s%s. It may still complete in "
+                          "Azure; cmkd sends no update while the cluster reads Updating, reads it again on "
+                          "every sweep and holds this update back until %s.",
+                          rec->cluster_id, rec->new_key_url, strempty(code), code ? ": " : "",
+                          strempty(message), h ? retry : "later");
         else
                 log_error("Updating cluster %s to %s failed: %s%s%s; holding it back until %s before another "
                           "attempt.",
@@ -412,7 +414,8 @@ static void op_finish(struct op *op, enum action_outcome outcome, int error, con
                 log_oom();
         op_free(hashmap_remove(rm->ops, cluster_id));
         if (rm->done)
-                rm->done(rm, cluster_id, outcome, outcome == OUTCOME_FAILED ? (error ?: -EIO) : 0, rm->userdata);
+                rm->done(rm, cluster_id, outcome, outcome == OUTCOME_FAILED ? (error ?: -EIO) : 0,
+                         rm->userdata);
 }
 
 /* ---- verification --------------------------------------------------------------------- */
@@ -527,7 +530,8 @@ static void on_lro_done(struct arm_lro *lro, struct arm_lro_result *res, void *u
         if (res->error == -ETIME) {
                 char span[TIMESPAN_MAX], opid[256];
 
-                snprintf(msg, sizeof msg, "operation %s did not end within UpdateTimeoutSec=%s (%u polls, last status %s)",
+                snprintf(msg, sizeof msg,
+                         "operation %s did not end within UpdateTimeoutSec=%s (%u polls, last status %s)",
                          strna(op_record_operation_id(op->rec, opid, sizeof opid)),
                          timespan_format(span, sizeof span, update_timeout(op->rm), USEC_PER_SEC), res->polls,
                          strna(res->status_string));

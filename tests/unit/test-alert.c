@@ -432,7 +432,8 @@ static void test_updates(void **state) {
         fx_action(&fx, 0, OUTCOME_FAILED, REFUSAL_NONE, url, "9d0c-op");
         fx.results[0].action.error = -ETIME;
         fx.results[0].action.error_code = (char *) "OperationTimedOut";
-        fx.results[0].action.error_message = (char *) "operation 9d0c-op did not end within UpdateTimeoutSec=30min";
+        fx.results[0].action.error_message =
+                (char *) "operation 9d0c-op did not end within UpdateTimeoutSec=30min";
         run(&st, FX_T0 + 4 * HOUR);
         assert_int_equal(n_entries, 2);
         assert_head(0, ALERT_UPDATE_STARTED, 0, LOG_NOTICE, "once");
@@ -441,8 +442,9 @@ static void test_updates(void **state) {
         assert_field(1, "CMKD_OPERATION_ID", "9d0c-op");
         assert_field(1, "CMKD_ERROR", strerror(ETIME));
         m = field(1, "MESSAGE");
-        assert_true(contains(m, "gave up waiting for the key update to " "https://vault0.vault.azure.net/keys/key0"));
-        assert_true(contains(m, "OperationTimedOut (operation 9d0c-op did not end within UpdateTimeoutSec=30min)"));
+        assert_true(contains(m, "gave up waiting for the key update to https://vault0.vault.azure.net/keys/key0"));
+        assert_true(contains(m, "OperationTimedOut (operation 9d0c-op did not end within "
+                                "UpdateTimeoutSec=30min)"));
         assert_true(contains(m, "may still complete in Azure"));
         assert_false(contains(m, "failed:"));
 }

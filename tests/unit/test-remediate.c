@@ -10,8 +10,9 @@
 
 #include "remediate.h"
 
-#define CLUSTER "\"cluster\":\"/subscriptions/s/resourceGroups/rg/providers/Microsoft.DocumentDB/mongoClusters/c\""
-#define TARGET  "\"target\":\"https://kv.vault.azure.net/keys/k/v2\""
+#define CLUSTER                                                                                             \
+        "\"cluster\":\"/subscriptions/s/resourceGroups/rg/providers/Microsoft.DocumentDB/mongoClusters/c\""
+#define TARGET      "\"target\":\"https://kv.vault.azure.net/keys/k/v2\""
 #define HOLD(extra) "{" CLUSTER "," TARGET ",\"failures\":1,\"retry_at\":1795417200" extra "}"
 
 static void test_holds_parse(void **state) {
@@ -21,28 +22,31 @@ static void test_holds_parse(void **state) {
                 size_t n;
         } table[] = {
                 /* As written by cmkd before the optional members existed. */
-                { "{\"version\":1,\"holds\":[" HOLD(",\"error\":\"boom\",\"error_code\":\"InternalServerError\"") "]}",
-                  0, 1 },
+                {"{\"version\":1,\"holds\":[" HOLD(
+                         ",\"error\":\"boom\",\"error_code\":\"InternalServerError\"") "]}",
+                 0, 1},
                 /* As written now. */
-                { "{\"version\":1,\"holds\":[" HOLD(",\"error\":\"operation o did not end within UpdateTimeoutSec=30min\","
-                                                    "\"error_code\":\"OperationTimedOut\","
-                                                    "\"old\":\"https://kv.vault.azure.net/keys/k/v1\","
-                                                    "\"operation_id\":\"o\",\"errno\":-62,\"attempt_started\":1795413600") "]}",
-                  0, 1 },
-                { "{\"version\":1,\"holds\":[" HOLD("") "," HOLD(",\"old\":\"\",\"operation_id\":\"\",\"errno\":0") "]}", 0,
-                  1 }, /* the same cluster twice: the first one counts */
-                { "{\"version\":1,\"holds\":[]}", 0, 0 },
-                { "{\"holds\":[" HOLD(",\"errno\":5") "]}", -EBADMSG, 0 },     /* errno is negative */
-                { "{\"holds\":[" HOLD(",\"errno\":-5000") "]}", -EBADMSG, 0 }, /* not an errno */
-                { "{\"holds\":[" HOLD(",\"errno\":\"-62\"") "]}", -EBADMSG, 0 },
-                { "{\"holds\":[" HOLD(",\"attempt_started\":-1") "]}", -EBADMSG, 0 },
-                { "{\"holds\":[" HOLD(",\"old\":7") "]}", -EBADMSG, 0 },
-                { "{\"holds\":[" HOLD(",\"operation_id\":[]") "]}", -EBADMSG, 0 },
-                { "{\"holds\":[{" CLUSTER ",\"failures\":1,\"retry_at\":0}]}", -EBADMSG, 0 }, /* no target */
-                { "{\"holds\":[{" CLUSTER "," TARGET ",\"failures\":0,\"retry_at\":0}]}", -EBADMSG, 0 },
-                { "{\"version\":1}", -EBADMSG, 0 },
-                { "[]", -EBADMSG, 0 },
-                { "{\"holds\":[", -EBADMSG, 0 },
+                {"{\"version\":1,\"holds\":[" HOLD(
+                         ",\"error\":\"operation o did not end within UpdateTimeoutSec=30min\","
+                         "\"error_code\":\"OperationTimedOut\","
+                         "\"old\":\"https://kv.vault.azure.net/keys/k/v1\","
+                         "\"operation_id\":\"o\",\"errno\":-62,\"attempt_started\":1795413600") "]}",
+                 0, 1},
+                {"{\"version\":1,\"holds\":[" HOLD("") "," HOLD(
+                         ",\"old\":\"\",\"operation_id\":\"\",\"errno\":0") "]}",
+                 0, 1}, /* the same cluster twice: the first one counts */
+                {"{\"version\":1,\"holds\":[]}", 0, 0},
+                {"{\"holds\":[" HOLD(",\"errno\":5") "]}", -EBADMSG, 0},     /* errno is negative */
+                {"{\"holds\":[" HOLD(",\"errno\":-5000") "]}", -EBADMSG, 0}, /* not an errno */
+                {"{\"holds\":[" HOLD(",\"errno\":\"-62\"") "]}", -EBADMSG, 0},
+                {"{\"holds\":[" HOLD(",\"attempt_started\":-1") "]}", -EBADMSG, 0},
+                {"{\"holds\":[" HOLD(",\"old\":7") "]}", -EBADMSG, 0},
+                {"{\"holds\":[" HOLD(",\"operation_id\":[]") "]}", -EBADMSG, 0},
+                {"{\"holds\":[{" CLUSTER ",\"failures\":1,\"retry_at\":0}]}", -EBADMSG, 0}, /* no target */
+                {"{\"holds\":[{" CLUSTER "," TARGET ",\"failures\":0,\"retry_at\":0}]}", -EBADMSG, 0},
+                {"{\"version\":1}", -EBADMSG, 0},
+                {"[]", -EBADMSG, 0},
+                {"{\"holds\":[", -EBADMSG, 0},
         };
 
         for (size_t i = 0; i < ELEMENTSOF(table); i++) {
