@@ -386,6 +386,21 @@ static void message_condition(struct text *m, const struct alert_event *e, usec_
                 fix_command(m, cr);
                 break;
         case ALERT_UPDATE_FAILED:
+                if (cr->action.error == -ETIME) {
+                        /* Given up waiting: the result in Azure is unknown, so the usual "still
+                         * uses the old key" would be a guess. */
+                        text_printf(m,
+                                    "%s: cmkd gave up waiting for the key update to %s: %s%s%s%s. The"
+                                    " operation may still complete in Azure. cmkd sends no update while the"
+                                    " cluster reads Updating, reads it again every sweep, and retries only"
+                                    " after a delay if it then still uses %s. Check the operation in the"
+                                    " cluster's activity log.",
+                                    name_of(e), strna(target_url(cr)), strna(cr->action.error_code),
+                                    cr->action.error_message ? " (" : "", strempty(cr->action.error_message),
+                                    cr->action.error_message ? ")" : "",
+                                    strna(cr->action.old_url ?: cr->obs.cluster->key_url));
+                        break;
+                }
                 text_printf(m,
                             "%s: the key update to %s failed: %s%s%s%s. The cluster still uses %s."
                             " Fix the cause; cmkd retries on its next sweep. A failed PUT may still have"

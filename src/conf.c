@@ -1076,6 +1076,8 @@ static const struct conf_key keys[] = {
           "time span", NULL, CONF_KEY_PER_CLUSTER, POLICY_KEY_CLOCK_SKEW },
         { "Policy", "MaxUpdatesPerSweep", parse_uint, format_uint, C(max_updates_per_sweep), "10", 0, 10000,
           "integer", NULL, 0, 0 },
+        { "Policy", "UpdateTimeoutSec", parse_span, format_span, C(update_timeout_usec), "30min", SEC(5),
+          DAYS(1), "time span", NULL, 0, 0 },
         { "Policy", "ChangeWindow", parse_change_window, format_change_windows, C(change_windows), "", 0, 0,
           "change window",
           "[DAYS] HH:MM-HH:MM in UTC, e.g. \"Mon..Fri 22:00-06:00\" or \"Sat,Sun 00:00-24:00\"; repeat for "

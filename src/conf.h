@@ -110,6 +110,7 @@ struct conf {
         struct policy_conf policy;
         enum update_method update_method;
         unsigned max_updates_per_sweep; /* 0 = no update at all */
+        usec_t update_timeout_usec;     /* how long an update is followed, from its request on */
         struct change_window change_windows[CHANGE_WINDOWS_MAX];
         size_t n_change_windows;   /* 0 = always */
         usec_t version_grace_usec; /* old version still current this recently: alert if disabled */

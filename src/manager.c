@@ -145,7 +145,8 @@ static int fetch_get(void *ctx, enum fetch_audience audience, enum fetch_kind ki
 
 /* ---- setting up and tearing down what depends on the config ---------------------------- */
 
-static void on_update_done(struct remediate *rm, const char *cluster_id, void *userdata);
+static void on_update_done(struct remediate *rm, const char *cluster_id, enum action_outcome outcome,
+                           int error, void *userdata);
 
 static void engine_teardown(struct manager *m) {
         m->remediate = remediate_free(m->remediate);
@@ -337,10 +338,13 @@ static void finish_once(struct manager *m) {
         ev_break(m->loop, EVBREAK_ALL);
 }
 
-static void on_update_done(struct remediate *rm, const char *cluster_id, void *userdata) {
+static void on_update_done(struct remediate *rm, const char *cluster_id, enum action_outcome outcome,
+                           int error, void *userdata) {
         struct manager *m = userdata;
         usec_t now = now_usec(CLOCK_REALTIME);
 
+        /* Counted here, once per attempt, whenever and wherever its result is reported. */
+        metrics_count_update(&m->counters, outcome, error);
         if (m->opts.mode == MANAGER_ONCE) {
                 if (!m->sweeping && remediate_in_flight(rm) == 0)
                         finish_once(m);
@@ -352,7 +356,6 @@ static void on_update_done(struct remediate *rm, const char *cluster_id, void *u
         for (size_t i = 0; i < m->last.n_clusters; i++)
                 if (strcasecmp(m->last.clusters[i].obs.cluster->id, cluster_id) == 0) {
                         remediate_collect(rm, &m->last);
-                        m->counters.updates[m->last.clusters[i].action.outcome]++;
                         process_alerts(m, now);
                         break;
                 }

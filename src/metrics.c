@@ -8,7 +8,31 @@
 #include "fileio.h"
 #include "mem.h"
 #include "metrics.h"
+#include "strtable.h"
 #include "strv.h"
+
+static const char *const metrics_update_result_table[_METRICS_UPDATE_MAX] = {
+        [METRICS_UPDATE_SUCCEEDED] = "succeeded",
+        [METRICS_UPDATE_FAILED] = "failed",
+        [METRICS_UPDATE_TIMED_OUT] = "timed-out",
+};
+
+DEFINE_STRING_TABLE_LOOKUP_TO_STRING(metrics_update_result, enum metrics_update_result,
+                                     metrics_update_result_table)
+
+enum metrics_update_result metrics_count_update(struct metrics_counters *c, enum action_outcome outcome,
+                                                int error) {
+        enum metrics_update_result r;
+
+        if (outcome == OUTCOME_SUCCEEDED)
+                r = METRICS_UPDATE_SUCCEEDED;
+        else if (outcome == OUTCOME_FAILED)
+                r = error == -ETIME ? METRICS_UPDATE_TIMED_OUT : METRICS_UPDATE_FAILED;
+        else
+                return _METRICS_UPDATE_INVALID;
+        c->updates[r]++;
+        return r;
+}
 
 void metrics_account(struct metrics_counters *c, const struct sweep_result *s) {
         c->sweeps++;
@@ -19,13 +43,6 @@ void metrics_account(struct metrics_counters *c, const struct sweep_result *s) {
         c->requests += s->stats.requests;
         c->throttled += s->stats.throttled;
         c->retries += s->stats.retries;
-        for (size_t i = 0; i < s->n_clusters; i++) {
-                enum action_outcome o = s->clusters[i].action.outcome;
-
-                if (o == OUTCOME_PROPOSED || o == OUTCOME_REFUSED || o == OUTCOME_SUCCEEDED ||
-                    o == OUTCOME_FAILED)
-                        c->updates[o]++;
-        }
 }
 
 int metrics_put_label_value(struct buf *out, const char *v) {
@@ -97,8 +114,8 @@ static int per_cluster_key_time(struct buf *out, const struct sweep_result *s, c
 int metrics_format(const struct sweep_result *s, const struct metrics_counters *c, struct buf *out) {
         static const struct metrics_counters zero = {};
         unsigned counts[_FINDING_MAX][_SEVERITY_MAX] = {}, by_worst[_SEVERITY_MAX] = {}, ok = 0;
-        static const enum action_outcome update_results[] = { OUTCOME_PROPOSED, OUTCOME_REFUSED,
-                                                              OUTCOME_SUCCEEDED, OUTCOME_FAILED };
+        /* Held back: by refusal (REFUSAL_NONE's slot unused), after a failure, dry run. */
+        unsigned held_refused[_REFUSAL_MAX] = {}, held_backoff = 0, held_dry_run = 0, in_progress = 0;
         int r;
 
         c = c ?: &zero;
@@ -106,11 +123,21 @@ int metrics_format(const struct sweep_result *s, const struct metrics_counters *
                 sweep_count_findings(s, counts);
                 for (size_t i = 0; i < s->n_clusters; i++) {
                         const struct verdict *v = &s->clusters[i].verdict;
+                        const struct action_result *a = &s->clusters[i].action;
 
                         if (v->n_findings == 0)
                                 ok++;
                         else
                                 by_worst[v->worst]++;
+                        if (a->outcome == OUTCOME_REFUSED && a->refusal > REFUSAL_NONE &&
+                            a->refusal < _REFUSAL_MAX)
+                                held_refused[a->refusal]++;
+                        else if (a->outcome == OUTCOME_FAILED && a->held)
+                                held_backoff++;
+                        else if (a->outcome == OUTCOME_PROPOSED)
+                                held_dry_run++;
+                        else if (a->outcome == OUTCOME_IN_PROGRESS)
+                                in_progress++;
                 }
         }
 
@@ -176,12 +203,26 @@ int metrics_format(const struct sweep_result *s, const struct metrics_counters *
                 r = buf_printf(out, "cmkd_loop_stall_max_seconds %.3f\n",
                                (double) c->loop_stall_max_usec / USEC_PER_SEC);
         if (r >= 0)
-                r = head(
-                        out, "cmkd_updates_total", "counter",
-                        "Key updates by result, per cluster and sweep (proposed and refused count every sweep).");
-        for (size_t i = 0; r >= 0 && i < ELEMENTSOF(update_results); i++)
+                r = head(out, "cmkd_updates_total", "counter",
+                         "Key update attempts (requests sent) by how they ended, each counted once; "
+                         "timed-out: cmkd gave up waiting after UpdateTimeoutSec=.");
+        for (int i = 0; r >= 0 && i < _METRICS_UPDATE_MAX; i++)
                 r = buf_printf(out, "cmkd_updates_total{result=\"%s\"} %" PRIu64 "\n",
-                               action_outcome_to_string(update_results[i]), c->updates[update_results[i]]);
+                               metrics_update_result_to_string(i), c->updates[i]);
+        if (r >= 0)
+                r = gauge_u64(out, "cmkd_updates_in_progress", "Key updates being followed at the last sweep.",
+                              in_progress);
+        if (r >= 0)
+                r = head(out, "cmkd_updates_held", "gauge",
+                         "Clusters of the last sweep whose wanted key update was not sent, by reason: a "
+                         "refusal code, backoff (after a failed attempt) or dry-run.");
+        for (int i = REFUSAL_NONE + 1; r >= 0 && i < _REFUSAL_MAX; i++)
+                r = buf_printf(out, "cmkd_updates_held{reason=\"%s\"} %u\n", refusal_to_string(i),
+                               held_refused[i]);
+        if (r >= 0)
+                r = buf_printf(out, "cmkd_updates_held{reason=\"backoff\"} %u\n", held_backoff);
+        if (r >= 0)
+                r = buf_printf(out, "cmkd_updates_held{reason=\"dry-run\"} %u\n", held_dry_run);
         if (r >= 0)
                 r = per_cluster_key_time(
                         out, s, "cmkd_key_expiry_timestamp_seconds",

@@ -18,7 +18,13 @@
  *   cmkd_sweeps_total, cmkd_sweeps_failed_total          counter
  *   cmkd_requests_total, cmkd_throttled_total, cmkd_retries_total  counter
  *   cmkd_loop_stall_max_seconds                          gauge, longest event-loop stall since start
- *   cmkd_updates_total{result="proposed|refused|succeeded|failed"}  counter, per cluster and sweep
+ *   cmkd_updates_total{result="succeeded|failed|timed-out"}  counter: update attempts (requests
+ *        sent, each audited "started"), each counted once, when it ends (metrics_count_update());
+ *        timed-out: cmkd gave up waiting (UpdateTimeoutSec=), the result in Azure unknown
+ *   cmkd_updates_in_progress                             gauge, updates followed at the last sweep
+ *   cmkd_updates_held{reason}                            gauge: clusters of the last sweep whose wanted
+ *        update was not sent, by reason: each refusal code (refusal_to_string()), "backoff" (held
+ *        after a failed attempt, action.held) and "dry-run" (proposed only); zeros included
  *   cmkd_key_expiry_timestamp_seconds{cluster,name}      gauge, key version in use, when it expires
  *   cmkd_key_created_timestamp_seconds{cluster,name}     gauge */
 
@@ -29,6 +35,17 @@
 
 #define METRICS_FILE_MAX (16U * 1024U * 1024U)
 
+/* The results of an update attempt, the label values of cmkd_updates_total. */
+enum metrics_update_result {
+        METRICS_UPDATE_SUCCEEDED,
+        METRICS_UPDATE_FAILED,
+        METRICS_UPDATE_TIMED_OUT,
+        _METRICS_UPDATE_MAX,
+        _METRICS_UPDATE_INVALID = -EINVAL,
+};
+
+const char *metrics_update_result_to_string(enum metrics_update_result r);
+
 /* What adds up across sweeps. Zero-initialize; the manager owns one. */
 struct metrics_counters {
         uint64_t sweeps;
@@ -36,14 +53,21 @@ struct metrics_counters {
         uint64_t requests;
         uint64_t throttled;
         uint64_t retries;
-        uint64_t updates[_OUTCOME_MAX]; /* by outcome; NONE and IN_PROGRESS are not counted */
+        uint64_t updates[_METRICS_UPDATE_MAX]; /* ended attempts, by result (metrics_count_update()) */
         usec_t last_success_realtime;   /* finished_realtime of the last sweep that ran; 0 = none */
         usec_t loop_stall_max_usec;     /* the manager's stall monitor: longest time callbacks kept the
                                          * event loop from polling since start (stall.h); set, not added */
 };
 
-/* Adds one sweep to the counters. Pure. */
+/* Adds one sweep to the counters (sweeps, requests; not the updates: a sweep repeats an
+ * update's result while the cluster is held back). Pure. */
 void metrics_account(struct metrics_counters *c, const struct sweep_result *s);
+
+/* Counts one update attempt that ended, once (the remediate's done callback): SUCCEEDED,
+ * or FAILED as timed-out when error is -ETIME, else failed. Other outcomes are no attempt
+ * and not counted. Returns the result counted, or _METRICS_UPDATE_INVALID. Pure. */
+enum metrics_update_result metrics_count_update(struct metrics_counters *c, enum action_outcome outcome,
+                                                int error);
 
 /* Writes the exposition text for the last sweep s (NULL: none yet) and the counters.
  * Returns 0, -ENOMEM or -E2BIG. */

@@ -133,8 +133,18 @@ static void holds_save(struct remediate *rm) {
                         r = buf_puts(&b, ",\"error_code\":");
                 if (r >= 0)
                         r = buf_put_json_string(&b, strempty(h->last.error_code));
+                /* What the held-back failure reports after a restart, as before it. */
                 if (r >= 0)
-                        r = buf_putc(&b, '}');
+                        r = buf_puts(&b, ",\"old\":");
+                if (r >= 0)
+                        r = buf_put_json_string(&b, strempty(h->last.old_url));
+                if (r >= 0)
+                        r = buf_puts(&b, ",\"operation_id\":");
+                if (r >= 0)
+                        r = buf_put_json_string(&b, strempty(h->last.operation_id));
+                if (r >= 0)
+                        r = buf_printf(&b, ",\"errno\":%d,\"attempt_started\":%llu}", h->last.error,
+                                       (unsigned long long) (h->last.attempt_started / USEC_PER_SEC));
         }
         if (r >= 0)
                 r = buf_puts(&b, "]}\n");
@@ -162,8 +172,8 @@ static int holds_parse(struct hashmap *holds, const char *text, size_t len) {
                 return -EBADMSG;
         for (size_t i = 0; i < n; i++) {
                 struct json_object *item = json_object_array_get_idx(arr, i);
-                const char *cluster, *target, *err = NULL, *code = NULL;
-                int64_t failures, retry_at;
+                const char *cluster, *target, *err = NULL, *code = NULL, *old = NULL, *opid = NULL;
+                int64_t failures, retry_at, error = 0, started = 0;
                 struct hold *h;
 
                 if (json_value_object(item) < 0 || json_need_string(item, "cluster", &cluster) < 0 ||
@@ -171,7 +181,13 @@ static int holds_parse(struct hashmap *holds, const char *text, size_t len) {
                     json_get_int64(item, "failures", &failures) != JSON_FIELD_PRESENT ||
                     json_get_int64(item, "retry_at", &retry_at) != JSON_FIELD_PRESENT || failures < 1 ||
                     failures > 1000 || retry_at < 0 || json_get_string(item, "error", &err) < 0 ||
-                    json_get_string(item, "error_code", &code) < 0)
+                    json_get_string(item, "error_code", &code) < 0 ||
+                    /* Optional: files of earlier versions lack them. */
+                    json_get_string(item, "old", &old) < 0 ||
+                    json_get_string(item, "operation_id", &opid) < 0 ||
+                    json_get_int64(item, "errno", &error) < 0 ||
+                    json_get_int64(item, "attempt_started", &started) < 0 || error > 0 || error < -4095 ||
+                    started < 0)
                         return -EBADMSG;
                 h = new0(struct hold, 1);
                 if (!h)
@@ -183,6 +199,10 @@ static int holds_parse(struct hashmap *holds, const char *text, size_t len) {
                 h->last.new_url = mem_strdup(target);
                 h->last.error_message = isempty(err) ? NULL : mem_strdup(err);
                 h->last.error_code = isempty(code) ? NULL : mem_strdup(code);
+                h->last.old_url = isempty(old) ? NULL : mem_strdup(old);
+                h->last.operation_id = isempty(opid) ? NULL : mem_strdup(opid);
+                h->last.error = (int) error;
+                h->last.attempt_started = usec_from_unix(started);
                 if (!h->target_url || !h->last.new_url || hashmap_put(holds, cluster, h) < 0)
                         hold_free(h);
         }
@@ -331,7 +351,8 @@ static void op_finish(struct op *op, enum action_outcome outcome, int error, con
         struct op_record *rec = op->rec;
         _cleanup_free_ char *cluster_id = mem_strdup(rec->cluster_id);
         struct action_result *a;
-        char opid[256];
+        struct hold *h;
+        char opid[256], retry[RFC3339_MAX];
         usec_t now = now_usec(CLOCK_REALTIME);
 
         a = new0(struct action_result, 1);
@@ -362,6 +383,9 @@ static void op_finish(struct op *op, enum action_outcome outcome, int error, con
                         hold_add(rm, rec->cluster_id, a, now);
         }
         record_remove(rm, op);
+        h = outcome == OUTCOME_FAILED && !op->unsent ? hashmap_get(rm->holds, rec->cluster_id) : NULL;
+        if (h)
+                rfc3339_format(retry, sizeof retry, h->retry_at);
 
         if (outcome == OUTCOME_SUCCEEDED)
                 log_notice("Cluster %s now uses %s (operation %s).", rec->cluster_id, rec->new_key_url,
@@ -369,10 +393,18 @@ static void op_finish(struct op *op, enum action_outcome outcome, int error, con
         else if (op->unsent)
                 log_warning("The update of cluster %s to %s did not reach Azure before cmkd stopped; the next "
                             "sweep decides again.", rec->cluster_id, rec->new_key_url);
-        else
-                log_error("Updating cluster %s to %s failed: %s%s%s; holding it back before another attempt.",
+        else if (error == -ETIME)
+                /* Given up, not failed: Azure may still carry it out. Say what cmkd does next. */
+                log_error("Gave up on the update of cluster %s to %s: %s%s%s. It may still complete in "
+                          "Azure; cmkd sends no update while the cluster reads Updating, reads it again on "
+                          "every sweep and holds this update back until %s.",
                           rec->cluster_id, rec->new_key_url, strempty(code), code ? ": " : "",
-                          message ?: strerror(ERRNO_VALUE(error ?: EIO)));
+                          strempty(message), h ? retry : "later");
+        else
+                log_error("Updating cluster %s to %s failed: %s%s%s; holding it back until %s before another "
+                          "attempt.",
+                          rec->cluster_id, rec->new_key_url, strempty(code), code ? ": " : "",
+                          message ?: strerror(ERRNO_VALUE(error ?: EIO)), h ? retry : "later");
 
         if (a) {
                 action_result_free(hashmap_remove(rm->finished, cluster_id));
@@ -382,7 +414,8 @@ static void op_finish(struct op *op, enum action_outcome outcome, int error, con
                 log_oom();
         op_free(hashmap_remove(rm->ops, cluster_id));
         if (rm->done)
-                rm->done(rm, cluster_id, rm->userdata);
+                rm->done(rm, cluster_id, outcome, outcome == OUTCOME_FAILED ? (error ?: -EIO) : 0,
+                         rm->userdata);
 }
 
 /* ---- verification --------------------------------------------------------------------- */
@@ -473,15 +506,36 @@ static void on_verify_timer(struct ev_loop *loop, ev_timer *w, int revents) {
 
 /* ---- the operation ---------------------------------------------------------------------- */
 
+static usec_t update_timeout(const struct remediate *rm) {
+        return rm->conf->update_timeout_usec ?: ARM_LRO_DEADLINE_USEC_DEFAULT;
+}
+
+/* What is left of UpdateTimeoutSec= for an operation whose request went out at started
+ * (realtime, from its record): a restart does not give it the whole time again. Past it,
+ * 1 µs: the operation is looked at once more (it may have ended meanwhile), then given up.
+ * A clock set back gives the whole time, never more. */
+static usec_t follow_deadline(const struct remediate *rm, usec_t started, usec_t now) {
+        usec_t limit = update_timeout(rm);
+
+        if (started == 0 || now <= started)
+                return limit;
+        return now - started >= limit ? 1 : limit - (now - started);
+}
+
 static void on_lro_done(struct arm_lro *lro, struct arm_lro_result *res, void *userdata) {
         struct op *op = userdata;
         char msg[256];
 
         op->lro = NULL;
         if (res->error == -ETIME) {
-                snprintf(msg, sizeof msg, "the operation did not end within %llu s",
-                         (unsigned long long) (ARM_LRO_DEADLINE_USEC_DEFAULT / USEC_PER_SEC));
-                op_finish(op, OUTCOME_FAILED, -ETIME, "OperationTimedOut", msg);
+                char span[TIMESPAN_MAX], opid[256];
+
+                snprintf(msg, sizeof msg,
+                         "operation %s did not end within UpdateTimeoutSec=%s (%u polls, last status %s)",
+                         strna(op_record_operation_id(op->rec, opid, sizeof opid)),
+                         timespan_format(span, sizeof span, update_timeout(op->rm), USEC_PER_SEC), res->polls,
+                         strna(res->status_string));
+                op_finish(op, OUTCOME_FAILED, -ETIME, REMEDIATE_TIMED_OUT_CODE, msg);
                 return;
         }
         if (res->error < 0) {
@@ -516,9 +570,12 @@ static void follow(struct op *op) {
                 .async_operation = op->rec->async_operation,
                 .location = op->rec->location,
         };
+        struct arm_lro_conf lc = {
+                .deadline_usec = follow_deadline(op->rm, op->rec->started, now_usec(CLOCK_REALTIME)),
+        };
         int r;
 
-        r = arm_lro_poll(op->rm->az, &urls, &(struct arm_lro_conf) {}, on_lro_done, op, &op->lro);
+        r = arm_lro_poll(op->rm->az, &urls, &lc, on_lro_done, op, &op->lro);
         if (r < 0)
                 op_finish(op, OUTCOME_FAILED, r, NULL, "could not follow the operation");
 }
@@ -895,6 +952,7 @@ int remediate_apply(struct remediate *rm, struct sweep_result *s, enum run_mode 
                 if (h && streq_ptr(h->target_url, cr->verdict.action.target_url) && now < h->retry_at) {
                         /* The last attempt failed: keep saying so, do not try again yet. */
                         copy_result(&cr->action, &h->last);
+                        cr->action.held = true;
                         continue;
                 }
 

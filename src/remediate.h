@@ -17,6 +17,12 @@
 /* First delay after a failed update of a cluster to the same target; doubles per failure. */
 #define REMEDIATE_HOLD_USEC (1 * USEC_PER_HOUR)
 #define REMEDIATE_HOLD_MAX_USEC (24 * USEC_PER_HOUR)
+/* How long an operation is followed is [Policy] UpdateTimeoutSec= (conf->update_timeout_usec),
+ * counted from the request (the record's start, so a restart does not extend it). After
+ * that the update ends failed, -ETIME, error code REMEDIATE_TIMED_OUT_CODE, and is held
+ * back like any failure; the operation may still end in Azure, and the policy refuses any
+ * update while the cluster reads Updating. */
+#define REMEDIATE_TIMED_OUT_CODE "OperationTimedOut"
 /* While the cluster still reads Updating after its operation ended. */
 #define REMEDIATE_VERIFY_INTERVAL_USEC (10 * USEC_PER_SEC)
 #define REMEDIATE_VERIFY_READS_MAX 30u
@@ -24,9 +30,13 @@
 
 struct remediate;
 
-/* An update ended (succeeded, failed) for this cluster. The outcome waits in the
- * remediate until remediate_collect() or the next remediate_apply() picks it up. */
-typedef void (*remediate_done_fn)(struct remediate *rm, const char *cluster_id, void *userdata);
+/* An update attempt ended for this cluster: called exactly once per attempt that was
+ * started (audited "started"), with its outcome (OUTCOME_SUCCEEDED or OUTCOME_FAILED) and,
+ * when failed, its negative errno (-ETIME: cmkd gave up waiting, see struct action_result).
+ * The whole result waits in the remediate until remediate_collect() or the next
+ * remediate_apply() picks it up. */
+typedef void (*remediate_done_fn)(struct remediate *rm, const char *cluster_id, enum action_outcome outcome,
+                                  int error, void *userdata);
 
 /* az, loop and conf are borrowed. state_dir is copied; operation records go to
  * state_dir/operations/, the audit log is state_dir/audit.log. state_dir NULL: no state
@@ -53,9 +63,10 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(struct remediate *, remediate_free);
 int remediate_resume(struct remediate *rm, usec_t now_realtime);
 
 /* Decides the action of every cluster of s and fills cr->action: outcomes of operations
- * that ended since the last call, in-progress for those still followed, failed while a
- * failure holds a cluster back, refused by a guard rail or gate, proposed in dry-run mode,
- * or started. Returns the number of updates started, or -ENOMEM. */
+ * that ended since the last call, in-progress for those still followed, failed with
+ * action.held set while a failure holds a cluster back (the failure repeated, nothing
+ * sent), refused by a guard rail or gate, proposed in dry-run mode, or started. Returns the
+ * number of updates started, or -ENOMEM. */
 int remediate_apply(struct remediate *rm, struct sweep_result *s, enum run_mode mode, usec_t now_realtime);
 
 /* Moves the outcomes of operations that ended into the matching clusters of s (those not

@@ -27,10 +27,14 @@ struct action_result {
         char *old_url;         /* owned */
         char *new_url;         /* owned */
         char *operation_id;    /* owned: last segment of the Azure-AsyncOperation URL, or NULL */
-        int error;             /* negative errno for OUTCOME_FAILED */
+        int error;             /* negative errno for OUTCOME_FAILED; -ETIME: cmkd gave up waiting (the
+                                * operation did not end within UpdateTimeoutSec=, or the cluster still
+                                * read Updating after it ended): the result in Azure is unknown */
         char *error_code;      /* owned: Azure error code, or NULL */
         char *error_message;   /* owned */
         usec_t attempt_started; /* realtime start of the update attempt, which identifies it; 0 if none */
+        bool held;              /* OUTCOME_FAILED: an earlier attempt's failure, repeated while the cluster
+                                 * is held back after it; nothing was sent for it this sweep */
 };
 
 struct cluster_result {

@@ -175,6 +175,23 @@ def describe_log(log, limit=60):
 
 # --- cmkd's output ---------------------------------------------------------------------------
 
+def read_metrics(path):
+    """The samples of a Prometheus textfile cmkd wrote ([Metrics] TextfilePath=), as
+    {'name{labels}': float}; None when the file is not there yet. cmkd replaces it
+    atomically, so a read sees one whole sweep's file."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
+    except FileNotFoundError:
+        return None
+    samples = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            name, value = line.rsplit(" ", 1)
+            samples[name] = float(value)
+    return samples
+
+
 def finding_set(cluster):
     """{"code:severity", ...} of one cluster object of --once --json."""
     return {"%s:%s" % (f["code"], f["severity"]) for f in cluster["findings"]}

@@ -15,7 +15,8 @@
  *   sample sweeps=N rss_kib=K fds=F seconds=S
  * and at the end:
  *   done sweeps=N failed=N requests=N retries=N throttled=N updates_succeeded=N updates_failed=N
- *        updates_refused=N stall_max_ms=X stalls=N seconds=S
+ *        updates_timed_out=N stall_max_ms=X stalls=N seconds=S
+ * (update attempts by how they ended, each once: cmkd_updates_total).
  * cmkd's own log goes to stderr. Exit status 0, or 1 when the manager could not start. */
 
 #include "azure.h"
@@ -157,11 +158,12 @@ int main(int argc, char *argv[]) {
         print_sample(soak.m->counters.sweeps);
         c = &soak.m->counters;
         printf("done sweeps=%llu failed=%llu requests=%llu retries=%llu throttled=%llu updates_succeeded=%llu "
-               "updates_failed=%llu updates_refused=%llu stall_max_ms=%.1f stalls=%llu seconds=%.1f\n",
+               "updates_failed=%llu updates_timed_out=%llu stall_max_ms=%.1f stalls=%llu seconds=%.1f\n",
                (unsigned long long) c->sweeps, (unsigned long long) c->sweeps_failed,
                (unsigned long long) c->requests, (unsigned long long) c->retries,
-               (unsigned long long) c->throttled, (unsigned long long) c->updates[OUTCOME_SUCCEEDED],
-               (unsigned long long) c->updates[OUTCOME_FAILED], (unsigned long long) c->updates[OUTCOME_REFUSED],
+               (unsigned long long) c->throttled, (unsigned long long) c->updates[METRICS_UPDATE_SUCCEEDED],
+               (unsigned long long) c->updates[METRICS_UPDATE_FAILED],
+               (unsigned long long) c->updates[METRICS_UPDATE_TIMED_OUT],
                (double) stall_monitor_max_usec(&soak.m->stall) / USEC_PER_MSEC,
                (unsigned long long) soak.m->stall.stalls,
                (double) (now_usec(CLOCK_MONOTONIC) - soak.started) / USEC_PER_SEC);

@@ -16,6 +16,13 @@ What is proved, each by its own test:
     restart: the hold is a state file) and retried only for another target; a 4xx answer
     to the PUT is failed without following anything; an operation that never ends is
     followed until SIGTERM and resumed by the next start;
+  - the time limit ([Policy] UpdateTimeoutSec=, a few seconds here): the daemon follows an
+    operation that never ends, sends nothing more while it is in flight, gives up at the
+    limit (log, audit, hold; polls stop), then refuses while the cluster reads Updating and
+    holds the update back once it has settled on its old key, across a restart, until the
+    hold's time has come: then exactly one new request. The metrics count the attempt once
+    (timed-out) and the held-back update as a gauge, never in cmkd_updates_total. A record
+    resumed after its limit has passed is polled once and given up;
   - crash safety: kill -9 during the operation, or after the record is written but before
     the request goes out, then a restart: exactly one update request per cluster; a
     corrupt operation record is set aside and cmkd runs on;
@@ -23,9 +30,9 @@ What is proved, each by its own test:
   - a disabled version that a cluster uses is key-disabled (critical).
 
 Every wait is bounded. The twin's delays are short (scenario settings lro_delay_s,
-retry_after_s), so the whole file runs in under a minute. Not here: the alerts themselves
-(journald; test_journal.py) and an LRO deadline (ARM_LRO_DEADLINE_USEC_DEFAULT, 30 min,
-is not configurable; test_operation_that_never_ends stops the daemon instead).
+retry_after_s), so the whole file runs in about two minutes (TimeLimitTest alone about 40 s:
+it waits for four sweeps of the daemon, 10 s apart). Not here: the alerts themselves
+(journald; test_journal.py; their text is in test-alert.c).
 """
 
 import copy
@@ -41,7 +48,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
 import cmkdlib  # noqa: E402
-from cmkdlib import Fixture, cluster_path_re, merge_sections, requests, settled_log, writes  # noqa: E402
+from cmkdlib import Fixture, cluster_path_re, merge_sections, read_metrics, requests, settled_log, writes  # noqa: E402
 
 ROOT = cmkdlib.ROOT
 BASIC = os.path.join(cmkdlib.SCENARIOS, "update-basic.json")
@@ -551,9 +558,9 @@ class FailureTest(UpdateTest):
         self.assertEqual(run2.action("c-stale")["outcome"], "failed", run2.describe())
 
     def test_operation_that_never_ends(self):
-        # The LRO deadline (ARM_LRO_DEADLINE_USEC_DEFAULT, 30 min) is not configurable: the
-        # daemon follows the operation until SIGTERM, keeps its record, and the next start
-        # resumes it.
+        # Within UpdateTimeoutSec= (the default, 30 min; TimeLimitTest tries a short one):
+        # the daemon follows the operation until SIGTERM, keeps its record, and the next
+        # start resumes it.
         self.tw.add_fault(id="never", service="arm", method="PUT", action="lro_never")
         d = self.start_daemon()
         put = self.fx.wait_until(lambda: self.put_requests(self.tw.log(), "c-stale"), 30, "the PUT", d)[0]
@@ -576,6 +583,158 @@ class FailureTest(UpdateTest):
         self.assertEqual((run.action("c-stale")["outcome"], run.action("c-stale")["operation_id"]),
                          ("succeeded", opid), run.describe())
         self.assert_audit("c-stale", ["started", "resumed", "succeeded"])
+        self.assertEqual(self.fx.operation_records(), [])
+
+
+# ==== 3b. the time limit of an update (UpdateTimeoutSec=) =================================
+
+class TimeLimitTest(UpdateTest):
+    # Longer than one poll interval (PollIntervalSec=10s, ±10 % jitter, counted from the end of
+    # the sweep that sent the request) plus a sweep, so that the second sweep falls into the
+    # operation; what is asserted is the order of events, never a duration.
+    LIMIT = "16s"
+    GAVE_UP = r"Gave up on the update of cluster \S+/c-stale to "
+
+    def metrics_of_sweep(self, path, n, d):
+        """The metrics file as the daemon wrote it after its n-th sweep."""
+        def written():
+            m = read_metrics(path)
+            return m if m and m["cmkd_sweeps_total"] == n else None
+        return self.fx.wait_until(written, 40, "the metrics of sweep %d" % n, d)
+
+    def updates(self, m):
+        return {r: m['cmkd_updates_total{result="%s"}' % r] for r in ("succeeded", "failed", "timed-out")}
+
+    def held(self, m):
+        """The held-back updates of a metrics file: {reason: count} of the non-zero ones."""
+        pre = 'cmkd_updates_held{reason="'
+        return {k[len(pre):-2]: v for k, v in m.items() if k.startswith(pre) and v}
+
+    def puts(self):
+        return self.put_requests(settled_log(self.tw), "c-stale")
+
+    def test_operation_given_up_at_the_limit(self):
+        cl = self.cluster("c-stale")
+        old, target = cl["cmk"]["key_url"], self.current_kid("key1")
+        prom = os.path.join(self.fx.dir, "cmkd.prom")
+        self.tw.add_fault(id="never", service="arm", method="PUT", path="*/mongoClusters/c-stale", action="lro_never")
+        d = self.start_daemon(Policy={"UpdateTimeoutSec": self.LIMIT}, Metrics={"TextfilePath": prom})
+
+        # Sweep 1 sends the request; Azure accepts it with an operation that never ends.
+        put = self.fx.wait_until(lambda: self.put_requests(self.tw.log(), "c-stale"), 30, "the PUT", d)[0]
+        opid = put["operation"]
+        self.assertTrue(opid, put)
+        m = self.metrics_of_sweep(prom, 1, d)
+        self.assertEqual((m["cmkd_updates_in_progress"], self.updates(m)),
+                         (1, {"succeeded": 0, "failed": 0, "timed-out": 0}))
+
+        # Sweep 2, while the operation is followed: in progress, nothing sent again.
+        m = self.metrics_of_sweep(prom, 2, d)
+        self.assertEqual(d.lines(self.GAVE_UP), [], "sweep 2 must fall into the operation (LIMIT too short?):\n"
+                         + d.stderr[-3000:])
+        self.assertEqual((m["cmkd_updates_in_progress"], self.updates(m), self.held(m)),
+                         (1, {"succeeded": 0, "failed": 0, "timed-out": 0}, {}))
+        self.assertEqual(len(self.puts()), 1)
+        self.assertEqual(len(self.fx.operation_records()), 1)
+
+        # At the limit: given up, said clearly, the state settled before the log line.
+        line = d.wait_for(self.GAVE_UP, 40)[0]
+        self.assertRegex(line, re.escape(target) + r": OperationTimedOut: operation " + re.escape(opid)
+                         + r" did not end within UpdateTimeoutSec=16s \(\d+ polls, last status InProgress\)\. It may"
+                         r" still complete in Azure; cmkd sends no update while the cluster reads Updating.* holds this"
+                         r" update back until \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ\.$")
+        self.assertEqual(self.fx.operation_records(), [])
+        _, failed = self.assert_audit("c-stale", ["started", "failed"])
+        self.assertEqual((failed["error_code"], failed["operation_id"], failed["old_key_url"], failed["new_key_url"]),
+                         ("OperationTimedOut", opid, old, target))
+        self.assertIn("UpdateTimeoutSec=16s", failed["error"])
+        with open(os.path.join(self.fx.state_dir, "update-holds.json")) as f:
+            holds = json.load(f)["holds"]
+        self.assertEqual([(h["cluster"], h["target"], h["failures"], h["error_code"]) for h in holds],
+                         [(cl["id"], target, 1, "OperationTimedOut")])
+        self.assertGreater(holds[0]["retry_at"], time.time() + 1800, "held back for the first delay (1 h)")
+        # cmkd stopped polling; Azure still runs the operation.
+        polls = len(requests(settled_log(self.tw), "GET", OP_STATUS_RE + re.escape(opid)))
+        self.assertGreater(polls, 1)
+        self.assertEqual((self.cluster("c-stale")["provisioningState"], self.cluster("c-stale")["clusterStatus"]),
+                         ("Updating", "Updating"))
+
+        # Sweep 3: the cluster reads Updating: refused, nothing sent. The attempt is counted
+        # once, as timed-out; the held-back update is a gauge.
+        m = self.metrics_of_sweep(prom, 3, d)
+        self.assertEqual((m["cmkd_updates_in_progress"], self.updates(m), self.held(m)),
+                         (0, {"succeeded": 0, "failed": 0, "timed-out": 1}, {"cluster-updating": 1}))
+
+        # Azure's operation fails at last; the cluster is back on its old key, Succeeded and
+        # Ready. Sweep 4: still stale, but held back after the failure: nothing sent.
+        self.assertEqual(self.tw.control("finish_operations", force=True, outcome="Failed")["finished"], 1)
+        self.assertEqual((self.cluster("c-stale")["cmk"]["key_url"], self.cluster("c-stale")["clusterStatus"]),
+                         (old, "Ready"))
+        m = self.metrics_of_sweep(prom, 4, d)
+        self.assertEqual((m["cmkd_updates_in_progress"], self.updates(m), self.held(m)),
+                         (0, {"succeeded": 0, "failed": 0, "timed-out": 1}, {"backoff": 1}))
+        self.assertEqual(d.stop(), 0, d.stderr)
+        self.assertEqual(len(self.puts()), 1, cmkdlib.describe_log(settled_log(self.tw)))
+        self.assertEqual(len(requests(settled_log(self.tw), "GET", OP_STATUS_RE + re.escape(opid))), polls,
+                         "no poll after giving up")
+        self.assertEqual(len(d.lines(self.GAVE_UP)), 1)
+        # The refusal while it read Updating is audited (once); the backoff is not news.
+        refused = self.assert_audit("c-stale", ["started", "failed", "refused"])[2]
+        self.assertEqual(refused["refusal"], "cluster-updating")
+
+        # A restart keeps the hold (a state file): the same answer, nothing sent.
+        run = self.once()
+        self.assert_no_writes(run)
+        a = run.action("c-stale")
+        self.assertEqual((a["outcome"], a["error_code"], a["operation_id"], a["old_key_url"], a["new_key_url"]),
+                         ("failed", "OperationTimedOut", opid, old, target), run.describe())
+        self.assertEqual(run.returncode, 1, run.describe())
+
+        # The hold's time has come (set in its file, as if an hour had passed): exactly one
+        # new request, which succeeds.
+        self.tw.clear_faults()
+        path = os.path.join(self.fx.state_dir, "update-holds.json")
+        with open(path) as f:
+            doc = json.load(f)
+        doc["holds"][0]["retry_at"] = int(time.time()) - 1
+        with open(path, "w") as f:
+            json.dump(doc, f)
+        run = self.once()
+        self.assertEqual(len(self.put_requests(run.log, "c-stale")), 1, run.describe())
+        self.assertEqual((run.action("c-stale")["outcome"], run.action("c-stale")["new_key_url"]), ("succeeded", target),
+                         run.describe())
+        self.assertEqual(self.cluster("c-stale")["cmk"]["key_url"], target)
+        self.assert_audit("c-stale", ["started", "failed", "refused", "started", "succeeded"])
+
+    def test_resumed_past_the_limit(self):
+        # cmkd stops while an operation runs; it stays down longer than UpdateTimeoutSec=
+        # (the record's start set back an hour): the next start polls the operation once
+        # more (it might have ended) and gives up, without a new request.
+        self.tw.add_fault(id="never", service="arm", method="PUT", action="lro_never")
+        d = self.start_daemon()
+        put = self.fx.wait_until(lambda: self.put_requests(self.tw.log(), "c-stale"), 30, "the PUT", d)[0]
+        self.fx.wait_until(lambda: requests(self.tw.log(), "GET", OP_STATUS_RE + re.escape(put["operation"])), 30,
+                           "a poll of the operation", d)
+        self.assertEqual(d.stop(), 0, d.stderr)
+        recs = self.fx.operation_records()
+        self.assertEqual(len(recs), 1)
+        path = os.path.join(self.fx.state_dir, "operations", recs[0])
+        with open(path) as f:
+            rec = json.load(f)
+        self.assertEqual(rec["phase"], "accepted")
+        rec["started"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 3600))
+        with open(path, "w") as f:
+            json.dump(rec, f)
+
+        run = self.once(Policy={"UpdateTimeoutSec": "30min"})
+        self.assert_no_writes(run)
+        self.assertEqual(len(requests(run.log, "GET", OP_STATUS_RE + re.escape(put["operation"]))), 1, run.describe())
+        a = run.action("c-stale")
+        self.assertEqual((a["outcome"], a["error_code"], a["operation_id"]), ("failed", "OperationTimedOut",
+                                                                              put["operation"]), run.describe())
+        self.assertIn("UpdateTimeoutSec=30min", a["error"])
+        self.assertRegex(run.stderr, self.GAVE_UP)
+        self.assert_audit("c-stale", ["started", "resumed", "failed"])
         self.assertEqual(self.fx.operation_records(), [])
 
 

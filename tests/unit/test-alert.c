@@ -423,6 +423,30 @@ static void test_updates(void **state) {
         m = field(1, "MESSAGE");
         assert_true(contains(m, "failed: InvalidKeyVaultKeyUrl (The key URL is not valid.)"));
         assert_true(contains(m, "still uses https://vault0.vault.azure.net/keys/key0/old0"));
+
+        /* Given up waiting (UpdateTimeoutSec=): the same alert, but it does not claim to know
+         * the outcome. A fresh state: the failure above would still be active. */
+        st = alertstate_free(st);
+        fx_init(&fx, 1);
+        fx_pin(&fx, 0, true);
+        fx_action(&fx, 0, OUTCOME_FAILED, REFUSAL_NONE, url, "9d0c-op");
+        fx.results[0].action.error = -ETIME;
+        fx.results[0].action.error_code = (char *) "OperationTimedOut";
+        fx.results[0].action.error_message =
+                (char *) "operation 9d0c-op did not end within UpdateTimeoutSec=30min";
+        run(&st, FX_T0 + 4 * HOUR);
+        assert_int_equal(n_entries, 2);
+        assert_head(0, ALERT_UPDATE_STARTED, 0, LOG_NOTICE, "once");
+        assert_head(1, ALERT_UPDATE_FAILED, 0, LOG_ERR, "fire");
+        assert_field(1, "CMKD_ERROR_CODE", "OperationTimedOut");
+        assert_field(1, "CMKD_OPERATION_ID", "9d0c-op");
+        assert_field(1, "CMKD_ERROR", strerror(ETIME));
+        m = field(1, "MESSAGE");
+        assert_true(contains(m, "gave up waiting for the key update to https://vault0.vault.azure.net/keys/key0"));
+        assert_true(contains(m, "OperationTimedOut (operation 9d0c-op did not end within "
+                                "UpdateTimeoutSec=30min)"));
+        assert_true(contains(m, "may still complete in Azure"));
+        assert_false(contains(m, "failed:"));
 }
 
 static void test_report_and_daemon(void **state) {

@@ -154,6 +154,7 @@ static void conf_equal(const struct conf *a, const struct conf *b) {
         policy_equal(&a->policy, &b->policy);
         EQ_NUM(update_method);
         EQ_NUM(max_updates_per_sweep);
+        EQ_NUM(update_timeout_usec);
         EQ_NUM(n_change_windows);
         assert_memory_equal(a->change_windows, b->change_windows,
                             sizeof(struct change_window) * a->n_change_windows);
@@ -242,6 +243,7 @@ static void test_defaults(void **state) {
         assert_int_equal(c->policy.clock_skew_usec, 5 * USEC_PER_MINUTE);
         assert_int_equal(c->update_method, UPDATE_METHOD_PUT);
         assert_int_equal(c->max_updates_per_sweep, 10);
+        assert_int_equal(c->update_timeout_usec, 30 * USEC_PER_MINUTE);
         assert_int_equal(c->n_change_windows, 0);
         assert_int_equal(c->version_grace_usec, 2 * USEC_PER_HOUR);
         assert_int_equal(c->n_overrides, 0);
@@ -260,7 +262,7 @@ static void test_key_table(void **state) {
         size_t n;
         const struct conf_key *k = conf_keys(&n);
 
-        assert_int_equal(n, 47);
+        assert_int_equal(n, 48);
         for (size_t i = 0; i < n; i++) {
                 _cleanup_free_ char *a = conf_key_accepted(&k[i]);
 
@@ -400,6 +402,7 @@ static void test_good_values(void **state) {
                         "RequireRotationPolicy=on\n"
                         "ClockSkewSec=0\n"
                         "MaxUpdatesPerSweep=0\n"
+                        "UpdateTimeoutSec=2h 30min\n"
                         "ChangeWindow=Mon..Fri 22:00-06:00\n"
                         "VersionDisableGraceSec=1d\n"
                         "[Alerts]\n"
@@ -449,6 +452,7 @@ static void test_good_values(void **state) {
         assert_true(c->policy.require_rotation_policy);
         assert_int_equal(c->policy.clock_skew_usec, 0);
         assert_int_equal(c->max_updates_per_sweep, 0);
+        assert_int_equal(c->update_timeout_usec, 150 * USEC_PER_MINUTE);
         assert_int_equal(c->n_change_windows, 1);
         assert_string_equal(change_window_format(&c->change_windows[0], buf, sizeof buf),
                             "Mon..Fri 22:00-06:00");
@@ -654,6 +658,21 @@ static void test_bad_values(void **state) {
                 { "[Policy]\nMaxUpdatesPerSweep=10001\n", "t.conf:2: [Policy] MaxUpdatesPerSweep=10001: out "
                                                           "of range; accepted: an integer from 0 to "
                                                           "10000" },
+                { "[Policy]\nUpdateTimeoutSec=4s\n", "t.conf:2: [Policy] UpdateTimeoutSec=4s: out of range; "
+                                                     "accepted: a time span from 5s to 1d (e.g. 30s, 5min, "
+                                                     "1h, 7d)" },
+                { "[Policy]\nUpdateTimeoutSec=0\n", "t.conf:2: [Policy] UpdateTimeoutSec=0: out of range; "
+                                                    "accepted: a time span from 5s to 1d (e.g. 30s, 5min, "
+                                                    "1h, 7d)" },
+                { "[Policy]\nUpdateTimeoutSec=infinity\n", "t.conf:2: [Policy] UpdateTimeoutSec=infinity: out "
+                                                           "of range; accepted: a time span from 5s to 1d (e.g. "
+                                                           "30s, 5min, 1h, 7d)" },
+                { "[Policy]\nUpdateTimeoutSec=25h\n", "t.conf:2: [Policy] UpdateTimeoutSec=25h: out of range; "
+                                                      "accepted: a time span from 5s to 1d (e.g. 30s, 5min, "
+                                                      "1h, 7d)" },
+                { "[Policy]\nUpdateTimeoutSec=half an hour\n",
+                  "t.conf:2: [Policy] UpdateTimeoutSec=half an hour: not a time span; accepted: a time span "
+                  "from 5s to 1d (e.g. 30s, 5min, 1h, 7d)" },
                 { "[Policy]\nChangeWindow=Mon..Fri 22:00\n",
                   "t.conf:2: [Policy] ChangeWindow=Mon..Fri 22:00: not a change window; accepted: [DAYS] "
                   "HH:MM-HH:MM in UTC, e.g. \"Mon..Fri 22:00-06:00\" or \"Sat,Sun 00:00-24:00\"; repeat for "

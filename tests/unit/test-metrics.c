@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Prometheus textfile metrics: names, zeros for every code × severity, counters across
- * sweeps, label escaping, a syntax check of every line, and the atomic write. */
+ * sweeps, update attempts counted once while held-back updates are a gauge, label escaping,
+ * a syntax check of every line, and the atomic write. */
 #include <dirent.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -112,6 +113,8 @@ static void test_format(void **state) {
 
         build_sweep();
         metrics_account(&c, &fx.sweep);
+        /* The remediate reports the attempt that ended (cluster 1) once. */
+        assert_int_equal(metrics_count_update(&c, OUTCOME_SUCCEEDED, 0), METRICS_UPDATE_SUCCEEDED);
         buf_init(&b, 0);
         assert_int_equal(metrics_format(&fx.sweep, &c, &b), 0);
 
@@ -143,17 +146,32 @@ static void test_format(void **state) {
         assert_line(b.data, "cmkd_retries_total 3");
         assert_line(b.data, "# TYPE cmkd_loop_stall_max_seconds gauge");
         assert_line(b.data, "cmkd_loop_stall_max_seconds 0.000");
+        assert_line(b.data, "# TYPE cmkd_updates_total counter");
         assert_line(b.data, "cmkd_updates_total{result=\"succeeded\"} 1");
-        assert_line(b.data, "cmkd_updates_total{result=\"refused\"} 1");
         assert_line(b.data, "cmkd_updates_total{result=\"failed\"} 0");
+        assert_line(b.data, "cmkd_updates_total{result=\"timed-out\"} 0");
+        /* A refusal is no attempt: it is a held-back update, by reason, zeros included. */
+        assert_null(strstr(b.data, "result=\"refused\""));
+        assert_null(strstr(b.data, "result=\"proposed\""));
+        assert_line(b.data, "# TYPE cmkd_updates_held gauge");
+        for (int i = REFUSAL_NONE + 1; i < _REFUSAL_MAX; i++) {
+                snprintf(line, sizeof line, "cmkd_updates_held{reason=\"%s\"} %u", refusal_to_string(i),
+                         i == REFUSAL_CLUSTER_INACCESSIBLE);
+                assert_line(b.data, line);
+        }
+        assert_line(b.data, "cmkd_updates_held{reason=\"backoff\"} 0");
+        assert_line(b.data, "cmkd_updates_held{reason=\"dry-run\"} 0");
+        assert_null(strstr(b.data, "reason=\"none\""));
+        assert_line(b.data, "# TYPE cmkd_updates_in_progress gauge");
+        assert_line(b.data, "cmkd_updates_in_progress 0");
         snprintf(line, sizeof line, "cmkd_key_expiry_timestamp_seconds{cluster=\"%s\",name=\"c2\"} %llu",
                  fx.ids[2], (unsigned long long) ((FX_T0 + 200 * USEC_PER_DAY) / USEC_PER_SEC));
         assert_line(b.data, line);
         snprintf(line, sizeof line, "cmkd_key_created_timestamp_seconds{cluster=\"%s\",name=\"c0\"} %llu",
                  fx.ids[0], (unsigned long long) ((FX_T0 - 100 * USEC_PER_DAY) / USEC_PER_SEC));
         assert_line(b.data, line);
-        assert_int_equal(check_syntax(b.data),
-                         1 + 1 + 4 + _FINDING_MAX * _SEVERITY_MAX + 4 + 2 + 5 + 4 + 3 + 1 + 3);
+        assert_int_equal(check_syntax(b.data), 1 + 1 + 4 + _FINDING_MAX * _SEVERITY_MAX + 4 + 2 + 5 + 1 +
+                                                       _METRICS_UPDATE_MAX + 1 + (_REFUSAL_MAX - 1) + 2 + 3 + 3);
         buf_done(&b);
 }
 
@@ -163,7 +181,9 @@ static void test_counters_across_sweeps(void **state) {
 
         build_sweep();
         metrics_account(&c, &fx.sweep);
+        metrics_count_update(&c, OUTCOME_SUCCEEDED, 0);
         metrics_account(&c, &fx.sweep);
+        metrics_count_update(&c, OUTCOME_SUCCEEDED, 0);
         /* A sweep that could not run: counted as failed, the last success stays. */
         fx.sweep.ran = false;
         fx.sweep.n_clusters = 0;
@@ -194,6 +214,110 @@ static void test_counters_across_sweeps(void **state) {
         assert_line(b.data, "cmkd_clusters 0");
         assert_line(b.data, "cmkd_sweep_success 0");
         check_syntax(b.data);
+        buf_done(&b);
+}
+
+static void format(const struct metrics_counters *c, struct buf *b) {
+        buf_done(b);
+        buf_init(b, 0);
+        assert_int_equal(metrics_format(&fx.sweep, c, b), 0);
+        check_syntax(b->data);
+}
+
+/* cmkd_updates_total counts each attempt once, when it ends, by result; a cluster held back
+ * (by a guard rail, a gate, or the backoff after a failure) is in cmkd_updates_held for as
+ * long as it is held, and adds nothing to cmkd_updates_total however many sweeps that takes. */
+static void test_updates_attempts_and_held(void **state) {
+        static const struct {
+                enum action_outcome outcome;
+                int error;
+                enum metrics_update_result want;
+        } table[] = {
+                { OUTCOME_SUCCEEDED, 0, METRICS_UPDATE_SUCCEEDED },
+                { OUTCOME_FAILED, -EIO, METRICS_UPDATE_FAILED },
+                { OUTCOME_FAILED, -EPROTO, METRICS_UPDATE_FAILED },
+                { OUTCOME_FAILED, -ENOTCONN, METRICS_UPDATE_FAILED }, /* not sent before a crash */
+                { OUTCOME_FAILED, -ETIMEDOUT, METRICS_UPDATE_FAILED }, /* a request timed out: failed */
+                { OUTCOME_FAILED, -ETIME, METRICS_UPDATE_TIMED_OUT },  /* cmkd gave up waiting */
+                { OUTCOME_NONE, 0, _METRICS_UPDATE_INVALID },
+                { OUTCOME_PROPOSED, 0, _METRICS_UPDATE_INVALID },
+                { OUTCOME_REFUSED, 0, _METRICS_UPDATE_INVALID },
+                { OUTCOME_IN_PROGRESS, 0, _METRICS_UPDATE_INVALID },
+        };
+        const char *url = "https://vault0.vault.azure.net/keys/key0/new0";
+        struct metrics_counters c = {};
+        uint64_t want[_METRICS_UPDATE_MAX] = {};
+        struct buf b;
+
+        for (size_t i = 0; i < ELEMENTSOF(table); i++) {
+                assert_int_equal(metrics_count_update(&c, table[i].outcome, table[i].error), table[i].want);
+                if (table[i].want >= 0)
+                        want[table[i].want]++;
+                assert_memory_equal(c.updates, want, sizeof want);
+        }
+        assert_string_equal(metrics_update_result_to_string(METRICS_UPDATE_TIMED_OUT), "timed-out");
+        assert_null(metrics_update_result_to_string(_METRICS_UPDATE_MAX));
+
+        /* A fleet: one update in progress, one held after its failure, one refused by the
+         * budget, one outside the change window, one proposed by a dry run, one with
+         * nothing to do. */
+        memset(&c, 0, sizeof c);
+        fx_init(&fx, 6);
+        fx_action(&fx, 0, OUTCOME_IN_PROGRESS, REFUSAL_NONE, url, "op0");
+        fx_action(&fx, 1, OUTCOME_FAILED, REFUSAL_NONE, url, "op1");
+        fx.results[1].action.error = -ETIME;
+        fx.results[1].action.held = true;
+        fx_action(&fx, 2, OUTCOME_REFUSED, REFUSAL_BUDGET, url, NULL);
+        fx_action(&fx, 3, OUTCOME_REFUSED, REFUSAL_OUTSIDE_WINDOW, url, NULL);
+        fx_action(&fx, 4, OUTCOME_PROPOSED, REFUSAL_NONE, url, NULL);
+        buf_init(&b, 0);
+        /* Five sweeps alike: the counter does not move, the gauges say the same each time. */
+        for (int sweep = 0; sweep < 5; sweep++) {
+                metrics_account(&c, &fx.sweep);
+                format(&c, &b);
+                assert_line(b.data, "cmkd_updates_in_progress 1");
+                assert_line(b.data, "cmkd_updates_held{reason=\"backoff\"} 1");
+                assert_line(b.data, "cmkd_updates_held{reason=\"budget\"} 1");
+                assert_line(b.data, "cmkd_updates_held{reason=\"outside-window\"} 1");
+                assert_line(b.data, "cmkd_updates_held{reason=\"dry-run\"} 1");
+                assert_line(b.data, "cmkd_updates_held{reason=\"mode\"} 0");
+                assert_line(b.data, "cmkd_updates_total{result=\"succeeded\"} 0");
+                assert_line(b.data, "cmkd_updates_total{result=\"failed\"} 0");
+                assert_line(b.data, "cmkd_updates_total{result=\"timed-out\"} 0");
+        }
+        assert_int_equal(c.sweeps, 5);
+
+        /* The update in progress ends: counted once; the sweeps after it show it no more in
+         * progress, and its repeated failure (held) adds nothing. */
+        metrics_count_update(&c, OUTCOME_FAILED, -ETIME);
+        fx.results[0].action.outcome = OUTCOME_FAILED;
+        fx.results[0].action.error = -ETIME;
+        for (int sweep = 0; sweep < 3; sweep++) {
+                format(&c, &b);
+                assert_line(b.data, "cmkd_updates_total{result=\"timed-out\"} 1");
+                assert_line(b.data, "cmkd_updates_in_progress 0");
+                /* Cluster 0's failure is news this sweep, not yet a hold: only cluster 1 is held. */
+                assert_line(b.data, "cmkd_updates_held{reason=\"backoff\"} 1");
+                fx.results[0].action.held = true;
+                metrics_account(&c, &fx.sweep);
+                format(&c, &b);
+                assert_line(b.data, "cmkd_updates_held{reason=\"backoff\"} 2");
+                assert_line(b.data, "cmkd_updates_total{result=\"timed-out\"} 1");
+                fx.results[0].action.held = false;
+        }
+        /* A refusal that is REFUSAL_NONE or out of range is no reason: nothing is counted. */
+        fx_init(&fx, 2);
+        fx_action(&fx, 0, OUTCOME_REFUSED, REFUSAL_NONE, url, NULL);
+        fx_action(&fx, 1, OUTCOME_REFUSED, REFUSAL_BUDGET, url, NULL);
+        fx.results[1].action.refusal = _REFUSAL_MAX;
+        format(NULL, &b);
+        assert_null(strstr(b.data, "cmkd_updates_held{reason=\"none\"}"));
+        for (int i = REFUSAL_NONE + 1; i < _REFUSAL_MAX; i++) {
+                char line[128];
+
+                snprintf(line, sizeof line, "cmkd_updates_held{reason=\"%s\"} 0", refusal_to_string(i));
+                assert_line(b.data, line);
+        }
         buf_done(&b);
 }
 
@@ -262,6 +386,7 @@ static void test_alloc_failure(void **state) {
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_format),         cmocka_unit_test(test_counters_across_sweeps),
+                cmocka_unit_test(test_updates_attempts_and_held),
                 cmocka_unit_test(test_label_escaping), cmocka_unit_test(test_write),
                 cmocka_unit_test(test_alloc_failure),
         };
