@@ -403,8 +403,10 @@ static void message_condition(struct text *m, const struct alert_event *e, usec_
                 }
                 text_printf(m,
                             "%s: the key update to %s failed: %s%s%s%s. The cluster still uses %s."
-                            " Fix the cause; cmkd retries on its next sweep. A failed PUT may still have"
-                            " added the identity to the cluster: check identity.userAssignedIdentities.",
+                            " Fix the cause; cmkd tries the same key version again after an hour, then after"
+                            " two, four and so on up to a day (a newer version at once). A failed PUT may"
+                            " still have added the identity to the cluster: check"
+                            " identity.userAssignedIdentities.",
                             name_of(e), strna(target_url(cr)),
                             cr->action.error_code
                                     ?: (cr->action.error ? strerror(ERRNO_VALUE(cr->action.error))
