@@ -575,16 +575,8 @@ static void request_key_facts(struct inventory *inv, const struct cluster *c) {
         if (is_new) {
                 _cleanup_free_ char *u = url_printf("https://%s/keys/%s?api-version=" API_KEYVAULT, url.host,
                                                     url.name);
-                struct rotation_entry *rot = hashmap_get(inv->rotations, k->id);
 
                 (void) fetch(inv, REQ_KEY, key_audience(&url), FETCH_KEY, u, k->id, NULL, NULL);
-                if (rot && cache_fresh(inv, &rot->fact))
-                        inv->cached_reads++;
-                else {
-                        _cleanup_free_ char *ru = url_printf("https://%s/keys/%s/rotationpolicy?api-version=" API_KEYVAULT,
-                                                             url.host, url.name);
-                        (void) fetch(inv, REQ_ROTATION, key_audience(&url), FETCH_KEY, ru, k->id, NULL, NULL);
-                }
         }
         if (keyurl_is_versioned(&url)) {
                 char v[KEYURL_VERSION_MAX];
@@ -1004,6 +996,7 @@ static void on_deleted_hsms(struct inventory *inv, struct req *q, const struct f
 
 static void on_key(struct inventory *inv, struct req *q, const struct fetch_result *r) {
         struct key_entry *k = hashmap_get(inv->keys, q->scope);
+        struct rotation_entry *rot;
         const char *vname;
         struct version_entry *ve;
         int e;
@@ -1028,6 +1021,18 @@ static void on_key(struct inventory *inv, struct req *q, const struct fetch_resu
         }
         if (k->current.status.state != OBS_PRESENT)
                 return;
+
+        /* The rotation policy counts only for a key that is there (policy.c judges nothing else
+         * of a key that is gone or could not be read), so it is read after the key, and not at
+         * all when the key's read failed: a 403 would only come again. */
+        rot = hashmap_get(inv->rotations, k->id);
+        if (rot && cache_fresh(inv, &rot->fact))
+                inv->cached_reads++;
+        else {
+                _cleanup_free_ char *u = url_printf("https://%s/keys/%s/rotationpolicy?api-version=" API_KEYVAULT,
+                                                    k->url.host, k->url.name);
+                (void) fetch(inv, REQ_ROTATION, key_audience(&k->url), FETCH_KEY, u, k->id, NULL, NULL);
+        }
 
         /* U5: just after a rotation the previous version may still be in use. */
         if (inv->conf->version_grace_usec > 0 && k->current_bundle->created > 0 &&

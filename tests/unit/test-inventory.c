@@ -667,6 +667,111 @@ static void test_unknown_key(void **state) {
         strv_free(f.log);
 }
 
+/* The findings of every cluster as "name code code ...", in one string, to compare sweeps. */
+static void findings_text(const struct sweep_result *s, char *buf, size_t len) {
+        size_t n = 0;
+
+        buf[0] = 0;
+        for (size_t i = 0; i < s->n_clusters; i++) {
+                const struct cluster_result *cr = &s->clusters[i];
+
+                n += snprintf(buf + n, len - MIN(n, len), "%s:", cr->obs.cluster->name);
+                for (size_t j = 0; j < cr->verdict.n_findings; j++)
+                        n += snprintf(buf + n, len - MIN(n, len), " %s/%s",
+                                      finding_to_string(cr->verdict.findings[j].code),
+                                      severity_to_string(cr->verdict.findings[j].severity));
+                n += snprintf(buf + n, len - MIN(n, len), "\n");
+        }
+        assert_true(n < len);
+}
+
+/* The rotation policy is read only for a key that answered: it counts for nothing else
+ * (policy.c judges nothing more of a key it could not read, or that is gone), and the read
+ * would fail as the key's did. A key that answers 403 (cmkd's identity may not read it, or
+ * the vault's firewall keeps cmkd out) is check-unknown about the key; whether its policy is
+ * in the cache or not, the findings are the same. A deleted key: its deleted state only. */
+static void test_rotation_policy_after_key(void **state) {
+        struct route routes[ELEMENTSOF(healthy_routes) + 1];
+        struct fake f = { .routes = routes, .n_routes = ELEMENTSOF(routes) };
+        struct fetcher fetcher = { fake_get, &f };
+        _cleanup_(conf_freep) struct conf *c = test_conf();
+        _cleanup_(inventory_freep) struct inventory *inv = NULL;
+        struct sweep_result s = {};
+        usec_t now = 1764000000ULL * USEC_PER_SEC;
+        const struct cluster_result *cr;
+        const struct finding *fd;
+        struct route *key;
+        char first[2048], again[2048];
+        const char *forbidden = "{\"error\":{\"code\":\"Forbidden\",\"message\":\"x\",\"innererror\":"
+                                "{\"code\":\"ForbiddenByFirewall\"}}}";
+
+        build_bodies();
+        memcpy(routes, healthy_routes, sizeof healthy_routes);
+        routes[ELEMENTSOF(healthy_routes)] =
+                (struct route) { "/deletedkeys/k1?", 404, "{\"error\":{\"code\":\"KeyNotFound\",\"message\":\"x\"}}" };
+        for (size_t i = 0; i < ELEMENTSOF(routes); i++)
+                routes[i].hits = 0;
+        key = route_named(routes, ELEMENTSOF(routes), "/keys/k1?");
+        key->status = 403;
+        key->body = forbidden;
+        assert_int_equal(inventory_new(c, &fetcher, &inv), 0);
+
+        /* 1: the key answers 403: neither its policy nor its pinned version is read. */
+        sweep_at(inv, &f, now, &s);
+        assert_int_equal(hits(&f, "/keys/k1?"), 1);
+        assert_int_equal(hits(&f, "/rotationpolicy?"), 0);
+        assert_int_equal(hits(&f, "/keys/k1/" V_OLD), 0);
+        for (size_t i = 0; i < s.n_clusters; i++) {
+                cr = &s.clusters[i];
+                if (!cr->obs.cluster->customer_managed)
+                        continue;
+                dump(cr, now);
+                fd = verdict_find(&cr->verdict, FINDING_CHECK_UNKNOWN);
+                assert_non_null(fd);
+                assert_int_equal(fd->severity, SEVERITY_WARNING);
+                assert_int_equal(fd->fact, FACT_KEY);
+                assert_int_equal(fd->facts, 1u << FACT_KEY);
+                assert_int_equal(fd->status->http_status, 403);
+                assert_string_equal(fd->status->error_code, "ForbiddenByFirewall");
+                assert_null(verdict_find(&cr->verdict, FINDING_KEY_NO_ROTATION_POLICY));
+                assert_null(verdict_find(&cr->verdict, FINDING_KEY_VERSION_STALE));
+        }
+        findings_text(&s, first, sizeof first);
+        sweep_result_done(&s);
+
+        /* 2: readable again: the policy is read now (nothing was cached), then judged. */
+        key->status = 200;
+        key->body = key_cur;
+        sweep_at(inv, &f, now + USEC_PER_MINUTE, &s);
+        assert_int_equal(hits(&f, "/rotationpolicy?"), 1);
+        assert_int_equal(find(&s, "c-versionless")->verdict.worst, SEVERITY_INFO);
+        assert_null(verdict_find(&find(&s, "c-versionless")->verdict, FINDING_CHECK_UNKNOWN));
+        sweep_result_done(&s);
+
+        /* 3: 403 again, with the policy in the cache: the same findings as in 1. */
+        key->status = 403;
+        key->body = forbidden;
+        sweep_at(inv, &f, now + 2 * USEC_PER_MINUTE, &s);
+        assert_int_equal(hits(&f, "/rotationpolicy?"), 0);
+        findings_text(&s, again, sizeof again);
+        assert_string_equal(again, first);
+        sweep_result_done(&s);
+
+        /* 4: the key is gone (404, and not among the deleted ones): key-not-found, and neither
+         * policy nor pinned version is read. */
+        key->status = 404;
+        key->body = "{\"error\":{\"code\":\"KeyNotFound\",\"message\":\"x\"}}";
+        sweep_at(inv, &f, now + 20 * USEC_PER_MINUTE, &s);
+        assert_int_equal(hits(&f, "/deletedkeys/k1?"), 1);
+        assert_int_equal(hits(&f, "/rotationpolicy?"), 0);
+        assert_int_equal(hits(&f, "/keys/k1/" V_OLD), 0);
+        cr = find(&s, "c-versionless");
+        assert_non_null(verdict_find(&cr->verdict, FINDING_KEY_NOT_FOUND));
+        assert_null(verdict_find(&cr->verdict, FINDING_CHECK_UNKNOWN));
+        sweep_result_done(&s);
+        strv_free(f.log);
+}
+
 #define CUSTOM_ROLE "5c1e6f7a-8b9c-4d0e-a1f2-3b4c5d6e7f80"
 
 /* A custom role is read once (and then cached) and grants like a built-in one; a key URL
@@ -1013,6 +1118,7 @@ int main(void) {
                 cmocka_unit_test(test_deleted_vault_not_read),
                 cmocka_unit_test(test_missing_resource_group),
                 cmocka_unit_test(test_unknown_key),
+                cmocka_unit_test(test_rotation_policy_after_key),
                 cmocka_unit_test(test_custom_role_and_other_cloud),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
