@@ -1306,7 +1306,6 @@ static void on_role_definition(struct inventory *inv, struct req *q, const struc
                 fact_set(&e->fact, r, inv->now);
 }
 
-/* Phase 2: role assignments of every RBAC vault some cluster uses. */
 /* The role assignments of the RBAC vault of key k, if the vault directory shows it. Called
  * as soon as a page names the key (the directory is complete by then for a vault key), so
  * that they are read with the keys rather than after them; phase 2 (request_roles) takes
@@ -1343,6 +1342,7 @@ static void request_vault_roles(struct inventory *inv, struct key_entry *k) {
         (void) fetch(inv, REQ_ROLES, FETCH_ARM, FETCH_LIST_PAGE, url, v->id, NULL, NULL);
 }
 
+/* Phase 2: role assignments of every RBAC vault some cluster uses, not asked for yet. */
 static void request_roles(struct inventory *inv) {
         const char *id;
         struct key_entry *k;
