@@ -476,7 +476,8 @@ static struct key_entry *key_entry_get(struct inventory *inv, const struct keyur
 }
 
 /* The cached entry of a pinned version (v lowercase), made if there is none. NULL: no memory. */
-static struct version_entry *version_entry_get(struct inventory *inv, const struct key_entry *k, const char *v) {
+static struct version_entry *version_entry_get(struct inventory *inv, const struct key_entry *k,
+                                               const char *v) {
         char id[KEYURL_MAX];
         struct version_entry *e;
 
@@ -1034,8 +1035,8 @@ static void on_key(struct inventory *inv, struct req *q, const struct fetch_resu
         if (rot && cache_fresh(inv, &rot->fact))
                 inv->cached_reads++;
         else {
-                _cleanup_free_ char *u = url_printf("https://%s/keys/%s/rotationpolicy?api-version=" API_KEYVAULT,
-                                                    k->url.host, k->url.name);
+                _cleanup_free_ char *u = url_printf("https://%s/keys/%s/rotationpolicy?api-version="
+                                                    API_KEYVAULT, k->url.host, k->url.name);
                 (void) fetch(inv, REQ_ROTATION, key_audience(&k->url), FETCH_KEY, u, k->id, NULL, NULL);
         }
 
@@ -1337,8 +1338,8 @@ static void request_vault_roles(struct inventory *inv, struct key_entry *k) {
         }
         e->fact.requested = false;
         e->fact.fetched_realtime = inv->now;
-        url = url_printf("%s%s/providers/Microsoft.Authorization/roleAssignments?api-version=" API_AUTHORIZATION,
-                         inv->conf->cloud.arm_endpoint, v->id);
+        url = url_printf("%s%s/providers/Microsoft.Authorization/roleAssignments?api-version="
+                         API_AUTHORIZATION, inv->conf->cloud.arm_endpoint, v->id);
         (void) fetch(inv, REQ_ROLES, FETCH_ARM, FETCH_LIST_PAGE, url, v->id, NULL, NULL);
 }
 

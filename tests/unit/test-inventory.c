@@ -428,8 +428,8 @@ static void test_pinned_version_no_cache(void **state) {
         char **errors = NULL;
 
         build_bodies();
-        assert_int_equal(conf_load_string("[Azure]\nSubscriptions=" SUB "\n[Daemon]\nCacheTTLSec=0\n", "t.conf", &c,
-                                          &errors), 0);
+        assert_int_equal(conf_load_string("[Azure]\nSubscriptions=" SUB "\n[Daemon]\nCacheTTLSec=0\n",
+                                          "t.conf", &c, &errors), 0);
         strv_free(errors);
         assert_int_equal(inventory_new(c, &fetcher, &inv), 0);
         for (unsigned i = 0; i < 3; i++) {
@@ -707,8 +707,9 @@ static void test_rotation_policy_after_key(void **state) {
 
         build_bodies();
         memcpy(routes, healthy_routes, sizeof healthy_routes);
-        routes[ELEMENTSOF(healthy_routes)] =
-                (struct route) { "/deletedkeys/k1?", 404, "{\"error\":{\"code\":\"KeyNotFound\",\"message\":\"x\"}}" };
+        routes[ELEMENTSOF(healthy_routes)] = (struct route) {
+                "/deletedkeys/k1?", 404, "{\"error\":{\"code\":\"KeyNotFound\",\"message\":\"x\"}}"
+        };
         for (size_t i = 0; i < ELEMENTSOF(routes); i++)
                 routes[i].hits = 0;
         key = route_named(routes, ELEMENTSOF(routes), "/keys/k1?");
