@@ -70,7 +70,6 @@ struct key_entry {
         struct fact previous;
         struct key_version_item previous_item; /* strings owned; valid if previous_found */
         bool previous_found;
-        bool roles_requested;  /* its vault's role assignments were asked for (or found cached) */
 };
 
 struct rotation_entry {
@@ -544,8 +543,6 @@ static bool vault_known_deleted(const struct inventory *inv, const struct keyurl
                !hashmap_get(d->vaults, url->store_name) && hashmap_get(d->deleted, url->store_name);
 }
 
-static void request_vault_roles(struct inventory *inv, struct key_entry *k);
-
 static void request_key_facts(struct inventory *inv, const struct cluster *c) {
         struct key_entry *k;
         struct keyurl url;
@@ -581,8 +578,6 @@ static void request_key_facts(struct inventory *inv, const struct cluster *c) {
                                                     url.name);
 
                 (void) fetch(inv, REQ_KEY, key_audience(&url), FETCH_KEY, u, k->id, NULL, NULL);
-                if (url.store == KEY_STORE_VAULT)
-                        request_vault_roles(inv, k);
         }
         if (keyurl_is_versioned(&url)) {
                 char v[KEYURL_VERSION_MAX];
@@ -1307,50 +1302,41 @@ static void on_role_definition(struct inventory *inv, struct req *q, const struc
                 fact_set(&e->fact, r, inv->now);
 }
 
-/* The role assignments of the RBAC vault of key k, if the vault directory shows it. Called
- * as soon as a page names the key (the directory is complete by then for a vault key), so
- * that they are read with the keys rather than after them; phase 2 (request_roles) takes
- * the keys whose vault only a second listing found. */
-static void request_vault_roles(struct inventory *inv, struct key_entry *k) {
-        const struct vault *v = vault_lookup(inv, &k->url);
-        struct roles_entry *e;
-        _cleanup_free_ char *url = NULL;
-
-        if (!v || !v->rbac_authorization || v->store != KEY_STORE_VAULT || !v->id)
-                return;
-        k->roles_requested = true;
-        e = hashmap_get(inv->roles, v->id);
-        if (e && (e->fact.fetched_realtime == inv->now || cache_fresh(inv, &e->fact))) {
-                if (e->fact.fetched_realtime != inv->now) {
-                        inv->cached_reads++;
-                        /* The definitions may have expired before the list. */
-                        request_role_definitions(inv, e->list, v->id);
-                }
-                return;
-        }
-        if (!e) {
-                e = new0(struct roles_entry, 1);
-                if (!e || hashmap_put(inv->roles, v->id, e) < 0) {
-                        roles_entry_free(e);
-                        inventory_oom(inv);
-                        return;
-                }
-        }
-        e->fact.requested = false;
-        e->fact.fetched_realtime = inv->now;
-        url = url_printf("%s%s/providers/Microsoft.Authorization/roleAssignments?api-version="
-                         API_AUTHORIZATION, inv->conf->cloud.arm_endpoint, v->id);
-        (void) fetch(inv, REQ_ROLES, FETCH_ARM, FETCH_LIST_PAGE, url, v->id, NULL, NULL);
-}
-
-/* Phase 2: role assignments of every RBAC vault some cluster uses, not asked for yet. */
+/* Phase 2: role assignments of every RBAC vault some cluster uses. */
 static void request_roles(struct inventory *inv) {
         const char *id;
         struct key_entry *k;
 
-        HASHMAP_FOREACH(id, k, inv->keys)
-                if (!k->roles_requested)
-                        request_vault_roles(inv, k);
+        HASHMAP_FOREACH(id, k, inv->keys) {
+                const struct vault *v = vault_lookup(inv, &k->url);
+                struct roles_entry *e;
+                _cleanup_free_ char *url = NULL;
+
+                if (!v || !v->rbac_authorization || v->store != KEY_STORE_VAULT || !v->id)
+                        continue;
+                e = hashmap_get(inv->roles, v->id);
+                if (e && (e->fact.fetched_realtime == inv->now || cache_fresh(inv, &e->fact))) {
+                        if (e->fact.fetched_realtime != inv->now) {
+                                inv->cached_reads++;
+                                /* The definitions may have expired before the list. */
+                                request_role_definitions(inv, e->list, v->id);
+                        }
+                        continue;
+                }
+                if (!e) {
+                        e = new0(struct roles_entry, 1);
+                        if (!e || hashmap_put(inv->roles, v->id, e) < 0) {
+                                roles_entry_free(e);
+                                inventory_oom(inv);
+                                continue;
+                        }
+                }
+                e->fact.requested = false;
+                e->fact.fetched_realtime = inv->now;
+                url = url_printf("%s%s/providers/Microsoft.Authorization/roleAssignments?api-version=" API_AUTHORIZATION,
+                                 inv->conf->cloud.arm_endpoint, v->id);
+                (void) fetch(inv, REQ_ROLES, FETCH_ARM, FETCH_LIST_PAGE, url, v->id, NULL, NULL);
+        }
 }
 
 /* ---- Managed HSMs: local RBAC ------------------------------------------------------ */

@@ -773,42 +773,6 @@ static void test_rotation_policy_after_key(void **state) {
         strv_free(f.log);
 }
 
-/* The role assignments of a key's RBAC vault are asked for as soon as a page names the key
- * (the vault directory is known by then), not after every other read: in the same breath as
- * the key. Each once, and the second sweep takes them from the cache. */
-static void test_roles_with_keys(void **state) {
-        struct fake f = { .routes = healthy_routes, .n_routes = ELEMENTSOF(healthy_routes) };
-        struct fetcher fetcher = { fake_get, &f };
-        _cleanup_(conf_freep) struct conf *c = test_conf();
-        _cleanup_(inventory_freep) struct inventory *inv = NULL;
-        struct sweep_result s = {};
-        usec_t now = 1764000000ULL * USEC_PER_SEC;
-
-        build_bodies();
-        reset_hits(&f);
-        assert_int_equal(inventory_new(c, &fetcher, &inv), 0);
-        done_called = false;
-        assert_int_equal(inventory_sweep_start(inv, now, on_done, NULL), 0);
-        while (!queued(&f, "/keys/k1?")) {
-                assert_true(f.n_queue > 0);
-                fake_answer_first(&f);
-        }
-        assert_true(queued(&f, "/roleAssignments?"));
-        fake_pump(&f);
-        assert_true(done_called);
-        assert_int_equal(hits(&f, "/roleAssignments?"), 1);
-        assert_int_equal(inventory_evaluate(inv, now, &s), 0);
-        assert_true(find(&s, "c-versionless")->verdict.access.evaluated);
-        assert_true(find(&s, "c-versionless")->verdict.access.granted);
-        sweep_result_done(&s);
-
-        sweep_at(inv, &f, now + USEC_PER_MINUTE, &s);
-        assert_int_equal(hits(&f, "/roleAssignments?"), 0);
-        assert_true(find(&s, "c-versionless")->verdict.access.granted);
-        sweep_result_done(&s);
-        strv_free(f.log);
-}
-
 #define CUSTOM_ROLE "5c1e6f7a-8b9c-4d0e-a1f2-3b4c5d6e7f80"
 
 /* A custom role is read once (and then cached) and grants like a built-in one; a key URL
@@ -1156,7 +1120,6 @@ int main(void) {
                 cmocka_unit_test(test_missing_resource_group),
                 cmocka_unit_test(test_unknown_key),
                 cmocka_unit_test(test_rotation_policy_after_key),
-                cmocka_unit_test(test_roles_with_keys),
                 cmocka_unit_test(test_custom_role_and_other_cloud),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
