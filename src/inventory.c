@@ -45,9 +45,14 @@ struct fact {
         bool requested;
 };
 
+/* A version some cluster pins, cached across sweeps (inventory.versions): read only while it is
+ * not the key's current version, and then again only after CacheTTLSec=. Its attributes
+ * (enabled, exp, nbf) can change, but rarely; the key itself is read every sweep, and that is
+ * what shows a rotation. */
 struct version_entry {
         struct fact fact;
         struct key_bundle *bundle; /* owned */
+        unsigned sweep;            /* the sweep that last found it pinned and not current */
 };
 
 /* One distinct key of this sweep ("{host}/keys/{name}", lowercase). */
@@ -59,7 +64,8 @@ struct key_entry {
         struct key_bundle *current_bundle;  /* owned */
         struct fact deleted;
         struct key_bundle *deleted_bundle;  /* owned */
-        struct hashmap *versions;           /* pinned version (lowercase) → struct version_entry, owned */
+        /* pinned version (lowercase) → struct version_entry, borrowed from inventory.versions */
+        struct hashmap *versions;
         /* The version current before the current one, read only after a recent rotation. */
         struct fact previous;
         struct key_version_item previous_item; /* strings owned; valid if previous_found */
@@ -175,10 +181,14 @@ struct inventory {
         const struct cluster **deferred; /* owned array of borrowed clusters waiting for the vault listing */
         size_t n_deferred, n_deferred_allocated;
         unsigned requests, list_pages, key_reads, cached_reads;
+        unsigned sweep;                /* counts sweeps: which entries this one used */
 
         /* Cached across sweeps for conf->cache_ttl_usec. */
         struct vault_dir dir;
         struct hashmap *rotations;     /* key id → struct rotation_entry */
+        /* "{key id}/{version}" (lowercase) → struct version_entry: the pinned versions; dropped
+         * at the start of the first sweep after they expire */
+        struct hashmap *versions;
         struct hashmap *identities;    /* identity id → struct identity_entry (case-insensitive) */
         struct hashmap *roles;         /* vault id → struct roles_entry (case-insensitive) */
         struct hashmap *role_defs;     /* role GUID → struct roledef_entry (case-insensitive) */
@@ -455,7 +465,7 @@ static struct key_entry *key_entry_get(struct inventory *inv, const struct keyur
         k->url = *url;
         k->url.version[0] = 0;
         k->id = mem_strdup(id);
-        k->versions = hashmap_new(true, version_entry_free);
+        k->versions = hashmap_new(true, NULL);
         if (!k->id || !k->versions || hashmap_put(inv->keys, id, k) < 0) {
                 key_entry_free(k);
                 return NULL;
@@ -464,16 +474,56 @@ static struct key_entry *key_entry_get(struct inventory *inv, const struct keyur
         return k;
 }
 
+/* The cached entry of a pinned version (v lowercase), made if there is none. NULL: no memory. */
+static struct version_entry *version_entry_get(struct inventory *inv, const struct key_entry *k,
+                                               const char *v) {
+        char id[KEYURL_MAX];
+        struct version_entry *e;
+
+        snprintf(id, sizeof id, "%s/%s", k->id, v);
+        e = hashmap_get(inv->versions, id);
+        if (e)
+                return e;
+        e = new0(struct version_entry, 1);
+        if (!e || hashmap_put(inv->versions, id, e) < 0) {
+                version_entry_free(e);
+                return NULL;
+        }
+        return e;
+}
+
+/* At the start of a sweep (no key entry borrows them then): drops the pinned versions that
+ * are no longer fresh, so that pins no cluster uses any more do not pile up. Without memory
+ * for the list, they stay until a later sweep. */
+static void versions_prune(struct inventory *inv) {
+        _cleanup_strv_free_ char **stale = NULL;
+        const char *id;
+        struct version_entry *e;
+
+        HASHMAP_FOREACH(id, e, inv->versions)
+                if (!cache_fresh(inv, &e->fact) && strv_extend(&stale, id) < 0)
+                        return;
+        STRV_FOREACH(s, stale)
+                version_entry_free(hashmap_remove(inv->versions, *s));
+}
+
 static enum fetch_audience key_audience(const struct keyurl *url) {
         return url->store == KEY_STORE_MANAGED_HSM ? FETCH_HSM : FETCH_VAULT;
 }
 
-/* A pinned version other than the current one: read it (the current one is known). */
-static void fetch_key_version(struct inventory *inv, const struct key_entry *k, const char *version) {
+/* A pinned version other than the current one (the current one is known): read it unless
+ * the cache has it. */
+static void fetch_key_version(struct inventory *inv, const struct key_entry *k, const char *version,
+                              struct version_entry *ve) {
         _cleanup_free_ char *u = NULL;
 
         if (strcasecmp(version, k->current_bundle->version) == 0)
                 return;
+        ve->sweep = inv->sweep;
+        if (cache_fresh(inv, &ve->fact)) {
+                inv->cached_reads++;
+                return;
+        }
         u = url_printf("https://%s/keys/%s/%s?api-version=" API_KEYVAULT, k->url.host, k->url.name, version);
         (void) fetch(inv, REQ_KEY_VERSION, key_audience(&k->url), FETCH_KEY, u, k->id, version, NULL);
 }
@@ -526,16 +576,8 @@ static void request_key_facts(struct inventory *inv, const struct cluster *c) {
         if (is_new) {
                 _cleanup_free_ char *u = url_printf("https://%s/keys/%s?api-version=" API_KEYVAULT, url.host,
                                                     url.name);
-                struct rotation_entry *rot = hashmap_get(inv->rotations, k->id);
 
                 (void) fetch(inv, REQ_KEY, key_audience(&url), FETCH_KEY, u, k->id, NULL, NULL);
-                if (rot && cache_fresh(inv, &rot->fact))
-                        inv->cached_reads++;
-                else {
-                        _cleanup_free_ char *ru = url_printf("https://%s/keys/%s/rotationpolicy?api-version=" API_KEYVAULT,
-                                                             url.host, url.name);
-                        (void) fetch(inv, REQ_ROTATION, key_audience(&url), FETCH_KEY, ru, k->id, NULL, NULL);
-                }
         }
         if (keyurl_is_versioned(&url)) {
                 char v[KEYURL_VERSION_MAX];
@@ -543,17 +585,16 @@ static void request_key_facts(struct inventory *inv, const struct cluster *c) {
                 snprintf(v, sizeof v, "%s", url.version);
                 lowercase(v);
                 if (!hashmap_get(k->versions, v)) {
-                        struct version_entry *e = new0(struct version_entry, 1);
+                        struct version_entry *e = version_entry_get(inv, k, v);
 
                         /* Registered now, read once the current version is known: a pin on
                          * the current version needs no second read. */
-                        if (!e || hashmap_put(k->versions, v, e) < 0) {
-                                version_entry_free(e);
+                        if (!e || hashmap_put(k->versions, v, e) < 0)
                                 inventory_oom(inv);
-                        } else if (k->current.requested && k->current.status.state == OBS_PRESENT)
+                        else if (k->current.requested && k->current.status.state == OBS_PRESENT)
                                 /* The key was answered before this cluster was listed: on_key()
                                  * has read the pins known then, this one is read now. */
-                                fetch_key_version(inv, k, v);
+                                fetch_key_version(inv, k, v, e);
                 }
         }
 }
@@ -956,6 +997,7 @@ static void on_deleted_hsms(struct inventory *inv, struct req *q, const struct f
 
 static void on_key(struct inventory *inv, struct req *q, const struct fetch_result *r) {
         struct key_entry *k = hashmap_get(inv->keys, q->scope);
+        struct rotation_entry *rot;
         const char *vname;
         struct version_entry *ve;
         int e;
@@ -981,6 +1023,18 @@ static void on_key(struct inventory *inv, struct req *q, const struct fetch_resu
         if (k->current.status.state != OBS_PRESENT)
                 return;
 
+        /* The rotation policy counts only for a key that is there (policy.c judges nothing else
+         * of a key that is gone or could not be read), so it is read after the key, and not at
+         * all when the key's read failed: a 403 would only come again. */
+        rot = hashmap_get(inv->rotations, k->id);
+        if (rot && cache_fresh(inv, &rot->fact))
+                inv->cached_reads++;
+        else {
+                _cleanup_free_ char *u = url_printf("https://%s/keys/%s/rotationpolicy?api-version="
+                                                    API_KEYVAULT, k->url.host, k->url.name);
+                (void) fetch(inv, REQ_ROTATION, key_audience(&k->url), FETCH_KEY, u, k->id, NULL, NULL);
+        }
+
         /* U5: just after a rotation the previous version may still be in use. */
         if (inv->conf->version_grace_usec > 0 && k->current_bundle->created > 0 &&
             inv->now - MIN(inv->now, k->current_bundle->created) < inv->conf->version_grace_usec) {
@@ -992,7 +1046,7 @@ static void on_key(struct inventory *inv, struct req *q, const struct fetch_resu
 
         /* Read each pinned version that is not the current one. */
         HASHMAP_FOREACH(vname, ve, k->versions)
-                fetch_key_version(inv, k, vname);
+                fetch_key_version(inv, k, vname, ve);
 }
 
 static void on_key_version(struct inventory *inv, struct req *q, const struct fetch_result *r) {
@@ -1002,6 +1056,7 @@ static void on_key_version(struct inventory *inv, struct req *q, const struct fe
 
         if (!v)
                 return;
+        v->bundle = key_bundle_free(v->bundle);
         if (r->error < 0) {
                 fact_set(&v->fact, r, inv->now);
                 return;
@@ -1615,13 +1670,14 @@ int inventory_new(const struct conf *conf, const struct fetcher *fetcher, struct
         inv->conf = conf;
         inv->fetcher = fetcher;
         inv->rotations = hashmap_new(false, rotation_entry_free);
+        inv->versions = hashmap_new(false, version_entry_free);
         inv->identities = hashmap_new(true, identity_entry_free);
         inv->roles = hashmap_new(true, roles_entry_free);
         inv->role_defs = hashmap_new(true, roledef_entry_free);
         inv->hsm_roles = hashmap_new(true, roles_entry_free);
         inv->hsm_defs = hashmap_new(true, hsm_defs_entry_free);
-        if (!inv->rotations || !inv->identities || !inv->roles || !inv->role_defs || !inv->hsm_roles ||
-            !inv->hsm_defs)
+        if (!inv->rotations || !inv->versions || !inv->identities || !inv->roles || !inv->role_defs ||
+            !inv->hsm_roles || !inv->hsm_defs)
                 return -ENOMEM;
         *ret = TAKE_PTR(inv);
         return 0;
@@ -1634,6 +1690,7 @@ struct inventory *inventory_free(struct inventory *inv) {
                 req_free(inv->reqs);
         sweep_reset(inv);
         hashmap_free(inv->rotations);
+        hashmap_free(inv->versions);
         hashmap_free(inv->identities);
         hashmap_free(inv->roles);
         hashmap_free(inv->role_defs);
@@ -1651,10 +1708,12 @@ void inventory_set_conf(struct inventory *inv, const struct conf *conf) {
         assert(inv->pending == 0);
         inv->conf = conf;
         hashmap_free(inv->rotations);
+        hashmap_free(inv->versions);
         hashmap_free(inv->identities);
         hashmap_free(inv->roles);
         hashmap_free(inv->role_defs);
         inv->rotations = hashmap_new(false, rotation_entry_free);
+        inv->versions = hashmap_new(false, version_entry_free);
         inv->identities = hashmap_new(true, identity_entry_free);
         inv->roles = hashmap_new(true, roles_entry_free);
         inv->role_defs = hashmap_new(true, roledef_entry_free);
@@ -1673,11 +1732,13 @@ bool inventory_busy(const struct inventory *inv) {
 int inventory_sweep_start(struct inventory *inv, usec_t now_realtime, inventory_done_fn done, void *userdata) {
         if (inv->pending > 0)
                 return -EBUSY;
-        if (!inv->rotations || !inv->identities || !inv->roles || !inv->role_defs || !inv->hsm_roles ||
-            !inv->hsm_defs)
+        if (!inv->rotations || !inv->versions || !inv->identities || !inv->roles || !inv->role_defs ||
+            !inv->hsm_roles || !inv->hsm_defs)
                 return -ENOMEM;
         sweep_reset(inv);
         inv->now = now_realtime;
+        inv->sweep++;
+        versions_prune(inv);
         inv->done = done;
         inv->userdata = userdata;
         inv->phase = PHASE_LIST;
@@ -1755,7 +1816,8 @@ static void fill_obs(struct inventory *inv, const struct cluster *c, struct clus
                 snprintf(v, sizeof v, "%s", url.version);
                 lowercase(v);
                 ve = hashmap_get(k->versions, v);
-                if (ve && ve->fact.requested) {
+                /* Only a pin that is not the current version (read or cached this sweep). */
+                if (ve && ve->sweep == inv->sweep && ve->fact.requested) {
                         obs_from_fact(&o->pinned_status, &ve->fact);
                         o->pinned = ve->bundle;
                 }

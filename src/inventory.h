@@ -4,9 +4,10 @@
 /* The inventory gathers, for one sweep, every fact the decision core needs, with the
  * fewest requests: each distinct key, pinned version, identity, vault and role scope is
  * read once per sweep however many clusters share it, and slowly changing facts
- * (vault listings, identities, role assignments, rotation policies) are cached for
- * [Daemon] CacheTTLSec=. Keys are read every sweep. It talks to the network only through
- * a struct fetcher, so tests can drive it with a fake one. */
+ * (vault listings, identities, role assignments, rotation policies, pinned versions that
+ * are not the current one) are cached for [Daemon] CacheTTLSec=. Keys are read every sweep
+ * (that is what shows a rotation). It talks to the network only through a struct fetcher,
+ * so tests can drive it with a fake one. */
 
 #include "conf.h"
 #include "sweep.h"

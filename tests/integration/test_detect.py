@@ -20,6 +20,7 @@ second sweep within CacheTTLSec= reading only list pages and keys; the table lay
 JSON fields and their types. Every run is bounded (cmkdlib timeouts).
 """
 
+import json
 import os
 import re
 import sys
@@ -28,7 +29,7 @@ import unittest
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
-from cmkdlib import Fixture, finding_set, requests, settled_log  # noqa: E402
+from cmkdlib import Fixture, finding_set, requests, scenario_path, settled_log  # noqa: E402
 
 # --- expectations, in one place -------------------------------------------------------------
 
@@ -475,7 +476,8 @@ FLEET_KEYS = [("kv-fleet-a", "k1"), ("kv-fleet-a", "k2"), ("kv-fleet-ap", "k3"),
 
 class RequestsTest(unittest.TestCase):
     def fleet_expectation(self, state):
-        """Every (method, host, path) one sweep must send once, none twice."""
+        """Every (method, host, path) one sweep must send once, none twice; and of them the
+        key reads (the current version of each key), which every sweep sends."""
         vaults = {v["name"]: v for v in state["vaults"]}
         k1 = next(k for k in vaults["kv-fleet-a"]["keys"] if k["name"] == "k1")
         old = k1["versions"][0]["version"]
@@ -494,7 +496,7 @@ class RequestsTest(unittest.TestCase):
         for v, k in FLEET_KEYS:
             keys.add(("GET", "%s.vault.azure.net" % v, "/keys/%s" % k))
             want.add(("GET", "%s.vault.azure.net" % v, "/keys/%s/rotationpolicy" % k))
-        keys.add(("GET", "kv-fleet-a.vault.azure.net", "/keys/k1/%s" % old))
+        want.add(("GET", "kv-fleet-a.vault.azure.net", "/keys/k1/%s" % old))  # the pinned old version
         return want | keys, keys
 
     def counts(self, log):
@@ -542,6 +544,94 @@ class RequestsTest(unittest.TestCase):
             self.assertFalse([e for e in first + second if e["status"] == 429])
             self.assertEqual(len(d.lines(r"Sweep done")), 2)
 
+
+    def test_daemon_cache_ttl_pinned_versions_and_a_forbidden_key(self):
+        """Issue 9's target: a daemon sweep inside CacheTTLSec= makes exactly list pages +
+        distinct keys requests, here with two pinned old versions (cached) and a key cmkd may
+        not read (403, the vault's firewall): its rotation policy and pinned version are never
+        asked for, in no sweep. After the TTL (17 s here), the cached facts are read again;
+        the findings are the same in all three sweeps."""
+        metrics = None
+        # PollIntervalSec=10s: sweep 2 starts 9-11 s after sweep 1 ends (within the 17 s),
+        # sweep 3 at least 18 s after sweep 1 starts (after it).
+        # fleet.json, but k3 and k4 with an older version too (rotated long ago, so no
+        # VersionDisableGraceSec= read of the previous one), one cluster of each pinned to it,
+        # and k4's vault closed to cmkd (defaultAction Deny, cmkd's address not in its rules).
+        with open(scenario_path("fleet")) as f:
+            scenario = json.load(f)
+        for v in scenario["vaults"]:
+            for k in v["keys"]:
+                if k["name"] in ("k3", "k4"):
+                    k["versions"].insert(0, {"created": "now-60d"})
+            if v["name"] == "kv-fleet-b":
+                v["network_acls"] = {"defaultAction": "Deny", "bypass": "AzureServices", "ipRules": ["10.0.0.0/8"]}
+        for c in scenario["clusters"]:
+            if c["name"] in ("fleet-02", "fleet-03"):
+                c["cmk"]["version"] = 0
+        with Fixture(scenario, {"Daemon": {"PollIntervalSec": "10s", "CacheTTLSec": "17s"},
+                                "Network": {"RequestTimeoutSec": "5s"}}) as s:
+            metrics = os.path.join(s.dir, "cmkd.prom")
+            tw = s.twin
+            state = tw.state()
+            vaults = {v["name"]: v for v in state["vaults"]}
+
+            def version(vault, key, i):
+                return next(k for k in vaults[vault]["keys"] if k["name"] == key)["versions"][i]["version"]
+
+            tw.clear_log()
+            logs, findings = [], []
+            with s.daemon(sections={"Metrics": {"TextfilePath": metrics}}) as d:
+                seq = 0
+                for n in (1, 2, 3):
+                    d.wait_for(r"Sweep done", count=n, timeout=40)
+                    logs.append(settled_log(tw, since=seq))
+                    seq = max([seq] + [e["seq"] for e in logs[-1]])
+                    findings.append(s.wait_until(lambda: self.sweep_findings(metrics, n), 10,
+                                                 "the metrics of sweep %d" % n, daemon=d))
+            self.assertEqual(d.code, 0, d.stderr)
+
+        kv = "%s.vault.azure.net"
+        lists = {("GET", "management.azure.com",
+                  "/subscriptions/%s/providers/Microsoft.DocumentDB/mongoClusters" % sub) for sub in (PROD, DEV)}
+        keys = {("GET", kv % v, "/keys/%s" % k) for v, k in FLEET_KEYS}
+        pinned = {("GET", kv % "kv-fleet-a", "/keys/k1/%s" % version("kv-fleet-a", "k1", 0)),
+                  ("GET", kv % "kv-fleet-ap", "/keys/k3/%s" % version("kv-fleet-ap", "k3", 0))}
+        rotation = {("GET", kv % v, "/keys/%s/rotationpolicy" % k) for v, k in FLEET_KEYS if k != "k4"}
+        others = {("GET", "management.azure.com", p) for p in (
+            ["/subscriptions/%s/providers/Microsoft.KeyVault/%s" % (sub, what)
+             for sub in (PROD, DEV) for what in ("vaults", "deletedVaults")] +
+            ["/subscriptions/%s/resourceGroups/rg-keys/providers/Microsoft.ManagedIdentity/"
+             "userAssignedIdentities/%s" % (PROD, i) for i in ("id-1", "id-2", "id-3")] +
+            [vaults[v]["id"] + "/providers/Microsoft.Authorization/roleAssignments"
+             for v in ("kv-fleet-a", "kv-fleet-b")])}
+        got = [self.counts(log) for log in logs]
+        for i, want in enumerate((lists | keys | pinned | rotation | others, lists | keys,
+                                  lists | keys | pinned | rotation | others)):
+            with self.subTest(sweep=i + 1):
+                self.assertEqual(set(got[i]), want)
+                self.assertEqual(set(got[i].values()), {1}, {k: n for k, n in got[i].items() if n != 1})
+        # The 403s: k4's read, every sweep; nothing else failed.
+        for i, log in enumerate(logs):
+            failed = sorted((e["host"], e["path"], e["status"]) for e in log if e["status"] != 200)
+            self.assertEqual(failed, [(kv % "kv-fleet-b", "/keys/k4", 403)], "sweep %d" % (i + 1))
+        self.assertEqual(findings[1], findings[0])
+        self.assertEqual(findings[2], findings[0])
+        # The clusters of k4 are check-unknown (warning) about the key, nothing more critical.
+        self.assertEqual(findings[0].get('cmkd_findings{code="check-unknown",severity="warning"}'), 8)
+
+    @staticmethod
+    def sweep_findings(path, n):
+        """The finding and severity counts of the metrics file once it shows sweep n, else None."""
+        try:
+            with open(path) as f:
+                text = f.read()
+        except FileNotFoundError:
+            return None
+        samples = dict(line.rsplit(" ", 1) for line in text.splitlines() if line and not line.startswith("#"))
+        if float(samples.get("cmkd_sweeps_total", 0)) != n:
+            return None
+        return {k: float(v) for k, v in samples.items()
+                if k.startswith("cmkd_findings{") or k.startswith("cmkd_clusters_by_severity{")}
 
 # --- 6. the table ---------------------------------------------------------------------------
 

@@ -278,18 +278,25 @@ static void test_dedup_and_cache(void **state) {
         assert_non_null(verdict_find(&cr->verdict, FINDING_SERVICE_MANAGED_KEY));
         sweep_result_done(&s);
 
-        /* Within CacheTTLSec: only the listing, the key and the pinned version again. */
+        /* Within CacheTTLSec: only the listing and the key again (the pinned version, the
+         * rotation policy, the identity, the vault listing and the roles are cached). */
         reset_hits(&f);
         done_called = false;
         assert_int_equal(inventory_sweep_start(inv, now + 60 * USEC_PER_SEC, on_done, NULL), 0);
         fake_pump(&f);
         assert_true(done_called);
-        assert_int_equal(f.total, 3);
+        assert_int_equal(f.total, 2);
+        assert_int_equal(hits(&f, "/mongoClusters?"), 1);
         assert_int_equal(hits(&f, "/keys/k1?"), 1);
-        assert_int_equal(hits(&f, "/keys/k1/" V_OLD), 1);
         assert_int_equal(inventory_evaluate(inv, now + 60 * USEC_PER_SEC, &s), 0);
         assert_int_equal(find(&s, "c-versionless")->verdict.worst, SEVERITY_INFO);
-        assert_true(s.stats.cached_reads > 0);
+        cr = find(&s, "c-stale");
+        assert_non_null(cr->obs.pinned);
+        assert_non_null(verdict_find(&cr->verdict, FINDING_KEY_VERSION_STALE));
+        assert_null(verdict_find(&cr->verdict, FINDING_CHECK_UNKNOWN));
+        /* the vault listing, the rotation policy, the identity (once per cluster using it: 3),
+         * the role assignments, the pinned version */
+        assert_int_equal(s.stats.cached_reads, 7);
         sweep_result_done(&s);
 
         /* After the TTL everything is read again. */
@@ -297,6 +304,143 @@ static void test_dedup_and_cache(void **state) {
         assert_int_equal(inventory_sweep_start(inv, now + 16 * USEC_PER_MINUTE, on_done, NULL), 0);
         fake_pump(&f);
         assert_int_equal(f.total, 8);
+        strv_free(f.log);
+}
+
+static struct route *route_named(struct route *routes, size_t n, const char *contains) {
+        for (size_t i = 0; i < n; i++)
+                if (streq(routes[i].contains, contains))
+                        return &routes[i];
+        fail_msg("no route %s", contains);
+        return NULL;
+}
+
+static void sweep_at(struct inventory *inv, struct fake *f, usec_t now, struct sweep_result *ret) {
+        reset_hits(f);
+        done_called = false;
+        assert_int_equal(inventory_sweep_start(inv, now, on_done, NULL), 0);
+        fake_pump(f);
+        assert_true(done_called);
+        assert_int_equal(inventory_evaluate(inv, now, ret), 0);
+}
+
+/* A pinned version that is not the current one is cached for CacheTTLSec= like the other slow
+ * facts: within it the cached attributes judge the cluster (a change shows after the TTL), a
+ * failed read is not cached, and a cached version that has become the current one is not the
+ * "pinned" version of the cluster (the key's answer is). With CacheTTLSec=0, read every sweep. */
+static void test_pinned_version_cache(void **state) {
+        static char key_old_disabled[2048];
+        struct route routes[ELEMENTSOF(healthy_routes) + 1];
+        struct fake f = { .routes = routes, .n_routes = ELEMENTSOF(routes) };
+        struct fetcher fetcher = { fake_get, &f };
+        _cleanup_(conf_freep) struct conf *c = test_conf();
+        _cleanup_(inventory_freep) struct inventory *inv = NULL;
+        struct sweep_result s = {};
+        usec_t now = 1764000000ULL * USEC_PER_SEC;
+        const struct cluster_result *cr;
+        struct route *old, *key;
+
+        build_bodies();
+        snprintf(key_old_disabled, sizeof key_old_disabled,
+                 "{\"key\":{\"kid\":\"https://kv1.vault.azure.net/keys/k1/" V_OLD "\",\"kty\":\"RSA\","
+                 "\"key_ops\":[\"wrapKey\",\"unwrapKey\"]," N_2048 "%s\",\"e\":\"AQAB\"},"
+                 "\"attributes\":{\"enabled\":false,\"created\":1750000000,\"updated\":1763000000}}",
+                 modulus());
+        memcpy(routes, healthy_routes, sizeof healthy_routes);
+        routes[ELEMENTSOF(healthy_routes)] = (struct route) { "/keys/k1/" V_NEW, 200, key_cur };
+        for (size_t i = 0; i < ELEMENTSOF(routes); i++)
+                routes[i].hits = 0;
+        old = route_named(routes, ELEMENTSOF(routes), "/keys/k1/" V_OLD);
+        key = route_named(routes, ELEMENTSOF(routes), "/keys/k1?");
+        assert_int_equal(inventory_new(c, &fetcher, &inv), 0);
+
+        /* 1: read. */
+        sweep_at(inv, &f, now, &s);
+        assert_int_equal(old->hits, 1);
+        cr = find(&s, "c-stale");
+        assert_int_equal(verdict_find(&cr->verdict, FINDING_KEY_VERSION_STALE)->severity, SEVERITY_WARNING);
+        sweep_result_done(&s);
+
+        /* 2: the version is disabled in the vault; within the TTL the cache still judges. */
+        old->body = key_old_disabled;
+        sweep_at(inv, &f, now + 5 * USEC_PER_MINUTE, &s);
+        assert_int_equal(old->hits, 0);
+        assert_int_equal(f.total, 2); /* the listing and the key */
+        cr = find(&s, "c-stale");
+        assert_non_null(cr->obs.pinned);
+        assert_true(cr->obs.pinned->enabled);
+        assert_null(verdict_find(&cr->verdict, FINDING_KEY_DISABLED));
+        sweep_result_done(&s);
+
+        /* 3: after the TTL it is read again, and the cluster is judged on what it now is. */
+        sweep_at(inv, &f, now + 11 * USEC_PER_MINUTE, &s);
+        assert_int_equal(old->hits, 1);
+        cr = find(&s, "c-stale");
+        dump(cr, now + 11 * USEC_PER_MINUTE);
+        assert_int_equal(verdict_find(&cr->verdict, FINDING_KEY_VERSION_STALE)->severity, SEVERITY_CRITICAL);
+        assert_non_null(verdict_find(&cr->verdict, FINDING_KEY_DISABLED));
+        sweep_result_done(&s);
+
+        /* 4: the key answers its pinned version as the current one (a newer one gone): the
+         * pin is current, nothing is read for it, and the cached version is not the cluster's
+         * pinned one: the key is. The cluster pinned to the other version reads that one. */
+        key->body = key_old;
+        sweep_at(inv, &f, now + 12 * USEC_PER_MINUTE, &s);
+        assert_int_equal(old->hits, 0);
+        assert_int_equal(hits(&f, "/keys/k1/" V_NEW), 1);
+        cr = find(&s, "c-stale");
+        assert_null(cr->obs.pinned);
+        assert_ptr_equal(cluster_result_key_in_use(cr), cr->obs.key);
+        assert_null(verdict_find(&cr->verdict, FINDING_KEY_VERSION_STALE));
+        assert_null(verdict_find(&cr->verdict, FINDING_CHECK_UNKNOWN));
+        /* judged on the key's answer (enabled), not on the cached, disabled copy */
+        assert_null(verdict_find(&cr->verdict, FINDING_KEY_DISABLED));
+        cr = find(&s, "c-current");
+        assert_non_null(cr->obs.pinned);
+        assert_non_null(verdict_find(&cr->verdict, FINDING_KEY_VERSION_STALE));
+        sweep_result_done(&s);
+
+        /* 5, 6: a failed read is not cached: read again on the next sweep, well within the TTL. */
+        key->body = key_cur;
+        old->status = 500;
+        old->body = "{\"error\":{\"code\":\"InternalServerError\",\"message\":\"x\"}}";
+        sweep_at(inv, &f, now + 24 * USEC_PER_MINUTE, &s);
+        assert_int_equal(old->hits, 1);
+        cr = find(&s, "c-stale");
+        assert_int_equal(verdict_find(&cr->verdict, FINDING_CHECK_UNKNOWN)->fact, FACT_PINNED_VERSION);
+        assert_null(cr->obs.pinned);
+        sweep_result_done(&s);
+        sweep_at(inv, &f, now + 25 * USEC_PER_MINUTE, &s);
+        assert_int_equal(old->hits, 1);
+        assert_int_equal(verdict_find(&find(&s, "c-stale")->verdict, FINDING_CHECK_UNKNOWN)->fact,
+                         FACT_PINNED_VERSION);
+        sweep_result_done(&s);
+        strv_free(f.log);
+}
+
+static void test_pinned_version_no_cache(void **state) {
+        struct fake f = { .routes = healthy_routes, .n_routes = ELEMENTSOF(healthy_routes) };
+        struct fetcher fetcher = { fake_get, &f };
+        _cleanup_(conf_freep) struct conf *c = NULL;
+        _cleanup_(inventory_freep) struct inventory *inv = NULL;
+        struct sweep_result s = {};
+        usec_t now = 1764000000ULL * USEC_PER_SEC;
+        char **errors = NULL;
+
+        build_bodies();
+        assert_int_equal(conf_load_string("[Azure]\nSubscriptions=" SUB "\n[Daemon]\nCacheTTLSec=0\n",
+                                          "t.conf", &c, &errors), 0);
+        strv_free(errors);
+        assert_int_equal(inventory_new(c, &fetcher, &inv), 0);
+        for (unsigned i = 0; i < 3; i++) {
+                sweep_at(inv, &f, now + i * USEC_PER_SEC, &s);
+                assert_int_equal(hits(&f, "/keys/k1/" V_OLD), 1);
+                assert_int_equal(hits(&f, "/rotationpolicy?"), 1);
+                assert_int_equal(f.total, 8);
+                assert_non_null(find(&s, "c-stale")->obs.pinned);
+                assert_int_equal(s.stats.cached_reads, 0);
+                sweep_result_done(&s);
+        }
         strv_free(f.log);
 }
 
@@ -519,6 +663,112 @@ static void test_unknown_key(void **state) {
         assert_int_equal(cr->obs.key_status.state, OBS_UNKNOWN);
         assert_int_equal(cr->obs.key_status.http_status, 403);
         assert_string_equal(verdict_find(&cr->verdict, FINDING_CHECK_UNKNOWN)->status->error_code, "ForbiddenByFirewall");
+        sweep_result_done(&s);
+        strv_free(f.log);
+}
+
+/* The findings of every cluster as "name code code ...", in one string, to compare sweeps. */
+static void findings_text(const struct sweep_result *s, char *buf, size_t len) {
+        size_t n = 0;
+
+        buf[0] = 0;
+        for (size_t i = 0; i < s->n_clusters; i++) {
+                const struct cluster_result *cr = &s->clusters[i];
+
+                n += snprintf(buf + n, len - MIN(n, len), "%s:", cr->obs.cluster->name);
+                for (size_t j = 0; j < cr->verdict.n_findings; j++)
+                        n += snprintf(buf + n, len - MIN(n, len), " %s/%s",
+                                      finding_to_string(cr->verdict.findings[j].code),
+                                      severity_to_string(cr->verdict.findings[j].severity));
+                n += snprintf(buf + n, len - MIN(n, len), "\n");
+        }
+        assert_true(n < len);
+}
+
+/* The rotation policy is read only for a key that answered: it counts for nothing else
+ * (policy.c judges nothing more of a key it could not read, or that is gone), and the read
+ * would fail as the key's did. A key that answers 403 (cmkd's identity may not read it, or
+ * the vault's firewall keeps cmkd out) is check-unknown about the key; whether its policy is
+ * in the cache or not, the findings are the same. A deleted key: its deleted state only. */
+static void test_rotation_policy_after_key(void **state) {
+        struct route routes[ELEMENTSOF(healthy_routes) + 1];
+        struct fake f = { .routes = routes, .n_routes = ELEMENTSOF(routes) };
+        struct fetcher fetcher = { fake_get, &f };
+        _cleanup_(conf_freep) struct conf *c = test_conf();
+        _cleanup_(inventory_freep) struct inventory *inv = NULL;
+        struct sweep_result s = {};
+        usec_t now = 1764000000ULL * USEC_PER_SEC;
+        const struct cluster_result *cr;
+        const struct finding *fd;
+        struct route *key;
+        char first[2048], again[2048];
+        const char *forbidden = "{\"error\":{\"code\":\"Forbidden\",\"message\":\"x\",\"innererror\":"
+                                "{\"code\":\"ForbiddenByFirewall\"}}}";
+
+        build_bodies();
+        memcpy(routes, healthy_routes, sizeof healthy_routes);
+        routes[ELEMENTSOF(healthy_routes)] = (struct route) {
+                "/deletedkeys/k1?", 404, "{\"error\":{\"code\":\"KeyNotFound\",\"message\":\"x\"}}"
+        };
+        for (size_t i = 0; i < ELEMENTSOF(routes); i++)
+                routes[i].hits = 0;
+        key = route_named(routes, ELEMENTSOF(routes), "/keys/k1?");
+        key->status = 403;
+        key->body = forbidden;
+        assert_int_equal(inventory_new(c, &fetcher, &inv), 0);
+
+        /* 1: the key answers 403: neither its policy nor its pinned version is read. */
+        sweep_at(inv, &f, now, &s);
+        assert_int_equal(hits(&f, "/keys/k1?"), 1);
+        assert_int_equal(hits(&f, "/rotationpolicy?"), 0);
+        assert_int_equal(hits(&f, "/keys/k1/" V_OLD), 0);
+        for (size_t i = 0; i < s.n_clusters; i++) {
+                cr = &s.clusters[i];
+                if (!cr->obs.cluster->customer_managed)
+                        continue;
+                dump(cr, now);
+                fd = verdict_find(&cr->verdict, FINDING_CHECK_UNKNOWN);
+                assert_non_null(fd);
+                assert_int_equal(fd->severity, SEVERITY_WARNING);
+                assert_int_equal(fd->fact, FACT_KEY);
+                assert_int_equal(fd->facts, 1u << FACT_KEY);
+                assert_int_equal(fd->status->http_status, 403);
+                assert_string_equal(fd->status->error_code, "ForbiddenByFirewall");
+                assert_null(verdict_find(&cr->verdict, FINDING_KEY_NO_ROTATION_POLICY));
+                assert_null(verdict_find(&cr->verdict, FINDING_KEY_VERSION_STALE));
+        }
+        findings_text(&s, first, sizeof first);
+        sweep_result_done(&s);
+
+        /* 2: readable again: the policy is read now (nothing was cached), then judged. */
+        key->status = 200;
+        key->body = key_cur;
+        sweep_at(inv, &f, now + USEC_PER_MINUTE, &s);
+        assert_int_equal(hits(&f, "/rotationpolicy?"), 1);
+        assert_int_equal(find(&s, "c-versionless")->verdict.worst, SEVERITY_INFO);
+        assert_null(verdict_find(&find(&s, "c-versionless")->verdict, FINDING_CHECK_UNKNOWN));
+        sweep_result_done(&s);
+
+        /* 3: 403 again, with the policy in the cache: the same findings as in 1. */
+        key->status = 403;
+        key->body = forbidden;
+        sweep_at(inv, &f, now + 2 * USEC_PER_MINUTE, &s);
+        assert_int_equal(hits(&f, "/rotationpolicy?"), 0);
+        findings_text(&s, again, sizeof again);
+        assert_string_equal(again, first);
+        sweep_result_done(&s);
+
+        /* 4: the key is gone (404, and not among the deleted ones): key-not-found, and neither
+         * policy nor pinned version is read. */
+        key->status = 404;
+        key->body = "{\"error\":{\"code\":\"KeyNotFound\",\"message\":\"x\"}}";
+        sweep_at(inv, &f, now + 20 * USEC_PER_MINUTE, &s);
+        assert_int_equal(hits(&f, "/deletedkeys/k1?"), 1);
+        assert_int_equal(hits(&f, "/rotationpolicy?"), 0);
+        assert_int_equal(hits(&f, "/keys/k1/" V_OLD), 0);
+        cr = find(&s, "c-versionless");
+        assert_non_null(verdict_find(&cr->verdict, FINDING_KEY_NOT_FOUND));
+        assert_null(verdict_find(&cr->verdict, FINDING_CHECK_UNKNOWN));
         sweep_result_done(&s);
         strv_free(f.log);
 }
@@ -756,7 +1006,8 @@ static void test_managed_hsm(void **state) {
         assert_int_equal(hits(&f, "/providers/Microsoft.KeyVault/managedHSMs?"), 0);
         assert_int_equal(hits(&f, HSM_HOST "/providers/Microsoft.Authorization/roleAssignments?"), 0);
         assert_int_equal(hits(&f, HSM_HOST "/providers/Microsoft.Authorization/roleDefinitions?"), 0);
-        assert_int_equal(f.total, 4); /* clusters, kv1/k1, hsm1/hk and its pinned version */
+        assert_int_equal(f.total, 3); /* clusters, kv1/k1, hsm1/hk (its pinned version is cached) */
+        assert_int_equal(hits(&f, HSM_HOST "/keys/hk/" V_OLD), 0);
         assert_int_equal(inventory_evaluate(inv, now + 60 * USEC_PER_SEC, &s), 0);
         assert_int_equal(find(&s, "c-hsm")->verdict.worst, SEVERITY_INFO);
         sweep_result_done(&s);
@@ -861,11 +1112,14 @@ int main(void) {
                 cmocka_unit_test(test_managed_hsm_unknowns),
                 cmocka_unit_test(test_dedup_and_cache),
                 cmocka_unit_test(test_pin_listed_after_key),
+                cmocka_unit_test(test_pinned_version_cache),
+                cmocka_unit_test(test_pinned_version_no_cache),
                 cmocka_unit_test(test_listing_failure),
                 cmocka_unit_test(test_free_mid_sweep),
                 cmocka_unit_test(test_deleted_vault_not_read),
                 cmocka_unit_test(test_missing_resource_group),
                 cmocka_unit_test(test_unknown_key),
+                cmocka_unit_test(test_rotation_policy_after_key),
                 cmocka_unit_test(test_custom_role_and_other_cloud),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
