@@ -98,6 +98,18 @@ static void test_hashmap(void **state) {
                 n++;
         assert_int_equal(n, 999);
         hashmap_free(h);
+
+        /* Case-insensitive is ASCII only: other bytes compare as they are. */
+        h = hashmap_new(true, NULL);
+        assert_non_null(h);
+        assert_int_equal(hashmap_put(h, "caf\xc3\xa9", (void *) 1), 0);
+        assert_int_equal(hashmap_put(h, "CAF\xc3\x89", (void *) 2), 0);
+        assert_int_equal(hashmap_put(h, "Caf\xc3\xa9", (void *) 3), -EEXIST);
+        assert_int_equal((uintptr_t) hashmap_get(h, "CAF\xc3\xa9"), 1);
+        assert_int_equal((uintptr_t) hashmap_get(h, "caf\xc3\x89"), 2);
+        assert_null(hashmap_get(h, "caf"));
+        assert_null(hashmap_get(h, "caf\xc3\xa9s"));
+        hashmap_free(h);
 }
 
 /* Borrowed keys: the map keeps the caller's pointer (no copy, nothing to free). */
