@@ -42,13 +42,33 @@ static int check_key(const char *k) {
 
 /* ---- mongoClusters ---------------------------------------------------------------- */
 
+/* A cluster is decoded into a draft whose strings are borrowed from the JSON tree (and from a
+ * struct armid), then packed into its own allocation (and a sweep's string pool): no string
+ * is copied twice. The draft's arrays are its own, freed by draft_done(). */
+static void draft_done(struct cluster *d) {
+        mem_free(d->assigned);
+        mem_free(d->tags);
+}
+
+/* A string member, borrowed into a draft's field (json-c's strings are const; the draft only
+ * ever reads them). */
+static int get_str(const struct json_object *o, const char *key, char **dst) {
+        const char *s;
+        int r;
+
+        r = json_get_string(o, key, &s);
+        if (r == JSON_FIELD_PRESENT)
+                *dst = (char *) s;
+        return r;
+}
+
 static int cluster_identity_from_json(const struct json_object *identity, struct cluster *c) {
         struct json_object_iterator it, end;
         struct json_object *uai;
         size_t allocated = 0;
         int r;
 
-        r = json_dup_string(identity, "type", &c->identity_type);
+        r = get_str(identity, "type", &c->identity_type);
         if (r < 0)
                 return r;
         r = json_get_object(identity, "userAssignedIdentities", &uai);
@@ -76,16 +96,13 @@ static int cluster_identity_from_json(const struct json_object *identity, struct
                 if (GREEDY_REALLOC(c->assigned, allocated, c->n_assigned + 1) < 0)
                         return -ENOMEM;
                 a = &c->assigned[c->n_assigned++];
-                *a = (struct assigned_identity) {};
-                r = dup_to(&a->id, id);
-                if (r < 0)
-                        return r;
+                *a = (struct assigned_identity) { .id = (char *) id };
                 if (!v)
                         continue;
-                r = json_dup_string(v, "principalId", &a->principal_id);
+                r = get_str(v, "principalId", &a->principal_id);
                 if (r < 0)
                         return r;
-                r = json_dup_string(v, "clientId", &a->client_id);
+                r = get_str(v, "clientId", &a->client_id);
                 if (r < 0)
                         return r;
         }
@@ -102,7 +119,6 @@ static int cluster_tags_from_json(const struct json_object *tags, struct cluster
         for (; !json_object_iter_equal(&it, &end); json_object_iter_next(&it)) {
                 const char *name = json_object_iter_peek_name(&it), *value;
                 struct json_object *v = json_object_iter_peek_value(&it);
-                struct cluster_tag *t;
 
                 r = check_key(name);
                 if (r < 0)
@@ -114,20 +130,14 @@ static int cluster_tags_from_json(const struct json_object *tags, struct cluster
                         return r;
                 if (GREEDY_REALLOC(c->tags, allocated, c->n_tags + 1) < 0)
                         return -ENOMEM;
-                t = &c->tags[c->n_tags++];
-                *t = (struct cluster_tag) {};
-                r = dup_to(&t->name, name);
-                if (r < 0)
-                        return r;
-                r = dup_to(&t->value, value);
-                if (r < 0)
-                        return r;
+                c->tags[c->n_tags++] = (struct cluster_tag) { .name = (char *) name, .value = (char *) value };
         }
         return 0;
 }
 
 static int cluster_encryption_from_json(const struct json_object *props, struct cluster *c) {
         struct json_object *enc, *cmk, *kek;
+        const char *url;
         int r;
 
         r = json_get_object(props, "encryption", &enc);
@@ -140,51 +150,44 @@ static int cluster_encryption_from_json(const struct json_object *props, struct 
         /* A CMK block without its key URL is not a service-managed key: refuse it rather
          * than report the cluster as service-managed. */
         c->customer_managed = true;
-        r = json_need_dup_string(cmk, "keyEncryptionKeyUrl", &c->key_url);
+        r = json_need_string(cmk, "keyEncryptionKeyUrl", &url);
         if (r < 0)
                 return r;
+        c->key_url = (char *) url;
         r = json_get_object(cmk, "keyEncryptionKeyIdentity", &kek);
         if (r != JSON_FIELD_PRESENT)
                 return MIN(r, 0);
-        r = json_dup_string(kek, "identityType", &c->kek_identity_type);
+        r = get_str(kek, "identityType", &c->kek_identity_type);
         if (r < 0)
                 return r;
-        r = json_dup_string(kek, "userAssignedIdentityResourceId", &c->kek_identity_id);
+        r = get_str(kek, "userAssignedIdentityResourceId", &c->kek_identity_id);
         if (r < 0)
                 return r;
         return 0;
 }
 
-static int cluster_from_json(const struct json_object *o, struct cluster **ret) {
-        _cleanup_(cluster_freep) struct cluster *c = NULL;
+static int cluster_draft_from_json(const struct json_object *o, struct armid *a, struct cluster *c) {
         struct json_object *props, *replica, *identity, *tags;
-        struct armid a;
+        const char *id;
         int r;
 
         r = json_value_object(o);
         if (r < 0)
                 return r;
-        c = new0(struct cluster, 1);
-        if (!c)
-                return -ENOMEM;
-
-        r = json_need_dup_string(o, "id", &c->id);
+        r = json_need_string(o, "id", &id);
         if (r < 0)
                 return r;
-        if (armid_parse(c->id, &a) < 0)
+        c->id = (char *) id;
+        if (armid_parse(c->id, a) < 0)
                 return -EBADMSG;
-        r = dup_to(&c->subscription, a.subscription);
+        c->subscription = a->subscription;
+        c->resource_group = a->resource_group;
+        r = get_str(o, "name", &c->name);
         if (r < 0)
                 return r;
-        r = dup_to(&c->resource_group, a.resource_group);
-        if (r < 0)
-                return r;
-        r = json_dup_string(o, "name", &c->name);
-        if (r < 0)
-                return r;
-        if (!c->name && dup_to(&c->name, a.name) < 0)
-                return -ENOMEM;
-        r = json_dup_string(o, "location", &c->location);
+        if (!c->name)
+                c->name = a->name;
+        r = get_str(o, "location", &c->location);
         if (r < 0)
                 return r;
 
@@ -192,23 +195,23 @@ static int cluster_from_json(const struct json_object *o, struct cluster **ret) 
         r = json_need_object(o, "properties", &props);
         if (r < 0)
                 return r;
-        r = json_dup_string(props, "provisioningState", &c->provisioning_state);
+        r = get_str(props, "provisioningState", &c->provisioning_state);
         if (r < 0)
                 return r;
-        r = json_dup_string(props, "clusterStatus", &c->cluster_status);
+        r = get_str(props, "clusterStatus", &c->cluster_status);
         if (r < 0)
                 return r;
-        r = json_dup_string(props, "createMode", &c->create_mode);
+        r = get_str(props, "createMode", &c->create_mode);
         if (r < 0)
                 return r;
         r = json_get_object(props, "replica", &replica);
         if (r < 0)
                 return r;
         if (r == JSON_FIELD_PRESENT) {
-                r = json_dup_string(replica, "role", &c->replica_role);
+                r = get_str(replica, "role", &c->replica_role);
                 if (r < 0)
                         return r;
-                r = json_dup_string(replica, "replicationState", &c->replication_state);
+                r = get_str(replica, "replicationState", &c->replication_state);
                 if (r < 0)
                         return r;
         }
@@ -232,12 +235,18 @@ static int cluster_from_json(const struct json_object *o, struct cluster **ret) 
                 if (r < 0)
                         return r;
         }
-        r = cluster_pack(&c);
+        return 0;
+}
+
+static int cluster_from_json(const struct json_object *o, struct strpool *pool, struct cluster **ret) {
+        _cleanup_(draft_done) struct cluster d = {};
+        struct armid a;
+        int r;
+
+        r = cluster_draft_from_json(o, &a, &d);
         if (r < 0)
                 return r;
-
-        *ret = TAKE_PTR(c);
-        return 0;
+        return cluster_pack_from(&d, pool, ret);
 }
 
 int arm_decode_cluster(const char *body, size_t len, struct cluster **ret) {
@@ -247,23 +256,27 @@ int arm_decode_cluster(const char *body, size_t len, struct cluster **ret) {
         r = json_parse_object(body, len, &root);
         if (r < 0)
                 return r;
-        return cluster_from_json(root, ret);
+        return cluster_from_json(root, NULL, ret);
 }
 
 static int cluster_item(const struct json_object *o, void *slot, void *userdata) {
-        return cluster_from_json(o, slot);
+        return cluster_from_json(o, userdata, slot);
 }
 
-int arm_decode_cluster_list(const char *body, size_t len, struct cluster_list **ret) {
+int arm_decode_cluster_list_pooled(const char *body, size_t len, struct strpool *pool, struct cluster_list **ret) {
         _cleanup_(cluster_list_freep) struct cluster_list *l = NULL;
         int r;
 
-        r = json_decode_page(body, len, JSON_PAGE_LAYOUT(struct cluster_list), "id", cluster_item, NULL,
+        r = json_decode_page(body, len, JSON_PAGE_LAYOUT(struct cluster_list), "id", cluster_item, pool,
                              (void **) &l);
         if (r < 0)
                 return r;
         *ret = TAKE_PTR(l);
         return 0;
+}
+
+int arm_decode_cluster_list(const char *body, size_t len, struct cluster_list **ret) {
+        return arm_decode_cluster_list_pooled(body, len, NULL, ret);
 }
 
 /* ---- vaults and managed HSMs ---------------------------------------------------- */

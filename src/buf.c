@@ -86,12 +86,27 @@ int buf_printf(struct buf *b, const char *format, ...) {
         return r;
 }
 
+/* Whether a byte goes into a JSON string as it is: not a quote, backslash or control. */
+static bool json_plain(unsigned char c) {
+        return c >= 0x20 && c != '"' && c != '\\' && c != 0x7f;
+}
+
 int buf_put_json_string(struct buf *b, const char *s) {
         size_t saved = b->len;
+        const unsigned char *p = (const unsigned char *) s;
         int r;
 
         r = buf_putc(b, '"');
-        for (const unsigned char *p = (const unsigned char *) s; r >= 0 && *p; p++) {
+        while (r >= 0 && *p) {
+                const unsigned char *run = p;
+
+                /* A run of plain bytes in one copy: most strings are nothing else. */
+                while (json_plain(*p))
+                        p++;
+                if (p > run) {
+                        r = buf_append(b, run, (size_t) (p - run));
+                        continue;
+                }
                 switch (*p) {
                 case '"':
                         r = buf_puts(b, "\\\"");
@@ -109,11 +124,9 @@ int buf_put_json_string(struct buf *b, const char *s) {
                         r = buf_puts(b, "\\t");
                         break;
                 default:
-                        if (*p < 0x20 || *p == 0x7f)
-                                r = buf_printf(b, "\\u%04x", *p);
-                        else
-                                r = buf_putc(b, (char) *p);
+                        r = buf_printf(b, "\\u%04x", *p);
                 }
+                p++;
         }
         if (r >= 0)
                 r = buf_putc(b, '"');

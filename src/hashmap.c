@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
-/* Open-addressing hash map with linear probing and tombstones. */
-
-#include <ctype.h>
+/* Open-addressing hash map with linear probing and tombstones. Each entry keeps its key's
+ * hash: a probe compares strings only when the hashes match, and growing never hashes a key
+ * again. Case-insensitive maps fold ASCII letters only, in the hash and the comparison alike
+ * (ARM ids are ASCII; the locale plays no part). */
 
 #include "hashmap.h"
 #include "mem.h"
@@ -9,6 +10,7 @@
 struct entry {
         char *key; /* owned unless the map borrows keys; NULL = empty slot */
         void *value;
+        uint32_t hash;
         bool deleted; /* tombstone: key is NULL and the slot was used */
 };
 
@@ -22,19 +24,34 @@ struct hashmap {
         hashmap_free_fn free_value;
 };
 
-static uint64_t hash_string(const char *s, bool fold) {
+static unsigned char ascii_fold(unsigned char c) {
+        return c >= 'A' && c <= 'Z' ? (unsigned char) (c + ('a' - 'A')) : c;
+}
+
+static uint32_t hash_string(const char *s, bool fold) {
         uint64_t h = 1469598103934665603ULL; /* FNV-1a */
 
-        for (; *s; s++) {
-                unsigned char c = (unsigned char) *s;
-                h ^= fold ? (unsigned char) tolower(c) : c;
-                h *= 1099511628211ULL;
-        }
-        return h;
+        if (fold)
+                for (; *s; s++) {
+                        h ^= ascii_fold((unsigned char) *s);
+                        h *= 1099511628211ULL;
+                }
+        else
+                for (; *s; s++) {
+                        h ^= (unsigned char) *s;
+                        h *= 1099511628211ULL;
+                }
+        return (uint32_t) (h ^ (h >> 32));
+}
+
+static bool ascii_case_eq(const char *a, const char *b) {
+        for (; *a && ascii_fold((unsigned char) *a) == ascii_fold((unsigned char) *b); a++, b++)
+                ;
+        return ascii_fold((unsigned char) *a) == ascii_fold((unsigned char) *b);
 }
 
 static bool key_eq(const struct hashmap *h, const char *a, const char *b) {
-        return h->case_insensitive ? strcasecmp(a, b) == 0 : strcmp(a, b) == 0;
+        return h->case_insensitive ? ascii_case_eq(a, b) : strcmp(a, b) == 0;
 }
 
 struct hashmap *hashmap_new(bool case_insensitive, hashmap_free_fn free_value) {
@@ -70,22 +87,26 @@ struct hashmap *hashmap_free(struct hashmap *h) {
         return NULL;
 }
 
-static struct entry *find(const struct hashmap *h, const char *key) {
+static struct entry *find_hashed(const struct hashmap *h, const char *key, uint32_t hash) {
         size_t i;
 
         if (h->n_buckets == 0)
                 return NULL;
-        i = hash_string(key, h->case_insensitive) & (h->n_buckets - 1);
+        i = hash & (h->n_buckets - 1);
         for (size_t probes = 0; probes < h->n_buckets; probes++) {
                 struct entry *e = &h->entries[i];
 
                 if (!e->key && !e->deleted)
                         return NULL;
-                if (e->key && key_eq(h, e->key, key))
+                if (e->key && e->hash == hash && key_eq(h, e->key, key))
                         return e;
                 i = (i + 1) & (h->n_buckets - 1);
         }
         return NULL;
+}
+
+static struct entry *find(const struct hashmap *h, const char *key) {
+        return h->n_buckets == 0 ? NULL : find_hashed(h, key, hash_string(key, h->case_insensitive));
 }
 
 static int resize(struct hashmap *h, size_t n_buckets) {
@@ -103,22 +124,22 @@ static int resize(struct hashmap *h, size_t n_buckets) {
 
                 if (!old[i].key)
                         continue;
-                j = hash_string(old[i].key, h->case_insensitive) & (n_buckets - 1);
+                j = old[i].hash & (n_buckets - 1);
                 while (e[j].key)
                         j = (j + 1) & (n_buckets - 1);
-                e[j].key = old[i].key;
-                e[j].value = old[i].value;
+                e[j] = (struct entry) { .key = old[i].key, .value = old[i].value, .hash = old[i].hash };
         }
         mem_free(old);
         return 0;
 }
 
 int hashmap_put(struct hashmap *h, const char *key, void *value) {
+        uint32_t hash = hash_string(key, h->case_insensitive);
         size_t i;
         char *k;
         int r;
 
-        if (find(h, key))
+        if (find_hashed(h, key, hash))
                 return -EEXIST;
         if ((h->n_used + 1) * 4 >= h->n_buckets * 3) {
                 size_t n = h->n_buckets ? h->n_buckets : 16;
@@ -132,12 +153,12 @@ int hashmap_put(struct hashmap *h, const char *key, void *value) {
         k = h->borrow_keys ? (char *) key : mem_strdup(key);
         if (!k)
                 return -ENOMEM;
-        i = hash_string(key, h->case_insensitive) & (h->n_buckets - 1);
+        i = hash & (h->n_buckets - 1);
         while (h->entries[i].key)
                 i = (i + 1) & (h->n_buckets - 1);
         if (!h->entries[i].deleted)
                 h->n_used++;
-        h->entries[i] = (struct entry) { .key = k, .value = value };
+        h->entries[i] = (struct entry) { .key = k, .value = value, .hash = hash };
         h->n_items++;
         return 0;
 }

@@ -4,7 +4,8 @@
 /* String-keyed hash map (open addressing). Keys are copied and owned by the map (or
  * borrowed: hashmap_new_borrowed());
  * values are borrowed unless a value destructor is given. ARM resource ids compare
- * case-insensitively, so a map can be made case-insensitive. */
+ * case-insensitively, so a map can be made case-insensitive: ASCII letters only, whatever the
+ * locale. */
 
 #include "macro.h"
 

@@ -31,10 +31,13 @@ struct sock_chunk {
         size_t n;
 };
 
-/* One host: its queued requests (not urgent), oldest first, and how many are in flight. */
+/* One host: its queued requests (not urgent), oldest first, how many are in flight, and how
+ * many of its connections we believe libcurl keeps idle (see struct http). */
 struct http_host {
         struct http_request *head, *tail; /* owned */
         unsigned running;
+        unsigned idle;
+        ev_tstamp idle_since; /* when the newest of them became idle */
         /* A request for this host had to be ended by our deadline: libcurl lost track of it,
          * and its books on the host's connections may be wrong (see on_deadline). */
         bool lost_transfer;
@@ -86,6 +89,14 @@ struct http {
         struct hashmap *hosts; /* owned: host -> struct http_host, owned (the other waiting ones) */
         struct http_request *running; /* in flight; owned */
         unsigned n_running, n_queued;
+        /* libcurl keeps at most max_connections open (CURLMOPT_MAX_TOTAL_CONNECTIONS and
+         * MAXCONNECTS): those in flight, and idle ones for reuse. We mirror which hosts have
+         * idle ones (an HTTP/1.1 answer leaves its connection idle; opening a connection when
+         * all are taken closes the one idle the longest, as libcurl does), so that a freed
+         * slot goes to a host it can reuse a connection of: every new connection is a TLS
+         * handshake, about a millisecond and a half of CPU. A guess (libcurl does not tell),
+         * used only to choose the order. */
+        unsigned max_connections, n_idle;
         uint64_t seq;
         struct http_stats stats;
 };
@@ -390,12 +401,15 @@ static void queue_unlink(struct http *h, struct http_request *req) {
         h->n_queued--;
 }
 
-/* The request to start next: the oldest urgent one; else one of a host with the fewest
- * requests in flight, preferring freed_host (whose connection has just become free: NULL if
- * none), else the oldest. Spread over the hosts, every host needs about one connection, and a
- * freed connection serves the next request for its host instead of a new one being opened
- * (each Key Vault is a host of its own); first come first served would open one for every
- * run of requests to the same host, and a host with a long queue would hold every slot.
+/* The request to start next: the oldest urgent one; else one of a host with an idle
+ * connection if any has queued requests (no new connection then); among those, or among all
+ * when none has, one of a host with the fewest requests in flight, preferring freed_host
+ * (whose connection has just become free: NULL if none), else the oldest. Spread over the
+ * hosts, every host needs about one connection, and a freed connection serves the next
+ * request for its host (or another host's whose connection waits idle) instead of a new one
+ * being opened (each Key Vault is a host of its own); first come first served would open one
+ * for every run of requests to the same host, and a host with a long queue would hold every
+ * slot (a host whose requests do not end has no idle connection, so it gets no preference).
  * NULL when nothing waits. */
 static struct http_request *queue_next(struct http *h, const char *freed_host) {
         struct http_host *hq, *best = NULL, *freed = NULL;
@@ -410,9 +424,15 @@ static struct http_request *queue_next(struct http *h, const char *freed_host) {
         HASHMAP_FOREACH(name, hq, h->hosts) {
                 if (!hq->head)
                         continue;
-                if (!best || hq->running < best->running ||
-                    (hq->running == best->running && best != freed &&
-                     (hq == freed || hq->head->seq < best->head->seq)))
+                if (!best || (hq->idle > 0) > (best->idle > 0))
+                        best = hq;
+                else if ((hq->idle > 0) < (best->idle > 0))
+                        continue;
+                else if (hq->running < best->running)
+                        best = hq;
+                else if (hq->running > best->running || best == freed)
+                        continue;
+                else if (hq == freed || hq->head->seq < best->head->seq)
                         best = hq;
         }
         return best ? best->head : NULL;
@@ -609,6 +629,45 @@ static usec_t deadline_usec(usec_t timeout_usec) {
                CLAMP(timeout_usec / 10, HTTP_DEADLINE_MARGIN_MIN_USEC, HTTP_DEADLINE_MARGIN_MAX_USEC);
 }
 
+/* The request takes an idle connection of its host, or libcurl opens one (closing the
+ * connection idle the longest when all are taken): see struct http. Writes always open one
+ * (CURLOPT_FRESH_CONNECT). */
+static void connection_take(struct http *h, struct http_request *req) {
+        struct http_host *hq, *oldest = NULL;
+        const char *name;
+
+        if (req->method == HTTP_GET && req->hostq->idle > 0) {
+                req->hostq->idle--;
+                h->n_idle--;
+                return;
+        }
+        if (h->n_running + h->n_idle < h->max_connections || h->n_idle == 0)
+                return;
+        HASHMAP_FOREACH(name, hq, h->hosts)
+                if (hq->idle > 0 && (!oldest || hq->idle_since < oldest->idle_since))
+                        oldest = hq;
+        if (oldest) {
+                oldest->idle--;
+                h->n_idle--;
+        }
+}
+
+/* An answer came over HTTP/1.1 keep-alive: its connection waits in libcurl's cache. */
+static void connection_release(struct http *h, struct http_request *req) {
+        const char *c;
+
+        if (req->resp.error < 0 || req->resp.status == 0)
+                return;
+        c = http_response_header(&req->resp, "Connection");
+        if (c && strcasestr(c, "close"))
+                return;
+        if (h->n_idle >= h->max_connections)
+                return;
+        req->hostq->idle++;
+        req->hostq->idle_since = ev_now(h->loop);
+        h->n_idle++;
+}
+
 static int request_add(struct http *h, struct http_request *req) {
         CURLMcode m;
 
@@ -616,6 +675,7 @@ static int request_add(struct http *h, struct http_request *req) {
         m = curl_multi_add_handle(h->multi, req->easy);
         if (m != CURLM_OK)
                 return m == CURLM_OUT_OF_MEMORY ? -ENOMEM : -EIO;
+        connection_take(h, req);
         /* The watcher is ours (libev allocates nothing for it; its timer heap was grown at
          * start-up, see loop.c): starting it cannot fail. */
         ev_timer_set(&req->deadline, (double)deadline_usec(req->timeout_usec) / USEC_PER_SEC, 0.);
@@ -783,6 +843,7 @@ static void request_finish(struct http_request *req, CURLcode result) {
                 }
         }
 
+        connection_release(h, req);
         h->stats.requests++;
         if (resp->error < 0)
                 h->stats.failures++;
@@ -989,6 +1050,7 @@ int http_new(struct ev_loop *loop, const struct http_conf *conf, struct http **r
                 return -ENOMEM;
         h->loop = loop;
         h->max_concurrent = conf->max_concurrent ?: HTTP_MAX_CONCURRENT_DEFAULT;
+        h->max_connections = h->max_concurrent + HTTP_IDLE_CONNECTIONS;
         h->timeout_usec = conf->timeout_usec ?: HTTP_TIMEOUT_USEC_DEFAULT;
         h->test_no_curl_timeout = conf->test_no_curl_timeout;
         ev_init(&h->timer, on_timer);
@@ -1043,9 +1105,9 @@ int http_new(struct ev_loop *loop, const struct http_conf *conf, struct http **r
             curl_multi_setopt(h->multi, CURLMOPT_TIMERFUNCTION, on_curl_timer) != CURLM_OK ||
             curl_multi_setopt(h->multi, CURLMOPT_TIMERDATA, h) != CURLM_OK ||
             curl_multi_setopt(h->multi, CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX) != CURLM_OK ||
-            curl_multi_setopt(h->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, (long)h->max_concurrent) !=
+            curl_multi_setopt(h->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, (long)h->max_connections) !=
                     CURLM_OK ||
-            curl_multi_setopt(h->multi, CURLMOPT_MAXCONNECTS, (long)h->max_concurrent) != CURLM_OK) {
+            curl_multi_setopt(h->multi, CURLMOPT_MAXCONNECTS, (long)h->max_connections) != CURLM_OK) {
                 r = -EIO;
                 goto fail;
         }

@@ -4,7 +4,7 @@
 /* HTTPS requests on the caller's libev loop, through libcurl's multi_socket interface:
  * HTTP/2 with multiplexing and connection reuse, a cap on requests in flight (a queue behind
  * it: urgent requests first, then spread over the hosts, a freed connection kept for its
- * host), a per-request timeout, a cap on each answer's size, TLS verification always on. One attempt per request: retries, pacing and tokens belong to azure.c and auth.c.
+ * host; HTTP_IDLE_CONNECTIONS more kept idle for reuse), a per-request timeout, a cap on each answer's size, TLS verification always on. One attempt per request: retries, pacing and tokens belong to azure.c and auth.c.
  *
  * Trust: with no CA file, the system's trust store (libcurl's default). With a CA file,
  * that file *replaces* the system store (CURLOPT_CAINFO, CURLOPT_CAPATH unset): cmkd then
@@ -31,6 +31,8 @@ enum http_method {
 const char *http_method_to_string(enum http_method m);
 
 #define HTTP_MAX_CONCURRENT_DEFAULT 8u
+/* Connections kept idle for reuse besides those in flight (each Key Vault is a host of its own). */
+#define HTTP_IDLE_CONNECTIONS 8u
 #define HTTP_TIMEOUT_USEC_DEFAULT   (60 * USEC_PER_SEC)
 #define HTTP_CONNECT_TIMEOUT_USEC   (10 * USEC_PER_SEC)
 #define HTTP_BODY_MAX_DEFAULT       (1024 * 1024)
@@ -107,8 +109,9 @@ struct http_spec {
         bool secret_response;     /* the answer holds a secret (a token): wipe its buffers */
         /* Others wait for its answer (a token, the next page of a list): it goes before
          * every queued request without this flag, first come first served. The others start
-         * spread over the hosts: from a host with the fewest requests in flight, the one
-         * whose connection has just become free if it has queued requests, else the oldest. */
+         * spread over the hosts: from a host with an idle connection if one has queued
+         * requests, then from a host with the fewest requests in flight, the one whose
+         * connection has just become free if it has queued requests, else the oldest. */
         bool urgent;
 };
 

@@ -19,6 +19,7 @@
 #include "log.h"
 #include "mem.h"
 #include "roles.h"
+#include "strpool.h"
 #include "strv.h"
 
 /* api-versions of every ARM and data-plane read (azure/README.md §1-§5). */
@@ -169,6 +170,9 @@ struct inventory {
         bool subscriptions_failed;
         struct fact subscriptions_failure;
         struct cluster **clusters;     /* owned */
+        /* owned: the strings the clusters share (key URLs, identities, locations, states...),
+         * which they point into: freed after them */
+        struct strpool *cluster_strings;
         size_t n_clusters, n_clusters_allocated;
         /* id → (void*) index+1, case-insensitive; keys borrowed from the clusters */
         struct hashmap *cluster_ids;
@@ -689,7 +693,7 @@ static void on_clusters(struct inventory *inv, struct req *q, const struct fetch
                 list_scope_failed(inv, q->scope, r);
                 return;
         }
-        k = arm_decode_cluster_list(r->body, r->body_len, &page);
+        k = arm_decode_cluster_list_pooled(r->body, r->body_len, inv->cluster_strings, &page);
         if (k < 0) {
                 struct fetch_result bad = { .error = k, .http_status = r->http_status,
                                             .error_code = "MalformedResponse",
@@ -1598,6 +1602,7 @@ static void sweep_reset(struct inventory *inv) {
         mem_free(inv->clusters);
         inv->clusters = NULL;
         inv->n_clusters = inv->n_clusters_allocated = 0;
+        inv->cluster_strings = strpool_free(inv->cluster_strings);
         hashmap_free(inv->cluster_ids);
         inv->cluster_ids = NULL;
         hashmap_free(inv->keys);
@@ -1745,7 +1750,7 @@ int inventory_sweep_start(struct inventory *inv, usec_t now_realtime, inventory_
         inv->cluster_ids = hashmap_new_borrowed(true, NULL);
         inv->keys = hashmap_new(false, key_entry_free);
         inv->subscriptions = strv_copy(inv->conf->subscriptions);
-        if (!inv->cluster_ids || !inv->keys || !inv->subscriptions)
+        if (!inv->cluster_ids || !inv->keys || !inv->subscriptions || strpool_new(&inv->cluster_strings) < 0)
                 return -ENOMEM;
 
         /* Keep one request "pending" while starting, so that answers given at once

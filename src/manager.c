@@ -4,6 +4,7 @@
  * the watchdog. The only module besides main.c that reads the clock for decisions and
  * the only one that logs at info and above about the fleet. */
 
+#include <assert.h>
 #include <ev.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +15,7 @@
 #include "alertstate.h"
 #include "audit.h"
 #include "fileio.h"
+#include "hashmap.h"
 #include "inventory.h"
 #include "log.h"
 #include "loop.h"
@@ -33,12 +35,32 @@
  * step (and ARM sees no bursts at round times). */
 #define POLL_JITTER 0.1
 
-/* One GET of the inventory, on its way through azure.c. */
+/* GETs of the inventory out in azure.c at most, per request that may be in flight
+ * ([Network] MaxConcurrentRequests=). A sweep asks for every key, version, rotation policy and
+ * identity of the fleet as the list pages come in, thousands at once; each call out holds a
+ * few KiB (its azure.c call, its queued HTTP request with a copy of the token), so the others
+ * wait here as a small record. Eight per slot keep enough queued below for http.c to hand a
+ * freed connection the next request for its host. List pages never wait: a list is a chain
+ * of requests the rest of the sweep waits for. */
+#define FETCH_WINDOW_PER_SLOT 16U
+
+/* The waiting calls of one host, oldest first. */
+struct fetch_host {
+        struct fetch_call *head, *tail; /* borrowed: owned by the manager's queue */
+        char name[];
+};
+
+/* One GET of the inventory: waiting in m->fetch_queue, then on its way through azure.c. */
 struct fetch_call {
         struct manager *m;
         fetch_done_fn done;
         void *userdata;
-        struct fetch_call *prev, *next;
+        struct fetch_call *prev, *next; /* in m->fetch_calls (started) or m->fetch_queue (waiting) */
+        struct fetch_host *host;        /* while waiting: borrowed from m->fetch_hosts */
+        struct fetch_call *host_next;   /* in host's queue */
+        enum fetch_audience audience;
+        enum fetch_kind kind;
+        char url[]; /* the URL, in the same allocation */
 };
 
 struct manager {
@@ -53,7 +75,11 @@ struct manager {
         struct auth *auth;           /* owned */
         struct azure *azure;         /* owned */
         struct fetcher fetcher;
-        struct fetch_call *fetch_calls; /* owned list: calls not answered yet */
+        struct fetch_call *fetch_calls; /* owned list: calls started, not answered yet */
+        unsigned n_fetch_calls;
+        /* owned FIFO: calls waiting for room in the window (FETCH_WINDOW_PER_SLOT) */
+        struct fetch_call *fetch_queue_head, *fetch_queue_tail;
+        struct hashmap *fetch_hosts; /* owned: host -> struct fetch_host, owned, while it has waiting calls */
         struct inventory *inventory; /* owned */
         struct remediate *remediate; /* owned */
 
@@ -88,10 +114,18 @@ static void fetch_call_unlink(struct manager *m, struct fetch_call *fc) {
                 m->fetch_calls = fc->next;
         if (fc->next)
                 fc->next->prev = fc->prev;
+        m->n_fetch_calls--;
 }
+
+static unsigned fetch_window(const struct manager *m) {
+        return MAX(m->conf->max_concurrent_requests, 1U) * FETCH_WINDOW_PER_SLOT;
+}
+
+static void fetch_pump(struct manager *m, const char *freed_host);
 
 static void on_fetch_done(struct azure_call *call, struct azure_result *res, void *userdata) {
         struct fetch_call *fc = userdata;
+        struct manager *m = fc->m;
         struct fetch_result r = {
                 .error = res->error,
                 .http_status = res->status,
@@ -101,13 +135,17 @@ static void on_fetch_done(struct azure_call *call, struct azure_result *res, voi
                 .error_message = res->error_message,
         };
 
-        fetch_call_unlink(fc->m, fc);
+        char host[HTTP_HOST_MAX];
+
+        if (http_url_host(fc->url, host, sizeof host) < 0)
+                host[0] = 0;
+        fetch_call_unlink(m, fc);
         fc->done(&r, fc->userdata);
         mem_free(fc);
+        fetch_pump(m, host);
 }
 
-static int fetch_get(void *ctx, enum fetch_audience audience, enum fetch_kind kind, const char *url,
-                     fetch_done_fn done, void *userdata) {
+static int fetch_call_start(struct manager *m, struct fetch_call *fc) {
         static const enum azure_audience audiences[_FETCH_AUDIENCE_MAX] = {
                 [FETCH_ARM] = AZURE_AUDIENCE_ARM,
                 [FETCH_VAULT] = AZURE_AUDIENCE_VAULT,
@@ -118,28 +156,129 @@ static int fetch_get(void *ctx, enum fetch_audience audience, enum fetch_kind ki
                 [FETCH_RESOURCE] = AZURE_KIND_ARM_RESOURCE,
                 [FETCH_KEY] = AZURE_KIND_KEY_VAULT,
         };
-        struct manager *m = ctx;
         struct azure_request rq = {
                 .method = HTTP_GET,
-                .audience = audiences[audience],
-                .kind = kinds[kind],
-                .url = url,
+                .audience = audiences[fc->audience],
+                .kind = kinds[fc->kind],
+                .url = fc->url,
         };
-        struct fetch_call *fc;
         int r;
 
-        fc = new0(struct fetch_call, 1);
-        if (!fc)
-                return -ENOMEM;
-        *fc = (struct fetch_call) { .m = m, .done = done, .userdata = userdata, .next = m->fetch_calls };
         r = azure_call_start(m->azure, &rq, on_fetch_done, fc, NULL);
-        if (r < 0) {
-                mem_free(fc);
+        if (r < 0)
                 return r;
-        }
+        fc->prev = NULL;
+        fc->next = m->fetch_calls;
         if (m->fetch_calls)
                 m->fetch_calls->prev = fc;
         m->fetch_calls = fc;
+        m->n_fetch_calls++;
+        return 0;
+}
+
+/* Starts waiting calls, oldest first, while the window has room. Called from the loop only
+ * (an answer came), so a call that cannot start is answered as failed here, as the fetcher
+ * promises: never from inside fetch_get(). */
+static void fetch_dequeue(struct manager *m, struct fetch_call *fc) {
+        struct fetch_host *fh = fc->host;
+
+        if (fc->prev)
+                fc->prev->next = fc->next;
+        else
+                m->fetch_queue_head = fc->next;
+        if (fc->next)
+                fc->next->prev = fc->prev;
+        else
+                m->fetch_queue_tail = fc->prev;
+        /* The oldest waiting call of all is also the oldest of its host. */
+        assert(fh->head == fc);
+        fh->head = fc->host_next;
+        if (!fh->head)
+                mem_free(hashmap_remove(m->fetch_hosts, fh->name));
+        fc->host = NULL;
+        fc->prev = fc->next = fc->host_next = NULL;
+}
+
+static void fetch_pump(struct manager *m, const char *freed_host) {
+        struct fetch_host *fh = freed_host ? hashmap_get(m->fetch_hosts, freed_host) : NULL;
+
+        while (m->fetch_queue_head && m->n_fetch_calls < fetch_window(m)) {
+                struct fetch_call *fc = fh && fh->head ? fh->head : m->fetch_queue_head;
+                int r;
+
+                fh = NULL;
+                fetch_dequeue(m, fc);
+                r = fetch_call_start(m, fc);
+                if (r < 0) {
+                        struct fetch_result fail = { .error = r };
+
+                        fc->done(&fail, fc->userdata);
+                        mem_free(fc);
+                }
+        }
+}
+
+static int fetch_get(void *ctx, enum fetch_audience audience, enum fetch_kind kind, const char *url,
+                     fetch_done_fn done, void *userdata) {
+        struct manager *m = ctx;
+        struct fetch_call *fc;
+        size_t n;
+        int r;
+
+        if (!url)
+                return -EINVAL;
+        n = strlen(url);
+        fc = mem_malloc(offsetof(struct fetch_call, url) + n + 1);
+        if (!fc)
+                return -ENOMEM;
+        *fc = (struct fetch_call) { .m = m, .done = done, .userdata = userdata, .audience = audience, .kind = kind };
+        memcpy(fc->url, url, n + 1);
+        /* Nothing overtakes a waiting call but a list page. */
+        if (kind == FETCH_LIST_PAGE || (!m->fetch_queue_head && m->n_fetch_calls < fetch_window(m))) {
+                r = fetch_call_start(m, fc);
+                if (r < 0) {
+                        mem_free(fc);
+                        return r;
+                }
+                return 0;
+        }
+        {
+                char host[HTTP_HOST_MAX];
+                struct fetch_host *fh;
+
+                if (http_url_host(url, host, sizeof host) < 0)
+                        host[0] = 0;
+                fh = hashmap_get(m->fetch_hosts, host);
+                if (!fh) {
+                        size_t hl = strlen(host);
+
+                        fh = mem_malloc(sizeof(struct fetch_host) + hl + 1);
+                        if (!fh) {
+                                mem_free(fc);
+                                return -ENOMEM;
+                        }
+                        *fh = (struct fetch_host) {};
+                        memcpy(fh->name, host, hl + 1);
+                        r = hashmap_put(m->fetch_hosts, host, fh);
+                        if (r < 0) {
+                                mem_free(fh);
+                                mem_free(fc);
+                                return r;
+                        }
+                }
+                fc->host = fh;
+                if (fh->tail)
+                        fh->tail->host_next = fc;
+                else
+                        fh->head = fc;
+                fh->tail = fc;
+        }
+        fc->prev = m->fetch_queue_tail;
+        if (m->fetch_queue_tail)
+                m->fetch_queue_tail->next = fc;
+        else
+                m->fetch_queue_head = fc;
+        m->fetch_queue_tail = fc;
         return 0;
 }
 
@@ -159,6 +298,15 @@ static void engine_teardown(struct manager *m) {
                 m->fetch_calls = fc->next;
                 mem_free(fc);
         }
+        m->n_fetch_calls = 0;
+        while (m->fetch_queue_head) {
+                struct fetch_call *fc = m->fetch_queue_head;
+
+                m->fetch_queue_head = fc->next;
+                mem_free(fc);
+        }
+        m->fetch_queue_tail = NULL;
+        m->fetch_hosts = hashmap_free(m->fetch_hosts);
         m->auth = auth_free(m->auth);
         m->http = http_free(m->http);
 }
@@ -197,6 +345,9 @@ static int engine_setup(struct manager *m) {
         r = azure_new(m->loop, m->http, m->auth, &zc, &m->azure);
         if (r < 0)
                 return log_error_errno(r, "Failed to set up the Azure client: %m");
+        m->fetch_hosts = hashmap_new(false, mem_free);
+        if (!m->fetch_hosts)
+                return log_oom();
         m->fetcher = (struct fetcher) { .get = fetch_get, .ctx = m };
         r = inventory_new(c, &m->fetcher, &m->inventory);
         if (r < 0)

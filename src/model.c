@@ -7,6 +7,7 @@
 #include "armid.h"
 #include "mem.h"
 #include "model.h"
+#include "strpool.h"
 #include "strv.h"
 
 /* The destructor x_list_free() of a list page of model.h: item_free(&l->items[i]) frees what
@@ -100,6 +101,9 @@ static char **cluster_string(struct cluster *c, size_t i) {
  * come (ARM allows 50 tags; the quadratic search stays small). */
 #define PACK_DEDUP_MAX 64
 #define PACK_ALIGN(x) (((x) + 7) & ~(size_t) 7)
+/* The string slots kept in the cluster's own block when it packs into a pool: the id and the
+ * name, which no other cluster shares. */
+#define PACK_OWN_STRINGS 2
 
 /* The earlier string slot (< i) with the same text, or SIZE_MAX. */
 static size_t pack_same(struct cluster *c, size_t i) {
@@ -114,13 +118,27 @@ static size_t pack_same(struct cluster *c, size_t i) {
         return SIZE_MAX;
 }
 
-int cluster_pack(struct cluster **cp) {
-        struct cluster *c = *cp, *n;
-        size_t n_strings = cluster_n_strings(c), off_assigned, off_tags, off_strings, size;
+/* The offset of the name in the id when the id ends in "/{name}" (as ARM ids do), so that
+ * the name need not be stored again; else SIZE_MAX. */
+static size_t name_in_id(const struct cluster *c) {
+        size_t li, ln;
+
+        if (!c->id || !c->name)
+                return SIZE_MAX;
+        li = strlen(c->id);
+        ln = strlen(c->name);
+        if (ln == 0 || ln >= li || c->id[li - ln - 1] != '/' || !streq(c->id + li - ln, c->name))
+                return SIZE_MAX;
+        return li - ln;
+}
+
+int cluster_pack_from(const struct cluster *src, struct strpool *pool, struct cluster **ret) {
+        /* cluster_string() hands out slots to write; src's are only read. */
+        struct cluster *c = (struct cluster *) src, *n;
+        size_t n_strings = cluster_n_strings(c), off_assigned, off_tags, off_strings, size, name_off;
         char *p;
 
-        if (c->packed)
-                return 0;
+        name_off = name_in_id(c);
         off_assigned = PACK_ALIGN(sizeof(struct cluster));
         off_tags = PACK_ALIGN(off_assigned + c->n_assigned * sizeof(struct assigned_identity));
         off_strings = off_tags + c->n_tags * sizeof(struct cluster_tag);
@@ -128,8 +146,10 @@ int cluster_pack(struct cluster **cp) {
         for (size_t i = 0; i < n_strings; i++) {
                 const char *s = *cluster_string(c, i);
 
-                if (s && pack_same(c, i) == SIZE_MAX)
-                        size += strlen(s) + 1;
+                if (!s || (pool && i >= PACK_OWN_STRINGS) || (i == 1 && name_off != SIZE_MAX) ||
+                    (!pool && pack_same(c, i) != SIZE_MAX))
+                        continue;
+                size += strlen(s) + 1;
         }
 
         n = mem_malloc(size);
@@ -141,8 +161,8 @@ int cluster_pack(struct cluster **cp) {
                                         : NULL;
         n->tags = c->n_tags > 0 ? memcpy((char *) n + off_tags, c->tags, c->n_tags * sizeof(struct cluster_tag))
                                 : NULL;
-        /* n's string fields still point into c: copy each (or point it at its earlier
-         * equal), reading the text from c, which is freed afterwards. */
+        /* n's string fields still point where c's do: copy each (or point it at its earlier
+         * equal, at the name within the id, or at the pool's copy), reading the text from c. */
         p = (char *) n + off_strings;
         for (size_t i = 0; i < n_strings; i++) {
                 char **slot = cluster_string(n, i);
@@ -151,7 +171,19 @@ int cluster_pack(struct cluster **cp) {
 
                 if (!s)
                         continue;
-                same = pack_same(c, i);
+                if (pool && i >= PACK_OWN_STRINGS) {
+                        *slot = (char *) strpool_intern(pool, s, strlen(s));
+                        if (!*slot) {
+                                mem_free(n);
+                                return -ENOMEM;
+                        }
+                        continue;
+                }
+                if (i == 1 && name_off != SIZE_MAX) {
+                        *slot = n->id + name_off;
+                        continue;
+                }
+                same = pool ? SIZE_MAX : pack_same(c, i);
                 if (same != SIZE_MAX) {
                         *slot = *cluster_string(n, same);
                         continue;
@@ -162,7 +194,20 @@ int cluster_pack(struct cluster **cp) {
         }
         assert(p == (char *) n + size);
         n->packed = true;
-        cluster_free(c);
+        *ret = n;
+        return 0;
+}
+
+int cluster_pack(struct cluster **cp) {
+        struct cluster *n;
+        int r;
+
+        if ((*cp)->packed)
+                return 0;
+        r = cluster_pack_from(*cp, NULL, &n);
+        if (r < 0)
+                return r;
+        cluster_free(*cp);
         *cp = n;
         return 0;
 }

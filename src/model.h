@@ -48,10 +48,13 @@ struct cluster {
         struct cluster_tag *tags;
         size_t n_tags;
 
-        /* Everything above lives in the cluster's own allocation (cluster_pack()): the
-         * strings and arrays are not freed one by one. */
+        /* Everything above lives in the cluster's own allocation (cluster_pack()), or, for
+         * a cluster packed into a string pool, the strings but the id and the name live in
+         * the pool: the strings and arrays are not freed one by one. */
         bool packed;
 };
+
+struct strpool;
 
 struct cluster *cluster_free(struct cluster *c);
 /* Moves the strings and arrays of *c into one allocation with the struct (equal strings
@@ -59,6 +62,13 @@ struct cluster *cluster_free(struct cluster *c);
  * thousands. Replaces *c (the old one is freed); on failure (-ENOMEM) *c is unchanged. The
  * packed cluster's fields must not be freed or replaced, only read. */
 int cluster_pack(struct cluster **c);
+/* A packed copy of src (which is only read: its strings may be borrowed from anywhere, e.g.
+ * a JSON tree, and its arrays stay src's). With a pool, every string but the id and the name
+ * is interned there (ten thousand clusters share a few thousand key URLs, identities,
+ * locations and states between them), the name is pointed into the id when the id ends in
+ * it, and the new cluster must not outlive the pool. Without one, as cluster_pack(). Returns
+ * 0, or -ENOMEM with *ret untouched (strings may have been added to the pool). */
+int cluster_pack_from(const struct cluster *src, struct strpool *pool, struct cluster **ret);
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct cluster *, cluster_free);
 /* The assigned identity with that ARM id (compared case-insensitively), or NULL. */
 const struct assigned_identity *cluster_find_assigned(const struct cluster *c, const char *id);

@@ -14,6 +14,7 @@
 #include "arm_decode.h"
 #include "json_util.h"
 #include "mem.h"
+#include "strpool.h"
 #include "strv.h"
 #include "timeutil.h"
 
@@ -357,6 +358,121 @@ static void test_cluster_packed(void **state) {
         assert_true(d->packed);
         assert_true(within(d->key_url, d));
         free(b);
+}
+
+/* arm_decode_cluster_list_pooled(): the same clusters as without a pool, their shared strings
+ * stored once in the pool (the same pointer in every cluster), the name pointed into the id;
+ * the pool outlives them. */
+static void assert_str_same(const char *a, const char *b) {
+        if (!a || !b)
+                assert_ptr_equal(a, b);
+        else
+                assert_string_equal(a, b);
+}
+
+static void assert_cluster_same(const struct cluster *a, const struct cluster *b) {
+        assert_str_same(a->id, b->id);
+        assert_str_same(a->name, b->name);
+        assert_str_same(a->location, b->location);
+        assert_str_same(a->subscription, b->subscription);
+        assert_str_same(a->resource_group, b->resource_group);
+        assert_str_same(a->provisioning_state, b->provisioning_state);
+        assert_str_same(a->cluster_status, b->cluster_status);
+        assert_str_same(a->replica_role, b->replica_role);
+        assert_str_same(a->replication_state, b->replication_state);
+        assert_str_same(a->create_mode, b->create_mode);
+        assert_str_same(a->identity_type, b->identity_type);
+        assert_int_equal(a->customer_managed, b->customer_managed);
+        assert_str_same(a->kek_identity_type, b->kek_identity_type);
+        assert_str_same(a->kek_identity_id, b->kek_identity_id);
+        assert_str_same(a->key_url, b->key_url);
+        assert_int_equal(a->n_assigned, b->n_assigned);
+        for (size_t i = 0; i < a->n_assigned; i++) {
+                assert_str_same(a->assigned[i].id, b->assigned[i].id);
+                assert_str_same(a->assigned[i].principal_id, b->assigned[i].principal_id);
+                assert_str_same(a->assigned[i].client_id, b->assigned[i].client_id);
+        }
+        assert_int_equal(a->n_tags, b->n_tags);
+        for (size_t i = 0; i < a->n_tags; i++) {
+                assert_str_same(a->tags[i].name, b->tags[i].name);
+                assert_str_same(a->tags[i].value, b->tags[i].value);
+        }
+}
+
+static int try_cluster_list_pooled(const char *b, size_t n) {
+        _cleanup_(strpool_freep) struct strpool *pool = NULL;
+        struct cluster_list *l = SENTINEL;
+        int r;
+
+        r = strpool_new(&pool);
+        if (r < 0)
+                return r;
+        r = arm_decode_cluster_list_pooled(b, n, pool, &l);
+        if (r < 0) {
+                if (l != SENTINEL)
+                        fail_msg("arm_decode_cluster_list_pooled changed *ret on failure %d", r);
+                return r;
+        }
+        cluster_list_free(l);
+        return r;
+}
+
+static void test_cluster_list_pooled(void **state) {
+        static const char *const files[] = { "local/cluster-list-mixed.json", "local/cluster-versioned.json" };
+        _cleanup_(strpool_freep) struct strpool *pool = NULL;
+        _cleanup_(cluster_list_freep) struct cluster_list *plain = NULL, *pooled = NULL, *again = NULL;
+        size_t n, count;
+        char *b = example_body("reference/mongocluster/2026-06-01/MongoClusters_List.json", "200", &n);
+
+        assert_int_equal(strpool_new(&pool), 0);
+        assert_int_equal(arm_decode_cluster_list(b, n, &plain), 0);
+        assert_int_equal(arm_decode_cluster_list_pooled(b, n, pool, &pooled), 0);
+        assert_int_equal(pooled->n_items, plain->n_items);
+        assert_int_equal(pooled->n_invalid, plain->n_invalid);
+        for (size_t i = 0; i < plain->n_items; i++) {
+                const struct cluster *c = pooled->items[i];
+
+                assert_true(c->packed);
+                assert_cluster_same(c, plain->items[i]);
+                /* The name is the id's last segment: not stored twice. */
+                assert_ptr_equal(c->name, c->id + strlen(c->id) - strlen(c->name));
+        }
+        /* Strings two clusters share are one copy in the pool. */
+        assert_ptr_equal(pooled->items[0]->subscription, pooled->items[1]->subscription);
+        assert_ptr_equal(pooled->items[0]->provisioning_state, pooled->items[1]->provisioning_state);
+        /* A second page into the same pool: nothing new to store for what it repeats. */
+        count = strpool_count(pool);
+        assert_true(count > 0);
+        assert_int_equal(arm_decode_cluster_list_pooled(b, n, pool, &again), 0);
+        assert_int_equal(strpool_count(pool), count);
+        assert_ptr_equal(again->items[1]->location, pooled->items[1]->location);
+        check_oom(try_cluster_list_pooled, "MongoClusters_List pooled", b, n);
+        free(b);
+
+        /* Our own samples (skipped items, a versioned key URL with an identity): the same. */
+        for (size_t f = 0; f < ELEMENTSOF(files); f++) {
+                _cleanup_(cluster_list_freep) struct cluster_list *x = NULL, *y = NULL;
+                char *page = read_data(files[f], &n);
+
+                if (f == 1) {
+                        /* A single cluster: make it a page of one. */
+                        char *one = page;
+
+                        page = malloc(n + 16);
+                        assert_non_null(page);
+                        snprintf(page, n + 16, "{\"value\":[%.*s]}", (int) n, one);
+                        free(one);
+                }
+                assert_int_equal(arm_decode_cluster_list(page, strlen(page), &x), 0);
+                assert_int_equal(arm_decode_cluster_list_pooled(page, strlen(page), pool, &y), 0);
+                assert_int_equal(x->n_items, y->n_items);
+                assert_int_equal(x->n_invalid, y->n_invalid);
+                assert_int_equal(strv_length(x->invalid_ids), strv_length(y->invalid_ids));
+                for (size_t i = 0; i < x->n_items; i++)
+                        assert_cluster_same(x->items[i], y->items[i]);
+                check_oom(try_cluster_list_pooled, files[f], page, strlen(page));
+                free(page);
+        }
 }
 
 static void test_cluster_list(void **state) {
@@ -1036,6 +1152,7 @@ int main(void) {
                 cmocka_unit_test(test_generic_malformed), cmocka_unit_test(test_generic_limits),
                 cmocka_unit_test(test_cluster_examples),  cmocka_unit_test(test_cluster_local),
                 cmocka_unit_test(test_cluster_packed),
+                cmocka_unit_test(test_cluster_list_pooled),
                 cmocka_unit_test(test_cluster_list),      cmocka_unit_test(test_cluster_malformed),
                 cmocka_unit_test(test_cluster_limits),    cmocka_unit_test(test_list_page_malformed),
                 cmocka_unit_test(test_vault_examples),    cmocka_unit_test(test_vault_policies),

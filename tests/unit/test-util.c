@@ -29,6 +29,42 @@ static void test_buf(void **state) {
         buf_done(&b);
 }
 
+/* JSON string escaping: plain runs as they are (UTF-8 included), the rest escaped; past the
+ * cap nothing is left half-written. */
+static void test_buf_json_string(void **state) {
+        static const struct {
+                const char *in, *out;
+        } rows[] = {
+                {"", "\"\""},
+                {"plain text", "\"plain text\""},
+                {"\"", "\"\\\"\""},
+                {"a\\b", "\"a\\\\b\""},
+                {"tab\there\r\n", "\"tab\\there\\r\\n\""},
+                {"\x01\x1f\x7f x", "\"\\u0001\\u001f\\u007f x\""},
+                {"caf\xc3\xa9 \xe2\x82\xac", "\"caf\xc3\xa9 \xe2\x82\xac\""},
+                {"\"\"ab\"", "\"\\\"\\\"ab\\\"\""},
+        };
+        struct buf b;
+
+        buf_init(&b, 1024);
+        for (size_t i = 0; i < ELEMENTSOF(rows); i++) {
+                buf_clear(&b);
+                assert_int_equal(buf_put_json_string(&b, rows[i].in), 0);
+                assert_string_equal(buf_str(&b), rows[i].out);
+        }
+        buf_done(&b);
+
+        buf_init(&b, 10);
+        assert_int_equal(buf_puts(&b, "x:"), 0);
+        assert_int_equal(buf_put_json_string(&b, "abcdefgh"), -E2BIG);
+        assert_string_equal(buf_str(&b), "x:");
+        assert_int_equal(buf_put_json_string(&b, "ab\ncde"), -E2BIG); /* 11 bytes */
+        assert_string_equal(buf_str(&b), "x:");
+        assert_int_equal(buf_put_json_string(&b, "ab\n"), 0);
+        assert_string_equal(buf_str(&b), "x:\"ab\\n\"");
+        buf_done(&b);
+}
+
 static void test_strv(void **state) {
         _cleanup_strv_free_ char **l = NULL;
 
@@ -61,6 +97,18 @@ static void test_hashmap(void **state) {
         HASHMAP_FOREACH(k, v, h)
                 n++;
         assert_int_equal(n, 999);
+        hashmap_free(h);
+
+        /* Case-insensitive is ASCII only: other bytes compare as they are. */
+        h = hashmap_new(true, NULL);
+        assert_non_null(h);
+        assert_int_equal(hashmap_put(h, "caf\xc3\xa9", (void *) 1), 0);
+        assert_int_equal(hashmap_put(h, "CAF\xc3\x89", (void *) 2), 0);
+        assert_int_equal(hashmap_put(h, "Caf\xc3\xa9", (void *) 3), -EEXIST);
+        assert_int_equal((uintptr_t) hashmap_get(h, "CAF\xc3\xa9"), 1);
+        assert_int_equal((uintptr_t) hashmap_get(h, "caf\xc3\x89"), 2);
+        assert_null(hashmap_get(h, "caf"));
+        assert_null(hashmap_get(h, "caf\xc3\xa9s"));
         hashmap_free(h);
 }
 
@@ -110,6 +158,7 @@ static void test_mem_fail(void **state) {
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_buf),
+                cmocka_unit_test(test_buf_json_string),
                 cmocka_unit_test(test_strv),
                 cmocka_unit_test(test_hashmap),
                 cmocka_unit_test(test_hashmap_borrowed),
