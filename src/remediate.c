@@ -4,8 +4,11 @@
  * policy and update.c do); never sends a request that is not recorded first. */
 
 #include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <json.h>
 #include <stdio.h>
+#include <unistd.h>
 
 #include "arm.h"
 #include "arm_decode.h"
@@ -820,6 +823,13 @@ int remediate_resume(struct remediate *rm, usec_t now) {
         if (!d)
                 return errno == ENOENT ? 0 : -errno;
         while ((de = readdir(d))) {
+                if (startswith(de->d_name, ".op-")) {
+                        /* The temporary file of a write that a crash interrupted before its
+                         * rename: the record it was to replace, if any, is whole beside it. */
+                        if (unlinkat(dirfd(d), de->d_name, 0) < 0 && errno != ENOENT)
+                                log_debug_errno(errno, "Cannot remove %s/%s: %m", rm->ops_dir, de->d_name);
+                        continue;
+                }
                 if (!startswith(de->d_name, "op-") || !endswith(de->d_name, ".json"))
                         continue;
                 r = resume_one(rm, de->d_name, now);

@@ -446,12 +446,14 @@ class Fixture:
         except FileNotFoundError:
             return []
 
-    def operation_records(self):
-        """Names of the files in StateDirectory/operations/ (sorted)."""
+    def operation_records(self, temporary=False):
+        """Names of the records in StateDirectory/operations/ (sorted); with temporary=True,
+        every file, the temporary file of a write in progress (".op-...") too."""
         try:
-            return sorted(os.listdir(os.path.join(self.state_dir, "operations")))
+            names = os.listdir(os.path.join(self.state_dir, "operations"))
         except FileNotFoundError:
             return []
+        return sorted(n for n in names if temporary or not n.startswith("."))
 
     def wait_until(self, predicate, timeout, what, daemon=None, interval=0.05):
         """Polls predicate() until it returns a true value, which is returned. Raises

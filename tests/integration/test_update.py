@@ -758,7 +758,8 @@ class CrashTest(UpdateTest):
         log = settled_log(self.tw)
         self.assertEqual(len(self.put_requests(log, "c-stale")), 1, cmkdlib.describe_log(log))
         self.assert_audit("c-stale", ["started", "resumed", "succeeded"])
-        self.assertEqual(self.fx.operation_records(), [])
+        # Nothing left, not even the temporary file of a write the kill interrupted.
+        self.assertEqual(self.fx.operation_records(temporary=True), [])
         self.assertEqual(d2.stop(5), 0)
 
     def test_corrupt_record_set_aside(self):
@@ -767,8 +768,13 @@ class CrashTest(UpdateTest):
         bad = os.path.join(ops, "op-0123456789abcdef.json")
         with open(bad, "w") as f:
             f.write('{"version":1,"cluster":"/subscriptions/x", garbage\x00\n')
+        # The temporary file of a record's write that a crash cut short: removed at start.
+        tmp = os.path.join(ops, ".op-fedcba9876543210.json.Xy12Ab")
+        with open(tmp, "w") as f:
+            f.write('{"version":1,')
         d = self.start_daemon()
         d.wait_for(r"op-0123456789abcdef\.json is unreadable.*set aside", 20)
+        self.assertFalse(os.path.exists(tmp), "the temporary file of an interrupted write is removed")
         d.wait_for(r"now uses ", 30)
         self.assertIsNone(d.poll(), "cmkd keeps running")
         self.assertFalse(os.path.exists(bad))
