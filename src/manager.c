@@ -99,6 +99,9 @@ struct manager {
 
         ev_timer sweep_timer;
         ev_timer watchdog_timer;
+        /* Applies pending_conf from the loop: a sweep or an update ends inside a callback of the
+         * engine that the reload tears down (azure.c frees the call after it returns). */
+        ev_timer reload_timer;
         ev_periodic report_periodic;
         ev_signal sig_term, sig_int, sig_hup;
 };
@@ -427,7 +430,7 @@ static void schedule_next_sweep(struct manager *m) {
         ev_timer_start(m->loop, &m->sweep_timer);
 }
 
-static void apply_pending_conf(struct manager *m) {
+static void apply_pending_conf_now(struct manager *m) {
         int r;
 
         if (!m->pending_conf || m->sweeping || (m->remediate && remediate_in_flight(m->remediate) > 0))
@@ -448,6 +451,18 @@ static void apply_pending_conf(struct manager *m) {
                 return;
         }
         log_info("Reloaded configuration from %s.", m->opts.config_path);
+}
+
+static void on_reload_timer(struct ev_loop *loop, ev_timer *w, int revents) {
+        apply_pending_conf_now(w->data);
+}
+
+/* Never tears the engine down from here: callers may be inside its callbacks. */
+static void apply_pending_conf(struct manager *m) {
+        if (!m->pending_conf || ev_is_active(&m->reload_timer))
+                return;
+        ev_timer_set(&m->reload_timer, 0., 0.);
+        ev_timer_start(m->loop, &m->reload_timer);
 }
 
 static int write_stdout(const char *data, size_t len, void *userdata) {
@@ -764,6 +779,8 @@ int manager_new(const struct manager_options *opts, struct manager **ret) {
         ev_timer_init(&m->sweep_timer, on_sweep_timer, 0., 0.);
         m->sweep_timer.data = m;
         ev_timer_init(&m->watchdog_timer, on_watchdog_timer, 0., 0.);
+        ev_timer_init(&m->reload_timer, on_reload_timer, 0., 0.);
+        m->reload_timer.data = m;
         m->watchdog_timer.data = m;
         ev_periodic_init(&m->report_periodic, on_report_periodic, 0., 0., on_report_reschedule);
         m->report_periodic.data = m;
@@ -800,6 +817,7 @@ struct manager *manager_free(struct manager *m) {
                 stall_monitor_stop(&m->stall);
                 ev_timer_stop(m->loop, &m->sweep_timer);
                 ev_timer_stop(m->loop, &m->watchdog_timer);
+                ev_timer_stop(m->loop, &m->reload_timer);
                 ev_periodic_stop(m->loop, &m->report_periodic);
                 ev_signal_stop(m->loop, &m->sig_term);
                 ev_signal_stop(m->loop, &m->sig_int);

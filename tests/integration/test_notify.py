@@ -239,6 +239,23 @@ class NotifyTest(unittest.TestCase):
         self.wait_twin(twin, "Key Vault requests after the reload", is_key_vault, since_seq=seq)
         self.assertIsNone(self.daemon.poll())
 
+    def test_reload_during_sweep(self):
+        # A reload that arrives mid-sweep waits for the sweep's end, which comes inside a
+        # callback of the engine the reload replaces: applying it there freed that engine
+        # under its own feet (ASan: heap use-after-free in azure.c). Key Vault answers are
+        # slowed so that the signal lands mid-sweep.
+        twin = self.start_twin(SCENARIO)
+        twin.add_fault(id="slow-kv", service="kv", action="latency", latency_ms=1500)
+        self.write_config()
+        self.start()
+        self.wait_ready()
+        self.wait_twin(twin, "a Key Vault request (the sweep is under way)", is_key_vault)
+        _, _, err_offset = self.reload()
+        self.wait_stderr(err_offset, "Reloaded configuration", timeout=30)
+        seq = self.last_seq(twin)
+        self.wait_twin(twin, "cluster listings of the next sweep", is_cluster_list, since_seq=seq)
+        self.assertIsNone(self.daemon.poll(), "cmkd died after a reload mid-sweep.\n" + self.daemon.describe())
+
     def test_bad_reload_keeps_old_config(self):
         # How the old config is seen to stay: it excludes every cluster, so cmkd lists
         # clusters but reads no key. The bad config would have cmkd read keys (no
