@@ -523,7 +523,7 @@ static int request_setup(struct http *h, struct http_request *req, const struct 
          * host would wait, with no timeout of libcurl's, until that connection ages out after
          * 118 s (found by tests/torture: a token request failed for want of memory, and the
          * next four each ran into our deadline). */
-        if (!spec->plain_http && !(req->hostq && req->hostq->lost_transfer))
+        if (!spec->plain_http && !req->hostq->lost_transfer)
                 SET(CURLOPT_PIPEWAIT, 1L);
         if (!h->test_no_curl_timeout) {
                 SET(CURLOPT_TIMEOUT_MS, (long)(timeout / USEC_PER_MSEC));
