@@ -516,6 +516,8 @@ static void sweep_finished(struct manager *m) {
         int r;
 
         m->sweeping = false;
+        /* The sweep's list pages and requests are gone; its results come next. */
+        mem_trim();
         r = inventory_evaluate(m->inventory, now, &m->last);
         if (r < 0) {
                 log_oom();
