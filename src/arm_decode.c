@@ -77,7 +77,8 @@ static int scan_need_string(struct json_scan *a, const char *v, char **dst) {
 }
 
 /* json_value_object() on v, looking up n keys of it at the same time. */
-static int scan_object(struct json_scan *a, const char *v, const char *const *keys, size_t n, const char **values) {
+static int scan_object(struct json_scan *a, const char *v, const char *const *keys, size_t n,
+                       const char **values) {
         int r;
 
         if (json_scan_type(v) != JSON_SCAN_OBJECT)
@@ -91,7 +92,8 @@ static int scan_object(struct json_scan *a, const char *v, const char *const *ke
 }
 
 /* json_get_object() of a looked-up value, with its keys looked up. */
-static int scan_get_object(struct json_scan *a, const char *v, const char *const *keys, size_t n, const char **values) {
+static int scan_get_object(struct json_scan *a, const char *v, const char *const *keys, size_t n,
+                           const char **values) {
         int r;
 
         if (!v)
@@ -104,7 +106,8 @@ static int scan_get_object(struct json_scan *a, const char *v, const char *const
 
 /* json_get_object() of a looked-up value whose members are walked: each distinct one, into a
  * new array *ret (mem.h). */
-static int scan_get_members(struct json_scan *a, const char *v, struct json_scan_member **ret, size_t *ret_n) {
+static int scan_get_members(struct json_scan *a, const char *v, struct json_scan_member **ret,
+                            size_t *ret_n) {
         struct json_scan_member *m = NULL;
         size_t n;
         int r;
@@ -180,7 +183,8 @@ static int cluster_identity_from_scan(struct json_scan *a, const char *identity,
                 /* Values are { principalId, clientId }, or {} / null in requests and while
                  * Azure has not filled them in yet. */
                 if (json_scan_type(m[i].value) == JSON_SCAN_NULL) {
-                        c->assigned[c->n_assigned++] = (struct assigned_identity) { .id = (char *) m[i].name };
+                        c->assigned[c->n_assigned++] =
+                                (struct assigned_identity) { .id = (char *) m[i].name };
                         continue;
                 }
                 if (scan_object(a, m[i].value, ukeys, ELEMENTSOF(ukeys), u) < 0)
@@ -197,7 +201,8 @@ static int cluster_identity_from_scan(struct json_scan *a, const char *identity,
         return 0;
 }
 
-static int cluster_tags_from_scan(struct json_scan *a, struct json_scan_member *m, size_t n, struct cluster *c) {
+static int cluster_tags_from_scan(struct json_scan *a, struct json_scan_member *m, size_t n,
+                                  struct cluster *c) {
         int r;
 
         if (n > 0) {
@@ -328,7 +333,8 @@ static int cluster_draft_from_scan(struct json_scan *a, const char *o, struct ar
         return 0;
 }
 
-static int cluster_from_scan(struct json_scan *a, const char *o, struct strpool *pool, struct cluster **ret) {
+static int cluster_from_scan(struct json_scan *a, const char *o, struct strpool *pool,
+                             struct cluster **ret) {
         _cleanup_(draft_done) struct cluster d = {};
         struct armid id;
         int r;
@@ -372,7 +378,8 @@ static int scan_note_invalid(struct json_scan *a, const char *item, struct clust
         return strv_extend(&l->invalid_ids, id);
 }
 
-int arm_decode_cluster_list_pooled(const char *body, size_t len, struct strpool *pool, struct cluster_list **ret) {
+int arm_decode_cluster_list_pooled(const char *body, size_t len, struct strpool *pool,
+                                   struct cluster_list **ret) {
         static const char *const keys[] = { "value", "nextLink" };
         _cleanup_(cluster_list_freep) struct cluster_list *l = NULL;
         struct json_scan a;

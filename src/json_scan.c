@@ -661,8 +661,8 @@ int json_scan_string(struct json_scan *s, const char *v, const char **ret, size_
 /* The member at p (its name's opening quote): the name's raw bytes (between the quotes),
  * whether it has escapes, and its value. Returns where the next member would start, or NULL
  * after the last. */
-static const char *member(const struct json_scan *s, const char *p, const char **ret_raw, size_t *ret_raw_len,
-                          bool *ret_escaped, const char **ret_value) {
+static const char *member(const struct json_scan *s, const char *p, const char **ret_raw,
+                          size_t *ret_raw_len, bool *ret_escaped, const char **ret_value) {
         const char *q = p + 1;
         bool escaped = false;
 
@@ -689,7 +689,8 @@ static const char *first_member(const char *o) {
         return *p == '}' ? NULL : p;
 }
 
-int json_scan_lookup(struct json_scan *s, const char *o, const char *const *keys, size_t n, const char **values) {
+int json_scan_lookup(struct json_scan *s, const char *o, const char *const *keys, size_t n,
+                     const char **values) {
         size_t count = 0, key_len[JSON_SCAN_LOOKUP_MAX];
 
         assert(n <= JSON_SCAN_LOOKUP_MAX);
@@ -736,7 +737,8 @@ int json_scan_lookup(struct json_scan *s, const char *o, const char *const *keys
 }
 
 int json_scan_members(struct json_scan *s, const char *o, struct json_scan_member **ret, size_t *ret_n) {
-        _cleanup_(hashmap_freep) struct hashmap *seen = NULL; /* name -> index + 1, past MEMBERS_LINEAR_MAX */
+        /* name -> index + 1, once past MEMBERS_LINEAR_MAX */
+        _cleanup_(hashmap_freep) struct hashmap *seen = NULL;
         struct json_scan_member *m = NULL;
         size_t n = 0, allocated = 0;
         int r;

@@ -74,7 +74,8 @@ size_t json_scan_array_length(const struct json_scan *s, const char *a);
  * counting twice) when that is at most JSON_MEMBERS_MAX, else the number of distinct ones
  * (what json_object_object_length() says), so that a comparison with JSON_MEMBERS_MAX comes
  * out as with json-c; or -ENOMEM. */
-int json_scan_lookup(struct json_scan *s, const char *o, const char *const *keys, size_t n, const char **values);
+int json_scan_lookup(struct json_scan *s, const char *o, const char *const *keys, size_t n,
+                     const char **values);
 /* The most keys one lookup takes. */
 #define JSON_SCAN_LOOKUP_MAX 16
 

@@ -120,7 +120,8 @@ static int ref_tags(const struct json_object *tags, struct cluster *c) {
                         return r;
                 if (GREEDY_REALLOC(c->tags, allocated, c->n_tags + 1) < 0)
                         return -ENOMEM;
-                c->tags[c->n_tags++] = (struct cluster_tag) { .name = (char *) name, .value = (char *) value };
+                c->tags[c->n_tags++] =
+                        (struct cluster_tag) { .name = (char *) name, .value = (char *) value };
         }
         return 0;
 }
@@ -293,7 +294,8 @@ static void check_same(const struct cluster *a, const struct cluster *b) {
             !str_same(a->subscription, b->subscription) || !str_same(a->resource_group, b->resource_group) ||
             !str_same(a->provisioning_state, b->provisioning_state) ||
             !str_same(a->cluster_status, b->cluster_status) || !str_same(a->replica_role, b->replica_role) ||
-            !str_same(a->replication_state, b->replication_state) || !str_same(a->create_mode, b->create_mode) ||
+            !str_same(a->replication_state, b->replication_state) ||
+            !str_same(a->create_mode, b->create_mode) ||
             !str_same(a->identity_type, b->identity_type) || a->customer_managed != b->customer_managed ||
             !str_same(a->kek_identity_type, b->kek_identity_type) ||
             !str_same(a->kek_identity_id, b->kek_identity_id) || !str_same(a->key_url, b->key_url) ||
@@ -305,7 +307,8 @@ static void check_same(const struct cluster *a, const struct cluster *b) {
                     !str_same(a->assigned[i].client_id, b->assigned[i].client_id))
                         abort();
         for (size_t i = 0; i < a->n_tags; i++)
-                if (!str_same(a->tags[i].name, b->tags[i].name) || !str_same(a->tags[i].value, b->tags[i].value))
+                if (!str_same(a->tags[i].name, b->tags[i].name) ||
+                    !str_same(a->tags[i].value, b->tags[i].value))
                         abort();
 }
 

@@ -145,8 +145,8 @@ static void test_depth_and_size(void **state) {
                         rs = json_scan_document(&scan, doc, n, &top);
                         json_scan_done(&scan);
                         if (rs != rj)
-                                fail_msg("depth %zu, then '%s': json_scan_document() %d, json-c %d", depth, inner[k],
-                                         rs, rj);
+                                fail_msg("depth %zu, then '%s': json_scan_document() %d, json-c %d", depth,
+                                         inner[k], rs, rj);
                 }
         assert_int_equal(json_scan_document(&scan, "{}", JSON_DOC_MAX + 1, &top), -E2BIG);
         json_scan_done(&scan);
@@ -159,7 +159,8 @@ static void test_depth_and_size(void **state) {
  * with its last value; arrays step element by element over nested values. */
 static void test_read(void **state) {
         static const char doc[] = "{\"a\":1,\"b\":{\"x\":[1,{\"y\":\"}\"}]},\"\\u0061\":\"two\",\"c\":null,"
-                                  "\"d\":[\"s\\\"q\",[[]],{},-1.5e3,true],\"b\":\"last\",\"e\\\\\":\"caf\\u00e9 \\ud83d\\ude00 \\ud800!\"}";
+                                  "\"d\":[\"s\\\"q\",[[]],{},-1.5e3,true],\"b\":\"last\","
+                                  "\"e\\\\\":\"caf\\u00e9 \\ud83d\\ude00 \\ud800!\"}";
         static const char *const keys[] = { "a", "b", "c", "d", "missing", "e\\" };
         struct json_scan scan;
         struct json_scan_member *m = NULL;
