@@ -8,6 +8,7 @@
 
 #include "arm_decode.h"
 #include "armid.h"
+#include "json_scan.h"
 #include "json_util.h"
 #include "mem.h"
 #include "strv.h"
@@ -28,251 +29,416 @@ static void ascii_lower(char *s) {
                 *s = (char) tolower((unsigned char) *s);
 }
 
-/* A member name from an object we walk (tags, userAssignedIdentities). json-c validated
- * the document's UTF-8, but escapes can still form surrogates. */
-static int check_key(const char *k) {
-        size_t n = strlen(k);
+/* ---- mongoClusters ---------------------------------------------------------------- */
 
+/* Cluster documents are read in place (json_scan.h): list pages are most of what a sweep
+ * reads. Every check below is the one json_util.h would make on a json-c tree, in the same
+ * order, so that a document gives the same cluster or the same error either way. */
+
+/* json_get_string() of a looked-up value (NULL: absent): a string is unescaped into a and
+ * borrowed into *dst. */
+static int scan_get_string(struct json_scan *a, const char *v, char **dst) {
+        const char *s;
+        size_t n;
+        int r;
+
+        if (!v)
+                return JSON_FIELD_ABSENT;
+        switch (json_scan_type(v)) {
+        case JSON_SCAN_NULL:
+                return JSON_FIELD_NULL;
+        case JSON_SCAN_STRING:
+                break;
+        default:
+                return -EBADMSG;
+        }
+        r = json_scan_string(a, v, &s, &n);
+        if (r < 0)
+                return r;
+        /* Valid UTF-8 without NUL: the document check and the unescaping see to that. */
         if (n > JSON_STRING_MAX)
                 return -E2BIG;
-        if (!json_utf8_valid(k, n))
+        *dst = (char *) s;
+        return JSON_FIELD_PRESENT;
+}
+
+/* json_need_string(). */
+static int scan_need_string(struct json_scan *a, const char *v, char **dst) {
+        char *s = NULL;
+        int r;
+
+        r = scan_get_string(a, v, &s);
+        if (r < 0)
+                return r;
+        if (r != JSON_FIELD_PRESENT || s[0] == 0)
                 return -EBADMSG;
+        *dst = s;
         return 0;
 }
 
-/* ---- mongoClusters ---------------------------------------------------------------- */
+/* json_value_object() on v, looking up n keys of it at the same time. */
+static int scan_object(struct json_scan *a, const char *v, const char *const *keys, size_t n,
+                       const char **values) {
+        int r;
 
-/* A cluster is decoded into a draft whose strings are borrowed from the JSON tree (and from a
- * struct armid), then packed into its own allocation (and a sweep's string pool): no string
- * is copied twice. The draft's arrays are its own, freed by draft_done(). */
+        if (json_scan_type(v) != JSON_SCAN_OBJECT)
+                return -EBADMSG;
+        r = json_scan_lookup(a, v, keys, n, values);
+        if (r < 0)
+                return r;
+        if ((size_t) r > JSON_MEMBERS_MAX)
+                return -E2BIG;
+        return 0;
+}
+
+/* json_get_object() of a looked-up value, with its keys looked up. */
+static int scan_get_object(struct json_scan *a, const char *v, const char *const *keys, size_t n,
+                           const char **values) {
+        int r;
+
+        if (!v)
+                return JSON_FIELD_ABSENT;
+        if (json_scan_type(v) == JSON_SCAN_NULL)
+                return JSON_FIELD_NULL;
+        r = scan_object(a, v, keys, n, values);
+        return r < 0 ? r : JSON_FIELD_PRESENT;
+}
+
+/* json_get_object() of a looked-up value whose members are walked: each distinct one, into a
+ * new array *ret (mem.h). */
+static int scan_get_members(struct json_scan *a, const char *v, struct json_scan_member **ret,
+                            size_t *ret_n) {
+        struct json_scan_member *m = NULL;
+        size_t n;
+        int r;
+
+        if (!v)
+                return JSON_FIELD_ABSENT;
+        switch (json_scan_type(v)) {
+        case JSON_SCAN_NULL:
+                return JSON_FIELD_NULL;
+        case JSON_SCAN_OBJECT:
+                break;
+        default:
+                return -EBADMSG;
+        }
+        r = json_scan_members(a, v, &m, &n);
+        if (r < 0)
+                return r;
+        if (n > JSON_MEMBERS_MAX) {
+                mem_free(m);
+                return -E2BIG;
+        }
+        *ret = m;
+        *ret_n = n;
+        return JSON_FIELD_PRESENT;
+}
+
+/* A member name from an object we walk (tags, userAssignedIdentities): check_key() of the
+ * json-c decoders. Unescaped names are valid UTF-8 (lone surrogates became U+FFFD). */
+static int scan_check_name(const struct json_scan_member *m) {
+        return m->name_len > JSON_STRING_MAX ? -E2BIG : 0;
+}
+
+/* A cluster is decoded into a draft whose strings live in the arena (or in a struct armid),
+ * then packed into its own allocation (and a sweep's string pool): each string is copied
+ * once out of the document and once into its place. The draft's arrays are its own, freed by
+ * draft_done(). */
 static void draft_done(struct cluster *d) {
         mem_free(d->assigned);
         mem_free(d->tags);
 }
 
-/* A string member, borrowed into a draft's field (json-c's strings are const; the draft only
- * ever reads them). */
-static int get_str(const struct json_object *o, const char *key, char **dst) {
-        const char *s;
+static int cluster_identity_from_scan(struct json_scan *a, const char *identity, struct cluster *c) {
+        static const char *const keys[] = { "type", "userAssignedIdentities" };
+        _cleanup_free_ struct json_scan_member *m = NULL;
+        const char *v[ELEMENTSOF(keys)];
+        size_t n = 0;
         int r;
 
-        r = json_get_string(o, key, &s);
-        if (r == JSON_FIELD_PRESENT)
-                *dst = (char *) s;
-        return r;
-}
-
-static int cluster_identity_from_json(const struct json_object *identity, struct cluster *c) {
-        struct json_object_iterator it, end;
-        struct json_object *uai;
-        size_t allocated = 0;
-        int r;
-
-        r = get_str(identity, "type", &c->identity_type);
+        r = scan_object(a, identity, keys, ELEMENTSOF(keys), v);
         if (r < 0)
                 return r;
-        r = json_get_object(identity, "userAssignedIdentities", &uai);
+        r = scan_get_string(a, v[0], &c->identity_type);
         if (r < 0)
                 return r;
+        r = scan_get_members(a, v[1], &m, &n);
         if (r != JSON_FIELD_PRESENT)
-                return 0;
+                return MIN(r, 0);
+        if (n > 0) {
+                c->assigned = new0(struct assigned_identity, n);
+                if (!c->assigned)
+                        return -ENOMEM;
+        }
+        for (size_t i = 0; i < n; i++) {
+                static const char *const ukeys[] = { "principalId", "clientId" };
+                const char *u[ELEMENTSOF(ukeys)];
+                struct assigned_identity *ai;
 
-        it = json_object_iter_begin((struct json_object *) uai);
-        end = json_object_iter_end((struct json_object *) uai);
-        for (; !json_object_iter_equal(&it, &end); json_object_iter_next(&it)) {
-                const char *id = json_object_iter_peek_name(&it);
-                struct json_object *v = json_object_iter_peek_value(&it);
-                struct assigned_identity *a;
-
-                r = check_key(id);
+                r = scan_check_name(&m[i]);
                 if (r < 0)
                         return r;
-                if (id[0] == 0)
+                if (m[i].name_len == 0)
                         return -EBADMSG;
                 /* Values are { principalId, clientId }, or {} / null in requests and while
                  * Azure has not filled them in yet. */
-                if (v && json_value_object(v) < 0)
-                        return -EBADMSG;
-                if (GREEDY_REALLOC(c->assigned, allocated, c->n_assigned + 1) < 0)
-                        return -ENOMEM;
-                a = &c->assigned[c->n_assigned++];
-                *a = (struct assigned_identity) { .id = (char *) id };
-                if (!v)
+                if (json_scan_type(m[i].value) == JSON_SCAN_NULL) {
+                        c->assigned[c->n_assigned++] =
+                                (struct assigned_identity) { .id = (char *) m[i].name };
                         continue;
-                r = get_str(v, "principalId", &a->principal_id);
+                }
+                if (scan_object(a, m[i].value, ukeys, ELEMENTSOF(ukeys), u) < 0)
+                        return -EBADMSG;
+                ai = &c->assigned[c->n_assigned++];
+                *ai = (struct assigned_identity) { .id = (char *) m[i].name };
+                r = scan_get_string(a, u[0], &ai->principal_id);
                 if (r < 0)
                         return r;
-                r = get_str(v, "clientId", &a->client_id);
+                r = scan_get_string(a, u[1], &ai->client_id);
                 if (r < 0)
                         return r;
         }
         return 0;
 }
 
-static int cluster_tags_from_json(const struct json_object *tags, struct cluster *c) {
-        struct json_object_iterator it, end;
-        size_t allocated = 0;
+static int cluster_tags_from_scan(struct json_scan *a, struct json_scan_member *m, size_t n,
+                                  struct cluster *c) {
         int r;
 
-        it = json_object_iter_begin((struct json_object *) tags);
-        end = json_object_iter_end((struct json_object *) tags);
-        for (; !json_object_iter_equal(&it, &end); json_object_iter_next(&it)) {
-                const char *name = json_object_iter_peek_name(&it), *value;
-                struct json_object *v = json_object_iter_peek_value(&it);
-
-                r = check_key(name);
-                if (r < 0)
-                        return r;
-                if (!v)
-                        continue; /* a null tag value carries nothing */
-                r = json_value_string(v, &value);
-                if (r < 0)
-                        return r;
-                if (GREEDY_REALLOC(c->tags, allocated, c->n_tags + 1) < 0)
+        if (n > 0) {
+                c->tags = new0(struct cluster_tag, n);
+                if (!c->tags)
                         return -ENOMEM;
-                c->tags[c->n_tags++] = (struct cluster_tag) { .name = (char *) name, .value = (char *) value };
+        }
+        for (size_t i = 0; i < n; i++) {
+                char *value = NULL;
+
+                r = scan_check_name(&m[i]);
+                if (r < 0)
+                        return r;
+                if (json_scan_type(m[i].value) == JSON_SCAN_NULL)
+                        continue; /* a null tag value carries nothing */
+                r = scan_get_string(a, m[i].value, &value);
+                if (r < 0)
+                        return r;
+                c->tags[c->n_tags++] = (struct cluster_tag) { .name = (char *) m[i].name, .value = value };
         }
         return 0;
 }
 
-static int cluster_encryption_from_json(const struct json_object *props, struct cluster *c) {
-        struct json_object *enc, *cmk, *kek;
-        const char *url;
+static int cluster_encryption_from_scan(struct json_scan *a, const char *encryption, struct cluster *c) {
+        static const char *const ekeys[] = { "customerManagedKeyEncryption" };
+        static const char *const ckeys[] = { "keyEncryptionKeyUrl", "keyEncryptionKeyIdentity" };
+        static const char *const kkeys[] = { "identityType", "userAssignedIdentityResourceId" };
+        const char *e[ELEMENTSOF(ekeys)], *cmk[ELEMENTSOF(ckeys)], *kek[ELEMENTSOF(kkeys)];
         int r;
 
-        r = json_get_object(props, "encryption", &enc);
+        r = scan_get_object(a, encryption, ekeys, ELEMENTSOF(ekeys), e);
         if (r != JSON_FIELD_PRESENT)
                 return MIN(r, 0);
-        r = json_get_object(enc, "customerManagedKeyEncryption", &cmk);
+        r = scan_get_object(a, e[0], ckeys, ELEMENTSOF(ckeys), cmk);
         if (r != JSON_FIELD_PRESENT)
                 return MIN(r, 0);
 
         /* A CMK block without its key URL is not a service-managed key: refuse it rather
          * than report the cluster as service-managed. */
         c->customer_managed = true;
-        r = json_need_string(cmk, "keyEncryptionKeyUrl", &url);
+        r = scan_need_string(a, cmk[0], &c->key_url);
         if (r < 0)
                 return r;
-        c->key_url = (char *) url;
-        r = json_get_object(cmk, "keyEncryptionKeyIdentity", &kek);
+        r = scan_get_object(a, cmk[1], kkeys, ELEMENTSOF(kkeys), kek);
         if (r != JSON_FIELD_PRESENT)
                 return MIN(r, 0);
-        r = get_str(kek, "identityType", &c->kek_identity_type);
+        r = scan_get_string(a, kek[0], &c->kek_identity_type);
         if (r < 0)
                 return r;
-        r = get_str(kek, "userAssignedIdentityResourceId", &c->kek_identity_id);
+        r = scan_get_string(a, kek[1], &c->kek_identity_id);
         if (r < 0)
                 return r;
         return 0;
 }
 
-static int cluster_draft_from_json(const struct json_object *o, struct armid *a, struct cluster *c) {
-        struct json_object *props, *replica, *identity, *tags;
-        const char *id;
+static int cluster_draft_from_scan(struct json_scan *a, const char *o, struct armid *id, struct cluster *c) {
+        static const char *const keys[] = { "id", "name", "location", "properties", "identity", "tags" };
+        static const char *const pkeys[] = { "provisioningState", "clusterStatus", "createMode", "replica",
+                                             "encryption" };
+        static const char *const rkeys[] = { "role", "replicationState" };
+        _cleanup_free_ struct json_scan_member *tags = NULL;
+        const char *v[ELEMENTSOF(keys)], *p[ELEMENTSOF(pkeys)], *rep[ELEMENTSOF(rkeys)];
+        size_t n_tags = 0;
         int r;
 
-        r = json_value_object(o);
+        r = scan_object(a, o, keys, ELEMENTSOF(keys), v);
         if (r < 0)
                 return r;
-        r = json_need_string(o, "id", &id);
+        r = scan_need_string(a, v[0], &c->id);
         if (r < 0)
                 return r;
-        c->id = (char *) id;
-        if (armid_parse(c->id, a) < 0)
+        if (armid_parse(c->id, id) < 0)
                 return -EBADMSG;
-        c->subscription = a->subscription;
-        c->resource_group = a->resource_group;
-        r = get_str(o, "name", &c->name);
+        c->subscription = id->subscription;
+        c->resource_group = id->resource_group;
+        r = scan_get_string(a, v[1], &c->name);
         if (r < 0)
                 return r;
         if (!c->name)
-                c->name = a->name;
-        r = get_str(o, "location", &c->location);
+                c->name = id->name;
+        r = scan_get_string(a, v[2], &c->location);
         if (r < 0)
                 return r;
 
         /* Without properties we could not tell a CMK cluster from a service-managed one. */
-        r = json_need_object(o, "properties", &props);
+        r = scan_get_object(a, v[3], pkeys, ELEMENTSOF(pkeys), p);
         if (r < 0)
                 return r;
-        r = get_str(props, "provisioningState", &c->provisioning_state);
+        if (r != JSON_FIELD_PRESENT)
+                return -EBADMSG;
+        r = scan_get_string(a, p[0], &c->provisioning_state);
         if (r < 0)
                 return r;
-        r = get_str(props, "clusterStatus", &c->cluster_status);
+        r = scan_get_string(a, p[1], &c->cluster_status);
         if (r < 0)
                 return r;
-        r = get_str(props, "createMode", &c->create_mode);
+        r = scan_get_string(a, p[2], &c->create_mode);
         if (r < 0)
                 return r;
-        r = json_get_object(props, "replica", &replica);
+        r = scan_get_object(a, p[3], rkeys, ELEMENTSOF(rkeys), rep);
         if (r < 0)
                 return r;
         if (r == JSON_FIELD_PRESENT) {
-                r = get_str(replica, "role", &c->replica_role);
+                r = scan_get_string(a, rep[0], &c->replica_role);
                 if (r < 0)
                         return r;
-                r = get_str(replica, "replicationState", &c->replication_state);
+                r = scan_get_string(a, rep[1], &c->replication_state);
                 if (r < 0)
                         return r;
         }
-        r = cluster_encryption_from_json(props, c);
+        r = cluster_encryption_from_scan(a, p[4], c);
         if (r < 0)
                 return r;
 
-        r = json_get_object(o, "identity", &identity);
-        if (r < 0)
-                return r;
-        if (r == JSON_FIELD_PRESENT) {
-                r = cluster_identity_from_json(identity, c);
+        if (v[4] && json_scan_type(v[4]) != JSON_SCAN_NULL) {
+                r = cluster_identity_from_scan(a, v[4], c);
                 if (r < 0)
                         return r;
         }
-        r = json_get_object(o, "tags", &tags);
+        r = scan_get_members(a, v[5], &tags, &n_tags);
         if (r < 0)
                 return r;
         if (r == JSON_FIELD_PRESENT) {
-                r = cluster_tags_from_json(tags, c);
+                r = cluster_tags_from_scan(a, tags, n_tags, c);
                 if (r < 0)
                         return r;
         }
         return 0;
 }
 
-static int cluster_from_json(const struct json_object *o, struct strpool *pool, struct cluster **ret) {
+static int cluster_from_scan(struct json_scan *a, const char *o, struct strpool *pool,
+                             struct cluster **ret) {
         _cleanup_(draft_done) struct cluster d = {};
-        struct armid a;
+        struct armid id;
         int r;
 
-        r = cluster_draft_from_json(o, &a, &d);
+        r = cluster_draft_from_scan(a, o, &id, &d);
         if (r < 0)
                 return r;
         return cluster_pack_from(&d, pool, ret);
 }
 
 int arm_decode_cluster(const char *body, size_t len, struct cluster **ret) {
-        _cleanup_json_ struct json_object *root = NULL;
+        struct json_scan a;
+        const char *o;
         int r;
 
-        r = json_parse_object(body, len, &root);
+        r = json_scan_document(&a, body, len, &o);
+        if (r >= 0)
+                r = cluster_from_scan(&a, o, NULL, ret);
+        json_scan_done(&a);
+        return r;
+}
+
+/* json_note_invalid() for an item that did not decode. */
+static int scan_note_invalid(struct json_scan *a, const char *item, struct cluster_list *l) {
+        static const char *const keys[] = { "id" };
+        const char *v[1];
+        char *id = NULL;
+        int r;
+
+        l->n_invalid++;
+        if (json_scan_type(item) != JSON_SCAN_OBJECT)
+                return 0;
+        r = json_scan_lookup(a, item, keys, 1, v);
         if (r < 0)
                 return r;
-        return cluster_from_json(root, NULL, ret);
+        r = scan_get_string(a, v[0], &id);
+        if (r == -ENOMEM)
+                return r;
+        if (r != JSON_FIELD_PRESENT || id[0] == 0)
+                return 0;
+        return strv_extend(&l->invalid_ids, id);
 }
 
-static int cluster_item(const struct json_object *o, void *slot, void *userdata) {
-        return cluster_from_json(o, userdata, slot);
-}
-
-int arm_decode_cluster_list_pooled(const char *body, size_t len, struct strpool *pool, struct cluster_list **ret) {
+int arm_decode_cluster_list_pooled(const char *body, size_t len, struct strpool *pool,
+                                   struct cluster_list **ret) {
+        static const char *const keys[] = { "value", "nextLink" };
         _cleanup_(cluster_list_freep) struct cluster_list *l = NULL;
+        struct json_scan a;
+        const char *o, *v[ELEMENTSOF(keys)];
+        char *next_link = NULL;
+        size_t n;
         int r;
 
-        r = json_decode_page(body, len, JSON_PAGE_LAYOUT(struct cluster_list), "id", cluster_item, pool,
-                             (void **) &l);
+        /* In the order of json_decode_page(). */
+        r = json_scan_document(&a, body, len, &o);
         if (r < 0)
-                return r;
+                goto finish;
+        r = json_scan_lookup(&a, o, keys, ELEMENTSOF(keys), v);
+        if (r < 0)
+                goto finish;
+        /* "value" is required in every list result of the specs. */
+        if (!v[0] || json_scan_type(v[0]) != JSON_SCAN_ARRAY) {
+                r = -EBADMSG;
+                goto finish;
+        }
+        n = json_scan_array_length(&a, v[0]);
+        if (n > JSON_ARRAY_MAX) {
+                r = -E2BIG;
+                goto finish;
+        }
+        l = new0(struct cluster_list, 1);
+        if (!l) {
+                r = -ENOMEM;
+                goto finish;
+        }
+        /* nextLink: absent, null or "" ends the list (json_get_next_link()). */
+        r = scan_get_string(&a, v[1], &next_link);
+        if (r == JSON_FIELD_PRESENT && next_link[0] != 0 && !(l->next_link = mem_strdup(next_link)))
+                r = -ENOMEM;
+        if (r < 0)
+                goto finish;
+        l->items = new0(struct cluster *, MAX(n, (size_t) 1));
+        if (!l->items) {
+                r = -ENOMEM;
+                goto finish;
+        }
+        for (const char *item = json_scan_first(v[0]); item; item = json_scan_next(&a, item)) {
+                json_scan_forget_strings(&a);
+                r = cluster_from_scan(&a, item, pool, &l->items[l->n_items]);
+                if (r >= 0) {
+                        l->n_items++;
+                        continue;
+                }
+                if (!json_item_error(r))
+                        goto finish;
+                r = scan_note_invalid(&a, item, l);
+                if (r < 0)
+                        goto finish;
+        }
+        r = 0;
         *ret = TAKE_PTR(l);
-        return 0;
+finish:
+        json_scan_done(&a);
+        return r;
 }
 
 int arm_decode_cluster_list(const char *body, size_t len, struct cluster_list **ret) {

@@ -33,7 +33,8 @@ int arm_decode_cluster(const char *body, size_t len, struct cluster **ret);
 int arm_decode_cluster_list(const char *body, size_t len, struct cluster_list **ret);
 /* The same, with the clusters' shared strings interned in pool (see cluster_pack_from()):
  * the clusters must not outlive it. pool NULL: as arm_decode_cluster_list(). */
-int arm_decode_cluster_list_pooled(const char *body, size_t len, struct strpool *pool, struct cluster_list **ret);
+int arm_decode_cluster_list_pooled(const char *body, size_t len, struct strpool *pool,
+                                   struct cluster_list **ret);
 
 /* GET Microsoft.KeyVault/vaults/{name} (Vault, reference §3). Required: id, properties,
  * properties.tenantId. Defaults when a member is absent or null:

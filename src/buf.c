@@ -91,18 +91,41 @@ static bool json_plain(unsigned char c) {
         return c >= 0x20 && c != '"' && c != '\\' && c != 0x7f;
 }
 
+#define ONES UINT64_C(0x0101010101010101)
+#define HIGHS UINT64_C(0x8080808080808080)
+
+/* Whether any byte of x is below n (n <= 0x80; the classic bit trick, exact for "any"). */
+static bool has_byte_below(uint64_t x, unsigned n) {
+        return ((x - ONES * n) & ~x & HIGHS) != 0;
+}
+
+/* Past the plain bytes from p on, up to end: eight at a time while a word has none to escape. */
+static const unsigned char *json_plain_run(const unsigned char *p, const unsigned char *end) {
+        while (end - p >= 8) {
+                uint64_t x;
+
+                memcpy(&x, p, sizeof x);
+                if (has_byte_below(x, 0x20) || has_byte_below(x ^ (ONES * '"'), 1) ||
+                    has_byte_below(x ^ (ONES * '\\'), 1) || has_byte_below(x ^ (ONES * 0x7f), 1))
+                        break;
+                p += 8;
+        }
+        while (p < end && json_plain(*p))
+                p++;
+        return p;
+}
+
 int buf_put_json_string(struct buf *b, const char *s) {
         size_t saved = b->len;
-        const unsigned char *p = (const unsigned char *) s;
+        const unsigned char *p = (const unsigned char *) s, *end = p + strlen(s);
         int r;
 
         r = buf_putc(b, '"');
-        while (r >= 0 && *p) {
+        while (r >= 0 && p < end) {
                 const unsigned char *run = p;
 
                 /* A run of plain bytes in one copy: most strings are nothing else. */
-                while (json_plain(*p))
-                        p++;
+                p = json_plain_run(p, end);
                 if (p > run) {
                         r = buf_append(b, run, (size_t) (p - run));
                         continue;

@@ -51,7 +51,11 @@ static bool ascii_case_eq(const char *a, const char *b) {
 }
 
 static bool key_eq(const struct hashmap *h, const char *a, const char *b) {
-        return h->case_insensitive ? ascii_case_eq(a, b) : strcmp(a, b) == 0;
+        /* Keys of a case-insensitive map mostly come in one spelling: the plain comparison
+         * (vectorized in libc) settles those. */
+        if (strcmp(a, b) == 0)
+                return true;
+        return h->case_insensitive && ascii_case_eq(a, b);
 }
 
 struct hashmap *hashmap_new(bool case_insensitive, hashmap_free_fn free_value) {

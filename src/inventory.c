@@ -174,7 +174,8 @@ struct inventory {
          * which they point into: freed after them */
         struct strpool *cluster_strings;
         size_t n_clusters, n_clusters_allocated;
-        /* id → (void*) index+1, case-insensitive; keys borrowed from the clusters */
+        /* id → (void*) index+1, case-insensitive; keys borrowed from the clusters; freed by
+         * inventory_evaluate() (only the listing needs it) */
         struct hashmap *cluster_ids;
         char **failed_scopes;          /* strv, owned */
         char *first_scope_error;       /* owned: message of the first failed listing */
@@ -1956,6 +1957,9 @@ int inventory_evaluate(struct inventory *inv, usec_t now, struct sweep_result *r
                 }
         }
 
+        /* Only the listing needs the ids (to drop a cluster listed twice): their map goes
+         * before the results take their room. */
+        inv->cluster_ids = hashmap_free(inv->cluster_ids);
         if (inv->n_clusters > 0) {
                 s.clusters = new0(struct cluster_result, inv->n_clusters);
                 if (!s.clusters) {

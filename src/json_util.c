@@ -54,13 +54,14 @@ bool json_utf8_valid(const char *s, size_t n) {
  * strings, so "a\u0000b" would silently become "a". No Azure document carries it: refuse
  * the document. Backslashes only occur inside strings in valid JSON, so pairing them up
  * is enough to tell "\u0000" from "\\u0000". */
-static bool has_nul_escape(const char *p, size_t n) {
-        for (size_t i = 0; i + 1 < n; i++) {
-                if (p[i] != '\\')
-                        continue;
-                if (p[i + 1] == 'u' && n - i >= 6 && memcmp(p + i + 2, "0000", 4) == 0)
+bool json_has_nul_escape(const char *p, size_t n) {
+        const char *end = p + n, *b = p;
+
+        /* From one backslash to the next (memchr: they are rare). */
+        while (end - b >= 2 && (b = memchr(b, '\\', (size_t) (end - b) - 1))) {
+                if (b[1] == 'u' && end - b >= 6 && memcmp(b + 2, "0000", 4) == 0)
                         return true;
-                i++; /* skip the escaped character, which may itself be a backslash */
+                b += 2; /* past the escaped character, which may itself be a backslash */
         }
         return false;
 }
@@ -84,7 +85,7 @@ int json_parse_object(const char *body, size_t len, struct json_object **ret) {
                 body += 3;
                 len -= 3;
         }
-        if (has_nul_escape(body, len))
+        if (json_has_nul_escape(body, len))
                 return -EBADMSG;
 
         tok = json_tokener_new_ex(JSON_DEPTH_MAX);

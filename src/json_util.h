@@ -135,6 +135,10 @@ static inline bool json_item_error(int r) {
         return r == -EBADMSG || r == -E2BIG;
 }
 
+/* True if p[0..n) holds the escape \u0000 (outside of an escaped backslash), which
+ * json_parse_object() refuses anywhere in a document. */
+bool json_has_nul_escape(const char *p, size_t n);
+
 /* True if s[0..n) is well-formed UTF-8 (no overlongs, surrogates or code points past
  * U+10FFFF). */
 bool json_utf8_valid(const char *s, size_t n);

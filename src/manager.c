@@ -79,7 +79,8 @@ struct manager {
         unsigned n_fetch_calls;
         /* owned FIFO: calls waiting for room in the window (FETCH_WINDOW_PER_SLOT) */
         struct fetch_call *fetch_queue_head, *fetch_queue_tail;
-        struct hashmap *fetch_hosts; /* owned: host -> struct fetch_host, owned, while it has waiting calls */
+        /* owned: host -> struct fetch_host, owned, while it has waiting calls */
+        struct hashmap *fetch_hosts;
         struct inventory *inventory; /* owned */
         struct remediate *remediate; /* owned */
 
@@ -234,7 +235,9 @@ static int fetch_get(void *ctx, enum fetch_audience audience, enum fetch_kind ki
         fc = mem_malloc(offsetof(struct fetch_call, url) + n + 1);
         if (!fc)
                 return -ENOMEM;
-        *fc = (struct fetch_call) { .m = m, .done = done, .userdata = userdata, .audience = audience, .kind = kind };
+        *fc = (struct fetch_call) {
+                .m = m, .done = done, .userdata = userdata, .audience = audience, .kind = kind
+        };
         memcpy(fc->url, url, n + 1);
         /* Nothing overtakes a waiting call but a list page. */
         if (kind == FETCH_LIST_PAGE || (!m->fetch_queue_head && m->n_fetch_calls < fetch_window(m))) {
@@ -534,6 +537,8 @@ static void sweep_finished(struct manager *m) {
         int r;
 
         m->sweeping = false;
+        /* The sweep's list pages and requests are gone; its results come next. */
+        mem_trim();
         r = inventory_evaluate(m->inventory, now, &m->last);
         if (r < 0) {
                 log_oom();

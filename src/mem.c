@@ -3,6 +3,7 @@
  * It must never log: logging allocates. */
 
 #include <curl/curl.h>
+#include <malloc.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -119,4 +120,8 @@ int mem_curl_global_init(long flags) {
         if (curl_global_init_mem(flags, mem_malloc, mem_free, mem_realloc, curl_strdup_cb, mem_calloc) != CURLE_OK)
                 return -EIO;
         return 0;
+}
+
+void mem_trim(void) {
+        (void) malloc_trim(0);
 }

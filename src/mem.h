@@ -46,6 +46,11 @@ void mem_fail_at(unsigned long n, bool sticky);
 unsigned long mem_alloc_count(void);
 bool mem_failure_injected(void);
 
+/* Hands free heap memory back to the kernel (glibc's malloc_trim()): for a moment when much
+ * has just been freed and more is about to be allocated (a sweep's list pages and requests gone,
+ * its results not built yet), so that the peak is not the sum of both. */
+void mem_trim(void);
+
 /* Wires libcurl's allocations through us. Must run before any other curl call.
  * Returns 0 or -EIO. */
 int mem_curl_global_init(long flags);

@@ -418,7 +418,8 @@ static int try_cluster_list_pooled(const char *b, size_t n) {
 }
 
 static void test_cluster_list_pooled(void **state) {
-        static const char *const files[] = { "local/cluster-list-mixed.json", "local/cluster-versioned.json" };
+        static const char *const files[] = { "local/cluster-list-mixed.json",
+                                             "local/cluster-versioned.json" };
         _cleanup_(strpool_freep) struct strpool *pool = NULL;
         _cleanup_(cluster_list_freep) struct cluster_list *plain = NULL, *pooled = NULL, *again = NULL;
         size_t n, count;

@@ -54,6 +54,38 @@ static void test_buf_json_string(void **state) {
         }
         buf_done(&b);
 
+        /* Each special byte at each place of a long string (the plain runs go a word at a
+         * time): as a byte-by-byte escape gives. */
+        buf_init(&b, 1024);
+        for (size_t pos = 0; pos < 24; pos++)
+                for (size_t k = 0; k < 6; k++) {
+                        static const char special[] = { '"', '\\', '\n', 0x01, 0x7f, (char) 0xc3 };
+                        char in[32], want[64], *w = want;
+
+                        memset(in, 'a', 24);
+                        in[24] = 0;
+                        in[pos] = special[k];
+                        *w++ = '"';
+                        for (size_t i = 0; i < 24; i++) {
+                                unsigned char c = (unsigned char) in[i];
+
+                                if (c == '"' || c == '\\')
+                                        w += sprintf(w, "\\%c", c);
+                                else if (c == '\n')
+                                        w += sprintf(w, "\\n");
+                                else if (c < 0x20 || c == 0x7f)
+                                        w += sprintf(w, "\\u%04x", c);
+                                else
+                                        *w++ = (char) c;
+                        }
+                        *w++ = '"';
+                        *w = 0;
+                        buf_clear(&b);
+                        assert_int_equal(buf_put_json_string(&b, in), 0);
+                        assert_string_equal(buf_str(&b), want);
+                }
+        buf_done(&b);
+
         buf_init(&b, 10);
         assert_int_equal(buf_puts(&b, "x:"), 0);
         assert_int_equal(buf_put_json_string(&b, "abcdefgh"), -E2BIG);
