@@ -962,10 +962,11 @@ static void rearm_after_error(struct http *h, CURLMcode mc) {
  * looks at its sockets). Elsewhere libcurl drops the error: curl_multi_remove_handle() ignores
  * singlesocket()'s (it can only remove there, never add, so never fails so), curl_easy_pause()
  * (not used here) turns it into CURLE_ABORTED_BY_CALLBACK, and a transfer's resolve step returns
- * it from multi_runsingle(), where curl_multi_socket_action() loses it if another transfer runs
- * after it in the same call. That step needs an asynchronous name resolution (the twin's names
- * map to IP addresses, resolved at once: the torture cannot reach it); the broken entry there
- * is the resolver's own socket, removed when the resolution ends or the transfer does. */
+ * it from multi_runsingle(), where curl_multi_socket_action() loses it when another transfer
+ * runs after it in the same call. Then the broken entry is the resolver's own socket, removed
+ * when the resolution ends; should libcurl poll the resolution (every few ms) before it ends,
+ * it divides by zero there: a case this cannot see. That step needs an asynchronous name
+ * resolution, which the torture never reaches (the twin's names map to IP addresses). */
 static void multi_drop(struct http *h) {
         struct http_request *req;
         CURLM *old = h->multi;
