@@ -973,8 +973,8 @@ static void multi_drop(struct http *h) {
         struct http_host *hq;
         const char *name;
 
-        log_debug("libcurl ran out of memory in its socket bookkeeping: dropping its multi handle, %u requests "
-                  "in flight end with an error.", h->n_running);
+        log_debug("libcurl ran out of memory in its socket bookkeeping: dropping its multi handle, %u "
+                  "requests in flight end with an error.", h->n_running);
         h->dropping = true;
         check_multi_info(h);
         for (req = h->running; req; req = req->next) {
@@ -1008,7 +1008,8 @@ static void multi_drop(struct http *h) {
                 if (!req)
                         break;
                 request_unlink(req); /* no longer in libcurl: only our lists */
-                snprintf(req->errbuf, sizeof req->errbuf, "libcurl ran out of memory; its connections were dropped");
+                snprintf(req->errbuf, sizeof req->errbuf, "%s",
+                         "libcurl ran out of memory; its connections were dropped");
                 req->write_error = -ENOMEM;
                 request_finish(req, CURLE_OUT_OF_MEMORY);
         }

@@ -384,8 +384,8 @@ static void answer_conn_close(struct ev_loop *loop, struct answer_conn *c) {
 }
 
 static void on_answer_read(struct ev_loop *loop, ev_io *w, int revents) {
-        static const char answer[] = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n"
-                                     "Connection: close\r\n\r\n{}";
+        static const char answer[] = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                                     "Content-Length: 2\r\nConnection: close\r\n\r\n{}";
         struct answer_conn *c = w->data;
         ssize_t n = read(w->fd, c->head + c->len, sizeof c->head - 1 - c->len);
 
