@@ -54,6 +54,7 @@ struct http_request {
         enum http_method method;
         bool secret_response;
         bool running;          /* added to the multi handle */
+        bool dropped;          /* its multi handle was dropped: to be ended with -ENOMEM (see multi_drop) */
         usec_t timeout_usec;   /* libcurl's timeout for it; the deadline adds a margin */
         ev_timer deadline;     /* ours, active while running; deadline.data = this (see on_deadline) */
         int write_error;       /* -E2BIG/-ENOMEM from our write or header callback */
@@ -98,6 +99,8 @@ struct http {
          * used only to choose the order. */
         unsigned max_connections, n_idle;
         uint64_t seq;
+        /* multi_drop() is under way: nothing is added to the multi handle it drops. */
+        bool dropping;
         struct http_stats stats;
 };
 
@@ -668,10 +671,15 @@ static void connection_release(struct http *h, struct http_request *req) {
         h->n_idle++;
 }
 
+static int multi_new(struct http *h, CURLM **ret);
+
 static int request_add(struct http *h, struct http_request *req) {
         CURLMcode m;
 
         req->started = ev_now(h->loop);
+        /* After multi_drop() could not make a new multi handle, the next request makes it. */
+        if (!h->multi && multi_new(h, &h->multi) < 0)
+                return -ENOMEM;
         m = curl_multi_add_handle(h->multi, req->easy);
         if (m != CURLM_OK)
                 return m == CURLM_OUT_OF_MEMORY ? -ENOMEM : -EIO;
@@ -705,6 +713,8 @@ static int request_prepare(struct http *h, struct http_request *req, const struc
 static void queue_pump(struct http *h, const char *freed_host) {
         struct http_request *req;
 
+        if (h->dropping)
+                return; /* multi_drop() pumps when its new handle is in place */
         while (h->n_running < h->max_concurrent && (req = queue_next(h, freed_host))) {
                 int r;
 
@@ -768,7 +778,8 @@ int http_request_start(struct http *h, const struct http_spec *spec, http_done_f
                 req->body_len = spec->body_len;
         }
         /* Nothing overtakes a queued request of its own rank (or above). */
-        if (h->n_running < h->max_concurrent && !h->urgent_head && (req->urgent || h->n_queued == 0)) {
+        if (h->n_running < h->max_concurrent && !h->urgent_head && (req->urgent || h->n_queued == 0) &&
+            !h->dropping) {
                 r = request_prepare(h, req, spec);
                 if (r >= 0)
                         r = request_add(h, req);
@@ -915,11 +926,11 @@ static void on_deadline(struct ev_loop *loop, ev_timer *w, int revents) {
         queue_pump(h, host);
 }
 
-/* curl_multi_socket_action() that fails (libcurl 7.88 out of memory, e.g. adding a socket to
- * its hash) may return before it tells us, through on_curl_timer(), when to call it next: the
- * transfers it holds would then wait forever, their own timeouts never checked (the torture
- * test found a --once sweep hanging so). Ask libcurl for its next timeout instead; when it
- * has none but transfers run, look again in a second. */
+/* curl_multi_socket_action() that fails may return before it tells us, through
+ * on_curl_timer(), when to call it next: the transfers it holds would then wait forever, their
+ * own timeouts never checked (the torture test found a --once sweep hanging so, when libcurl
+ * ran out of memory: that case is multi_drop()'s now). Ask libcurl for its next timeout
+ * instead; when it has none but transfers run, look again in a second. */
 static void rearm_after_error(struct http *h, CURLMcode mc) {
         long timeout_ms = -1;
 
@@ -933,6 +944,88 @@ static void rearm_after_error(struct http *h, CURLMcode mc) {
         ev_timer_start(h->loop, &h->timer);
 }
 
+/* libcurl 7.88 (Debian 12) breaks its multi handle when an allocation fails while it adds a
+ * transfer to a socket's table of transfers (singlesocket() in lib/multi.c): it destroys that
+ * table, which leaves it 0 slots, yet keeps the socket's entry, and returns
+ * CURLM_OUT_OF_MEMORY. The next time it adds a transfer to that socket (the same transfer at
+ * its next step, or another one multiplexed on the connection) it takes a hash modulo those 0
+ * slots: SIGFPE (found by tests/torture: about 6 points in 1,000 of a sweep's allocations).
+ * In curl_multi_socket_action(), CURLM_OUT_OF_MEMORY comes from singlesocket() only (this, or
+ * failing to add the socket itself, which breaks nothing but cannot be told apart), so on it
+ * we stop using the handle. The transfers that did finish in that call keep their results;
+ * every other transfer it holds is taken off it and ended with -ENOMEM, from the loop like any
+ * answer (this runs in a libev callback, libcurl is not on the stack); the handle is cleaned
+ * up, a new one takes its place and the queued requests start there. Tearing down is safe
+ * with the broken entry: curl_multi_remove_handle() and curl_multi_cleanup() only delete from
+ * that table (a destroyed table has none to search: no hash is taken) or destroy it again;
+ * they never add to it (a transfer being removed has no connection left when singlesocket()
+ * looks at its sockets). Elsewhere libcurl drops the error: curl_multi_remove_handle() ignores
+ * singlesocket()'s (it can only remove there, never add, so never fails so), curl_easy_pause()
+ * (not used here) turns it into CURLE_ABORTED_BY_CALLBACK, and a transfer's resolve step returns
+ * it from multi_runsingle(), where curl_multi_socket_action() loses it when another transfer
+ * runs after it in the same call. Then the broken entry is the resolver's own socket, removed
+ * when the resolution ends; should libcurl poll the resolution (every few ms) before it ends,
+ * it divides by zero there: a case this cannot see. That step needs an asynchronous name
+ * resolution, which the torture never reaches (the twin's names map to IP addresses). */
+static void multi_drop(struct http *h) {
+        struct http_request *req;
+        CURLM *old = h->multi;
+        struct http_host *hq;
+        const char *name;
+
+        log_debug("libcurl ran out of memory in its socket bookkeeping: dropping its multi handle, %u "
+                  "requests in flight end with an error.", h->n_running);
+        h->dropping = true;
+        check_multi_info(h);
+        for (req = h->running; req; req = req->next) {
+                (void) curl_multi_remove_handle(old, req->easy);
+                req->dropped = true;
+        }
+        curl_multi_cleanup(old); /* its socket callbacks still see h->multi == old */
+        h->multi = NULL;
+        h->stats.multi_drops++;
+        /* libcurl closed its sockets without telling us of every one: every watcher is free. */
+        ev_timer_stop(h->loop, &h->timer);
+        h->free_socks = NULL;
+        for (size_t i = 0; i < h->n_chunks; i++)
+                for (size_t j = 0; j < h->chunks[i].n; j++) {
+                        ev_io_stop(h->loop, &h->chunks[i].socks[j].io);
+                        h->chunks[i].socks[j].next_free = h->free_socks;
+                        h->free_socks = &h->chunks[i].socks[j];
+                }
+        /* Its connections are gone, idle ones too. */
+        HASHMAP_FOREACH(name, hq, h->hosts)
+                hq->idle = 0;
+        h->n_idle = 0;
+        /* On failure the next request tries again (request_add). */
+        (void) multi_new(h, &h->multi);
+        h->dropping = false;
+
+        /* One at a time: a callback may cancel another request or start new ones. */
+        for (;;) {
+                for (req = h->running; req && !req->dropped; req = req->next)
+                        ;
+                if (!req)
+                        break;
+                request_unlink(req); /* no longer in libcurl: only our lists */
+                snprintf(req->errbuf, sizeof req->errbuf, "%s",
+                         "libcurl ran out of memory; its connections were dropped");
+                req->write_error = -ENOMEM;
+                request_finish(req, CURLE_OUT_OF_MEMORY);
+        }
+        queue_pump(h, NULL);
+}
+
+/* After every curl_multi_socket_action(): its finished transfers, or multi_drop(). */
+static void socket_action_done(struct http *h, CURLMcode mc) {
+        if (mc == CURLM_OUT_OF_MEMORY) {
+                multi_drop(h);
+                return;
+        }
+        rearm_after_error(h, mc);
+        check_multi_info(h);
+}
+
 static void on_timer(struct ev_loop *loop, ev_timer *w, int revents) {
         struct http *h = w->data;
         int running;
@@ -940,8 +1033,7 @@ static void on_timer(struct ev_loop *loop, ev_timer *w, int revents) {
         /* This is libev's callback for the timer libcurl asked for, not libcurl's timer
          * callback (on_curl_timer below): calling into libcurl here is what the timer is
          * for, and libcurl is not on the stack. */
-        rearm_after_error(h, curl_multi_socket_action(h->multi, CURL_SOCKET_TIMEOUT, 0, &running));
-        check_multi_info(h);
+        socket_action_done(h, curl_multi_socket_action(h->multi, CURL_SOCKET_TIMEOUT, 0, &running));
 }
 
 /* CURLMOPT_TIMERFUNCTION: only (re)arms our timer. It must not call libcurl: it runs
@@ -967,8 +1059,7 @@ static void on_io(struct ev_loop *loop, ev_io *w, int revents) {
                 action |= CURL_CSELECT_IN;
         if (revents & EV_WRITE)
                 action |= CURL_CSELECT_OUT;
-        rearm_after_error(h, curl_multi_socket_action(h->multi, s->fd, action, &running));
-        check_multi_info(h);
+        socket_action_done(h, curl_multi_socket_action(h->multi, s->fd, action, &running));
 }
 
 static int sock_pool_grow(struct http *h, size_t n) {
@@ -1041,6 +1132,26 @@ static int on_curl_socket(CURL *easy, curl_socket_t fd, int what, void *userp, v
 
 /* ---- the client ------------------------------------------------------------------- */
 
+/* A multi handle set up for h. Returns 0, -ENOMEM, or -EIO (libcurl refused a setting). */
+static int multi_new(struct http *h, CURLM **ret) {
+        CURLM *m = curl_multi_init();
+
+        if (!m)
+                return -ENOMEM;
+        if (curl_multi_setopt(m, CURLMOPT_SOCKETFUNCTION, on_curl_socket) != CURLM_OK ||
+            curl_multi_setopt(m, CURLMOPT_SOCKETDATA, h) != CURLM_OK ||
+            curl_multi_setopt(m, CURLMOPT_TIMERFUNCTION, on_curl_timer) != CURLM_OK ||
+            curl_multi_setopt(m, CURLMOPT_TIMERDATA, h) != CURLM_OK ||
+            curl_multi_setopt(m, CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX) != CURLM_OK ||
+            curl_multi_setopt(m, CURLMOPT_MAX_TOTAL_CONNECTIONS, (long)h->max_connections) != CURLM_OK ||
+            curl_multi_setopt(m, CURLMOPT_MAXCONNECTS, (long)h->max_connections) != CURLM_OK) {
+                curl_multi_cleanup(m);
+                return -EIO;
+        }
+        *ret = m;
+        return 0;
+}
+
 int http_new(struct ev_loop *loop, const struct http_conf *conf, struct http **ret) {
         struct http *h;
         int r, fd;
@@ -1095,22 +1206,9 @@ int http_new(struct ev_loop *loop, const struct http_conf *conf, struct http **r
                 r = -ENOMEM;
                 goto fail;
         }
-        h->multi = curl_multi_init();
-        if (!h->multi) {
-                r = -ENOMEM;
+        r = multi_new(h, &h->multi);
+        if (r < 0)
                 goto fail;
-        }
-        if (curl_multi_setopt(h->multi, CURLMOPT_SOCKETFUNCTION, on_curl_socket) != CURLM_OK ||
-            curl_multi_setopt(h->multi, CURLMOPT_SOCKETDATA, h) != CURLM_OK ||
-            curl_multi_setopt(h->multi, CURLMOPT_TIMERFUNCTION, on_curl_timer) != CURLM_OK ||
-            curl_multi_setopt(h->multi, CURLMOPT_TIMERDATA, h) != CURLM_OK ||
-            curl_multi_setopt(h->multi, CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX) != CURLM_OK ||
-            curl_multi_setopt(h->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, (long)h->max_connections) !=
-                    CURLM_OK ||
-            curl_multi_setopt(h->multi, CURLMOPT_MAXCONNECTS, (long)h->max_connections) != CURLM_OK) {
-                r = -EIO;
-                goto fail;
-        }
 
         *ret = h;
         return 0;

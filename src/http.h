@@ -138,6 +138,7 @@ struct http_stats {
         uint64_t bytes_received; /* answer bodies and headers */
         unsigned in_flight;
         unsigned queued;
+        uint64_t multi_drops;    /* libcurl's multi handle dropped after it ran out of memory (see http.c) */
 };
 
 void http_get_stats(const struct http *h, struct http_stats *ret);

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* http: URL helpers, client set-up and request validation, the queue behind the cap,
- * allocation failures, and cmkd's own per-request deadline. No network: requests are
- * cancelled before the loop runs, or go to a loopback socket that never answers. */
+ * allocation failures, cmkd's own per-request deadline, and the multi handle dropped when
+ * libcurl runs out of memory. No network: requests are cancelled before the loop runs, or go
+ * to a loopback socket that never answers or to a loopback server on the test's loop. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -365,6 +366,168 @@ static void test_deadline(void **state) {
         ev_loop_destroy(loop);
 }
 
+/* A loopback HTTP/1.1 server on the test's own loop: reads a request head, answers 200 with
+ * "{}" and closes. No allocation through mem.c (it must not shift the points failed below). */
+#define ANSWER_CONNS 8
+struct answer_conn {
+        ev_io io;
+        char head[4096];
+        size_t len;
+};
+static struct answer_conn answer_conns[ANSWER_CONNS];
+static ev_io answer_listener;
+
+static void answer_conn_close(struct ev_loop *loop, struct answer_conn *c) {
+        ev_io_stop(loop, &c->io);
+        close(c->io.fd);
+        c->io.fd = -1;
+}
+
+static void on_answer_read(struct ev_loop *loop, ev_io *w, int revents) {
+        static const char answer[] = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                                     "Content-Length: 2\r\nConnection: close\r\n\r\n{}";
+        struct answer_conn *c = w->data;
+        ssize_t n = read(w->fd, c->head + c->len, sizeof c->head - 1 - c->len);
+
+        if (n <= 0) {
+                answer_conn_close(loop, c);
+                return;
+        }
+        c->len += (size_t)n;
+        c->head[c->len] = 0;
+        if (!strstr(c->head, "\r\n\r\n"))
+                return;
+        assert_int_equal(write(w->fd, answer, sizeof answer - 1), (ssize_t)(sizeof answer - 1));
+        answer_conn_close(loop, c);
+}
+
+static void on_answer_accept(struct ev_loop *loop, ev_io *w, int revents) {
+        int fd = accept4(w->fd, NULL, NULL, SOCK_CLOEXEC);
+        size_t i;
+
+        if (fd < 0)
+                return;
+        for (i = 0; i < ANSWER_CONNS && answer_conns[i].io.fd >= 0; i++)
+                ;
+        assert_true(i < ANSWER_CONNS);
+        answer_conns[i].len = 0;
+        ev_io_init(&answer_conns[i].io, on_answer_read, fd, EV_READ);
+        answer_conns[i].io.data = &answer_conns[i];
+        ev_io_start(loop, &answer_conns[i].io);
+}
+
+struct drop_seen {
+        struct ev_loop *loop;
+        unsigned calls[3];
+        int error[3];
+        long status[3];
+        bool by_drop[3];
+        unsigned pending;
+};
+
+static struct drop_seen dseen;
+
+static void on_drop_done(struct http_request *req, struct http_response *resp, void *userdata) {
+        size_t i = (uintptr_t)userdata;
+
+        dseen.calls[i]++;
+        dseen.error[i] = resp->error;
+        dseen.status[i] = resp->status;
+        dseen.by_drop[i] = strstr(resp->error_text, "connections were dropped") != NULL;
+        if (--dseen.pending == 0)
+                ev_break(dseen.loop, EVBREAK_ALL);
+}
+
+/* libcurl 7.88 destroys a socket's table of transfers when an allocation fails while it adds a
+ * transfer to it, keeps the socket, and divides by the table's 0 slots the next time it adds one
+ * (SIGFPE). Fails each allocation in turn (ours and libcurl's) while two requests run against a
+ * loopback server: nothing crashes, each request ends exactly once, with the answer or an
+ * error; where libcurl reported running out of memory in curl_multi_socket_action() the requests
+ * in flight end with -ENOMEM, and the client then answers a third request (a fresh multi
+ * handle). Without http.c's multi_drop() some point dies by SIGFPE. */
+static void test_multi_drop(void **state) {
+        struct ev_loop *loop = ev_loop_new(0);
+        struct http_conf c = {.max_concurrent = 2, .timeout_usec = 5 * USEC_PER_SEC};
+        unsigned port, drops = 0, dropped_requests = 0;
+        char url[64];
+        ev_timer guard;
+        int fd;
+
+        assert_non_null(loop);
+        assert_int_equal(mem_curl_global_init(0), 0);
+        for (size_t i = 0; i < ANSWER_CONNS; i++)
+                answer_conns[i].io.fd = -1;
+        fd = silent_server(&port);
+        ev_io_init(&answer_listener, on_answer_accept, fd, EV_READ);
+        ev_io_start(loop, &answer_listener);
+        snprintf(url, sizeof url, "http://127.0.0.1:%u/x", port);
+        ev_timer_init(&guard, on_guard, 30., 0.);
+
+        for (unsigned n = 1;; n++) {
+                struct http_spec s = {.method = HTTP_GET, .url = url, .plain_http = true};
+                struct http_stats st;
+                struct http *h = NULL;
+                bool injected;
+
+                assert_int_equal(http_new(loop, &c, &h), 0);
+                dseen = (struct drop_seen){.loop = loop};
+                mem_fail_at(n, false);
+                for (size_t i = 0; i < 2; i++) {
+                        int r = http_request_start(h, &s, on_drop_done, (void *)(uintptr_t)i, NULL);
+                        if (r == 0)
+                                dseen.pending++;
+                        else {
+                                assert_int_equal(r, -ENOMEM);
+                                dseen.calls[i] = 1; /* reported at once: its callback is never called */
+                                dseen.error[i] = r;
+                        }
+                }
+                if (dseen.pending > 0) {
+                        ev_timer_start(loop, &guard);
+                        ev_run(loop, 0);
+                        ev_timer_stop(loop, &guard);
+                }
+                injected = mem_failure_injected();
+                mem_fail_at(0, false);
+                assert_int_equal(dseen.pending, 0);
+                http_get_stats(h, &st);
+                for (size_t i = 0; i < 2; i++) {
+                        assert_int_equal(dseen.calls[i], 1);
+                        assert_true(dseen.status[i] == 200 || dseen.error[i] < 0);
+                        if (dseen.by_drop[i]) {
+                                assert_int_equal(dseen.error[i], -ENOMEM);
+                                dropped_requests++;
+                        }
+                }
+                assert_true(st.multi_drops <= 1);
+                drops += (unsigned)st.multi_drops;
+
+                /* Whatever happened, the next request is answered. */
+                dseen.pending = 1;
+                assert_int_equal(http_request_start(h, &s, on_drop_done, (void *)(uintptr_t)2, NULL), 0);
+                ev_timer_start(loop, &guard);
+                ev_run(loop, 0);
+                ev_timer_stop(loop, &guard);
+                assert_int_equal(dseen.calls[2], 1);
+                assert_int_equal(dseen.status[2], 200);
+                http_free(h);
+                if (!injected)
+                        break;
+        }
+        /* The failure this test is about was reached (else it proves nothing). */
+        assert_true(drops > 0);
+        assert_true(dropped_requests > 0);
+        print_message("multi handle dropped at %u allocation points, %u requests ended so\n", drops,
+                      dropped_requests);
+
+        for (size_t i = 0; i < ANSWER_CONNS; i++)
+                if (answer_conns[i].io.fd >= 0)
+                        answer_conn_close(loop, &answer_conns[i]);
+        ev_io_stop(loop, &answer_listener);
+        close(fd);
+        ev_loop_destroy(loop);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_escape),
@@ -373,6 +536,7 @@ int main(void) {
                 cmocka_unit_test(test_queue_order),
                 cmocka_unit_test(test_queue_spread),
                 cmocka_unit_test(test_deadline),
+                cmocka_unit_test(test_multi_drop),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
