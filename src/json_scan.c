@@ -392,17 +392,9 @@ int json_scan_document(struct json_scan *s, const char *body, size_t len, const 
         int r;
 
         *s = (struct json_scan) {};
-        /* In the order json_parse_object() checks. */
-        if (len > JSON_DOC_MAX)
-                return -E2BIG;
-        if (!body || len == 0)
-                return -EBADMSG;
-        if (len >= 3 && memcmp(body, "\xef\xbb\xbf", 3) == 0) {
-                body += 3;
-                len -= 3;
-        }
-        if (json_has_nul_escape(body, len))
-                return -EBADMSG;
+        r = json_doc_precheck(&body, &len);
+        if (r < 0)
+                return r;
         s->start = body;
         c = (struct checker) { .p = body, .end = body + len, .scan = s };
         check_ws(&c);

@@ -66,6 +66,19 @@ bool json_has_nul_escape(const char *p, size_t n) {
         return false;
 }
 
+int json_doc_precheck(const char **body, size_t *len) {
+        if (*len > JSON_DOC_MAX)
+                return -E2BIG;
+        if (!*body || *len == 0)
+                return -EBADMSG;
+        /* RFC 8259 lets a parser ignore a byte order mark; json-c does not. */
+        if (*len >= 3 && memcmp(*body, "\xef\xbb\xbf", 3) == 0) {
+                *body += 3;
+                *len -= 3;
+        }
+        return json_has_nul_escape(*body, *len) ? -EBADMSG : 0;
+}
+
 static bool is_json_space(char c) {
         return c == ' ' || c == '\t' || c == '\n' || c == '\r';
 }
@@ -75,18 +88,11 @@ int json_parse_object(const char *body, size_t len, struct json_object **ret) {
         struct json_object *o;
         enum json_tokener_error e;
         size_t end;
+        int r;
 
-        if (len > JSON_DOC_MAX)
-                return -E2BIG;
-        if (!body || len == 0)
-                return -EBADMSG;
-        /* RFC 8259 lets a parser ignore a byte order mark; json-c does not. */
-        if (len >= 3 && memcmp(body, "\xef\xbb\xbf", 3) == 0) {
-                body += 3;
-                len -= 3;
-        }
-        if (json_has_nul_escape(body, len))
-                return -EBADMSG;
+        r = json_doc_precheck(&body, &len);
+        if (r < 0)
+                return r;
 
         tok = json_tokener_new_ex(JSON_DEPTH_MAX);
         if (!tok)

@@ -139,6 +139,12 @@ static inline bool json_item_error(int r) {
  * json_parse_object() refuses anywhere in a document. */
 bool json_has_nul_escape(const char *p, size_t n);
 
+/* The checks a document gets before it is parsed, the same for json_parse_object() and
+ * json_scan_document(), in this order: at most JSON_DOC_MAX bytes (-E2BIG), not empty
+ * (-EBADMSG), no \u0000 escape (-EBADMSG). A leading UTF-8 byte order mark is skipped: *body
+ * and *len are moved past it. Returns 0 when the document may be parsed. */
+int json_doc_precheck(const char **body, size_t *len);
+
 /* True if s[0..n) is well-formed UTF-8 (no overlongs, surrogates or code points past
  * U+10FFFF). */
 bool json_utf8_valid(const char *s, size_t n);
