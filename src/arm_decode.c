@@ -35,6 +35,20 @@ static void ascii_lower(char *s) {
  * reads. Every check below is the one json_util.h would make on a json-c tree, in the same
  * order, so that a document gives the same cluster or the same error either way. */
 
+/* What the json_get_*() lookups say of a looked-up value v (NULL: absent) before reading it:
+ * JSON_FIELD_ABSENT, JSON_FIELD_NULL, -EBADMSG when it is of another type than want, or
+ * JSON_FIELD_PRESENT. */
+static int scan_expect(const char *v, enum json_scan_type want) {
+        enum json_scan_type t;
+
+        if (!v)
+                return JSON_FIELD_ABSENT;
+        t = json_scan_type(v);
+        if (t == JSON_SCAN_NULL)
+                return JSON_FIELD_NULL;
+        return t == want ? JSON_FIELD_PRESENT : -EBADMSG;
+}
+
 /* json_get_string() of a looked-up value (NULL: absent): a string is unescaped into a and
  * borrowed into *dst. */
 static int scan_get_string(struct json_scan *a, const char *v, char **dst) {
@@ -42,16 +56,9 @@ static int scan_get_string(struct json_scan *a, const char *v, char **dst) {
         size_t n;
         int r;
 
-        if (!v)
-                return JSON_FIELD_ABSENT;
-        switch (json_scan_type(v)) {
-        case JSON_SCAN_NULL:
-                return JSON_FIELD_NULL;
-        case JSON_SCAN_STRING:
-                break;
-        default:
-                return -EBADMSG;
-        }
+        r = scan_expect(v, JSON_SCAN_STRING);
+        if (r != JSON_FIELD_PRESENT)
+                return r;
         r = json_scan_string(a, v, &s, &n);
         if (r < 0)
                 return r;
@@ -96,10 +103,9 @@ static int scan_get_object(struct json_scan *a, const char *v, const char *const
                            const char **values) {
         int r;
 
-        if (!v)
-                return JSON_FIELD_ABSENT;
-        if (json_scan_type(v) == JSON_SCAN_NULL)
-                return JSON_FIELD_NULL;
+        r = scan_expect(v, JSON_SCAN_OBJECT);
+        if (r != JSON_FIELD_PRESENT)
+                return r;
         r = scan_object(a, v, keys, n, values);
         return r < 0 ? r : JSON_FIELD_PRESENT;
 }
@@ -112,16 +118,9 @@ static int scan_get_members(struct json_scan *a, const char *v, struct json_scan
         size_t n;
         int r;
 
-        if (!v)
-                return JSON_FIELD_ABSENT;
-        switch (json_scan_type(v)) {
-        case JSON_SCAN_NULL:
-                return JSON_FIELD_NULL;
-        case JSON_SCAN_OBJECT:
-                break;
-        default:
-                return -EBADMSG;
-        }
+        r = scan_expect(v, JSON_SCAN_OBJECT);
+        if (r != JSON_FIELD_PRESENT)
+                return r;
         r = json_scan_members(a, v, &m, &n);
         if (r < 0)
                 return r;
