@@ -40,8 +40,8 @@
  * curl_multi_socket_action() says it ran out of memory, ends the requests in flight with
  * -ENOMEM and goes on with a fresh one (multi_drop()). Before that, about 6 points in 1000
  * died so (59 of 9,646; which ones moves a little from run to run: libcurl's count is not
- * constant), none since (points 1-3,322, where the build without it died so at 34 of points
- * 1-2,722). A crash of any kind fails the point.
+ * constant), none since (every point, 8,317, one failure each; the build without it died so at
+ * 34 of points 1-2,722). A crash of any kind fails the point.
  * Found at a few points of the first token request (about 211 to 230 of ~9700): libcurl 7.88
  * lost a transfer after a failed allocation (no timeout of its own left), and then made every
  * later transfer to the same host wait for that lost connection (CURLOPT_PIPEWAIT) until it
