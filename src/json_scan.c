@@ -121,39 +121,6 @@ static bool is_hex(char c) {
         return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
 }
 
-/* The UTF-8 sequence at p (a byte >= 0x80): its length if well-formed (no overlongs,
- * surrogates or code points past U+10FFFF) and within end, else 0. */
-static size_t utf8_sequence(const unsigned char *p, const unsigned char *end) {
-        unsigned c = p[0];
-        size_t k;
-        uint32_t cp, min;
-
-        if ((c & 0xe0) == 0xc0) {
-                k = 1;
-                cp = c & 0x1f;
-                min = 0x80;
-        } else if ((c & 0xf0) == 0xe0) {
-                k = 2;
-                cp = c & 0x0f;
-                min = 0x800;
-        } else if ((c & 0xf8) == 0xf0) {
-                k = 3;
-                cp = c & 0x07;
-                min = 0x10000;
-        } else
-                return 0;
-        if ((size_t) (end - p) <= k)
-                return 0;
-        for (size_t j = 1; j <= k; j++) {
-                if ((p[j] & 0xc0) != 0x80)
-                        return 0;
-                cp = (cp << 6) | (p[j] & 0x3f);
-        }
-        if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-                return 0;
-        return k + 1;
-}
-
 /* The string at c->p, quoted with its first byte: '"', or for a member name '\'' too (json-c
  * takes single-quoted names, not values, even in strict mode; a '"' is a plain byte in them). */
 static int check_string(struct checker *c) {
@@ -197,7 +164,7 @@ static int check_string(struct checker *c) {
                                 return -EBADMSG;
                         }
                 } else if (ch >= 0x80) {
-                        size_t k = utf8_sequence(p, end);
+                        size_t k = json_utf8_sequence(p, end);
 
                         if (k == 0)
                                 return -EBADMSG;

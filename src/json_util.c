@@ -9,43 +9,46 @@
 #include "mem.h"
 #include "strv.h"
 
+size_t json_utf8_sequence(const unsigned char *p, const unsigned char *end) {
+        unsigned c = p[0];
+        size_t k;
+        uint32_t cp, min;
+
+        if ((c & 0xe0) == 0xc0) {
+                k = 1;
+                cp = c & 0x1f;
+                min = 0x80;
+        } else if ((c & 0xf0) == 0xe0) {
+                k = 2;
+                cp = c & 0x0f;
+                min = 0x800;
+        } else if ((c & 0xf8) == 0xf0) {
+                k = 3;
+                cp = c & 0x07;
+                min = 0x10000;
+        } else
+                return 0;
+        if ((size_t) (end - p) <= k)
+                return 0;
+        for (size_t j = 1; j <= k; j++) {
+                if ((p[j] & 0xc0) != 0x80)
+                        return 0;
+                cp = (cp << 6) | (p[j] & 0x3f);
+        }
+        if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+                return 0;
+        return k + 1;
+}
+
 bool json_utf8_valid(const char *s, size_t n) {
-        const unsigned char *p = (const unsigned char *) s;
-        size_t i = 0;
+        const unsigned char *p = (const unsigned char *) s, *end = p + n;
 
-        while (i < n) {
-                unsigned c = p[i];
-                size_t k;
-                uint32_t cp, min;
+        while (p < end) {
+                size_t k = *p < 0x80 ? 1 : json_utf8_sequence(p, end);
 
-                if (c < 0x80) {
-                        i++;
-                        continue;
-                }
-                if ((c & 0xe0) == 0xc0) {
-                        k = 1;
-                        cp = c & 0x1f;
-                        min = 0x80;
-                } else if ((c & 0xf0) == 0xe0) {
-                        k = 2;
-                        cp = c & 0x0f;
-                        min = 0x800;
-                } else if ((c & 0xf8) == 0xf0) {
-                        k = 3;
-                        cp = c & 0x07;
-                        min = 0x10000;
-                } else
+                if (k == 0)
                         return false;
-                if (n - i <= k)
-                        return false;
-                for (size_t j = 1; j <= k; j++) {
-                        if ((p[i + j] & 0xc0) != 0x80)
-                                return false;
-                        cp = (cp << 6) | (p[i + j] & 0x3f);
-                }
-                if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-                        return false;
-                i += k + 1;
+                p += k;
         }
         return true;
 }

@@ -148,3 +148,6 @@ int json_doc_precheck(const char **body, size_t *len);
 /* True if s[0..n) is well-formed UTF-8 (no overlongs, surrogates or code points past
  * U+10FFFF). */
 bool json_utf8_valid(const char *s, size_t n);
+/* The UTF-8 sequence at p (a byte >= 0x80): its length if well-formed (no overlongs,
+ * surrogates or code points past U+10FFFF) and within end, else 0. */
+size_t json_utf8_sequence(const unsigned char *p, const unsigned char *end);
